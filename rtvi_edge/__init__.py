@@ -1,0 +1,3 @@
+"""rtvi-edge: an on-device voice assistant daemon."""
+
+__version__ = "0.1.0"

