@@ -1,0 +1,128 @@
+"""Builds the shared engines from config and swaps them when device-wide options change."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtvi_edge.config import Config
+from rtvi_edge.engines import defaults
+from rtvi_edge.engines.base import LanguageModel, SpeechToText, TextToSpeech, VoiceActivityModel
+from rtvi_edge.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _model_path(value: str, fallback: Path) -> Path:
+    return Path(value).expanduser() if value else fallback
+
+
+def build_stt(config: Config) -> SpeechToText:
+    cfg = config.stt
+    if cfg.engine == "whisper":
+        from rtvi_edge.engines.stt_whisper import WhisperStt
+
+        default = Path() if cfg.model else defaults.whisper_tiny_en()
+        path = defaults.require_path(_model_path(cfg.model, default), "Whisper model directory")
+        return WhisperStt(path, cfg.threads, cfg.language, cfg.beam_size)
+    if cfg.engine == "pocketsphinx":
+        from rtvi_edge.engines.stt_pocketsphinx import PocketSphinxStt
+
+        default = Path() if cfg.model else defaults.pocketsphinx_en_us()
+        path = _model_path(cfg.model, default)
+        return PocketSphinxStt(defaults.require_path(path, "PocketSphinx model directory"))
+    if cfg.engine == "vosk":
+        from rtvi_edge.engines.stt_vosk import VoskStt
+
+        if not cfg.model:
+            raise ConfigError(
+                [
+                    "[stt] engine = 'vosk' needs [stt] model = the path of a Vosk model directory "
+                    "(no English Vosk model ships with the packages: "
+                    "`rtvi-edge models pull vosk-small-en-us`)"
+                ]
+            )
+        return VoskStt(Path(cfg.model).expanduser())
+    raise ConfigError([f"[stt] engine = {cfg.engine!r}: unknown engine"])
+
+
+def build_llm(config: Config) -> LanguageModel:
+    from rtvi_edge.engines.llm_llama import LlamaLlm
+
+    cfg = config.llm
+    path = Path(cfg.model).expanduser() if cfg.model else defaults.smollm2_gguf()
+    return LlamaLlm(path, cfg.context_tokens, cfg.threads)
+
+
+def build_tts(config: Config) -> TextToSpeech:
+    from rtvi_edge.engines.tts_piper import PiperTts
+
+    cfg = config.tts
+    path = Path(cfg.voice).expanduser() if cfg.voice else defaults.piper_joe()
+    return PiperTts(path, cfg.noise_scale, cfg.noise_w)
+
+
+def build_vad(config: Config) -> VoiceActivityModel:
+    from rtvi_edge.engines import vad
+
+    if config.vad.engine == "silero":
+        return vad.SileroVad(defaults.require_path(defaults.silero_vad(), "Silero VAD model"))
+    if config.vad.engine == "webrtc":
+        return vad.WebRtcVad()
+    return vad.EnergyVad()
+
+
+@dataclass
+class Engines:
+    stt: SpeechToText
+    llm: LanguageModel
+    tts: TextToSpeech
+    vad: VoiceActivityModel
+
+
+def build_engines(config: Config) -> Engines:
+    return Engines(
+        stt=build_stt(config), llm=build_llm(config), tts=build_tts(config), vad=build_vad(config)
+    )
+
+
+class EngineHub:
+    """The engines every conversation shares; conversations read them per turn,
+    so a swap takes effect at the next turn without dropping anyone."""
+
+    def __init__(self, engines: Engines, config: Config) -> None:
+        self.engines = engines
+        self.config = config
+        self._swap_lock = asyncio.Lock()
+
+    async def reconfigure(self, new: Config) -> None:
+        """Rebuild the engines whose device-wide options changed (off the event loop).
+
+        Builds everything first and swaps only if all succeeded, so a bad model
+        path leaves the running engines untouched."""
+        async with self._swap_lock:
+            old = self.config
+            stt = llm = tts = vad = None
+            if new.stt != old.stt:
+                stt = await asyncio.to_thread(build_stt, new)
+            if (new.llm.model, new.llm.context_tokens, new.llm.threads) != (
+                old.llm.model,
+                old.llm.context_tokens,
+                old.llm.threads,
+            ):
+                llm = await asyncio.to_thread(build_llm, new)
+            if (new.tts.voice, new.tts.noise_scale, new.tts.noise_w) != (
+                old.tts.voice,
+                old.tts.noise_scale,
+                old.tts.noise_w,
+            ):
+                tts = await asyncio.to_thread(build_tts, new)
+            if new.vad.engine != old.vad.engine:
+                vad = await asyncio.to_thread(build_vad, new)
+            e = self.engines
+            self.engines = Engines(stt=stt or e.stt, llm=llm or e.llm, tts=tts or e.tts, vad=vad or e.vad)
+            self.config = new
+            log.info("engines reconfigured: stt=%s llm=%s tts=%s", self.engines.stt.model_name,
+                     self.engines.llm.model_name, self.engines.tts.model_name)

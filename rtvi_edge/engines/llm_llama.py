@@ -1,0 +1,76 @@
+"""llama.cpp language model through llama-cpp-python, in-process.
+
+One `Llama` serves every conversation, one generation at a time. llama.cpp
+keeps the KV cache of the last prompt and reuses its longest common prefix, so
+a conversation's next turn only evaluates the new messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rtvi_edge.engines.base import GenerationParams, GenerationStats
+from rtvi_edge.errors import EngineError, ModelNotFoundError
+
+log = logging.getLogger(__name__)
+
+
+class LlamaLlm:
+    name = "llama"
+
+    def __init__(self, model_path: Path, context_tokens: int, threads: int) -> None:
+        if not model_path.is_file():
+            raise ModelNotFoundError(
+                f"GGUF model not found at {model_path} (set [llm] model to a .gguf file, "
+                "or download one with `rtvi-edge models pull NAME`)"
+            )
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:  # pragma: no cover
+            raise EngineError("llama-cpp-python is not installed") from exc
+        try:
+            self._llm = Llama(
+                str(model_path), n_ctx=context_tokens, n_threads=threads, verbose=False
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise EngineError(f"llama.cpp could not load {model_path}: {exc}") from exc
+        self.model_name = model_path.stem
+        self.context_tokens = context_tokens
+        self._lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def stream_chat(
+        self,
+        messages: list[dict[str, Any]],
+        params: GenerationParams,
+        cancel: threading.Event,
+        stats: GenerationStats,
+    ) -> Iterator[str]:
+        with self._lock:
+            stream = self._llm.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                stream=True,
+                max_tokens=params.max_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+            )
+            try:
+                for chunk in stream:
+                    if cancel.is_set():
+                        break
+                    stats.completion_tokens += 1
+                    piece = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+                    if piece:
+                        yield piece
+            finally:
+                # Closing the generator stops llama.cpp decoding at once.
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+            stats.prompt_tokens = self._llm.n_tokens - stats.completion_tokens

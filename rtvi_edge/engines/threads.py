@@ -1,0 +1,54 @@
+"""Run blocking engine generators in worker threads, streaming into asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_DONE = object()
+
+
+async def iterate_in_thread(
+    make: Callable[[], Iterator[T]], cancel: threading.Event | None = None
+) -> AsyncIterator[T]:
+    """Yields what `make()` yields, produced in a worker thread.
+
+    If the consumer stops early (break, cancellation), `cancel` is set and the
+    generator is closed in its thread so engine locks are released.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    stop = cancel or threading.Event()
+
+    def produce() -> None:
+        gen = make()
+        try:
+            for item in gen:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+                if stop.is_set():
+                    break
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        finally:
+            close = getattr(gen, "close", None)
+            if close is not None:
+                close()
+            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+
+    worker = asyncio.ensure_future(asyncio.to_thread(produce))
+    try:
+        while True:
+            item = await queue.get()
+            if item is _DONE:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        # Wait for the thread to let go of the engine, but never hang forever on it.
+        await asyncio.wait([worker], timeout=30)

@@ -1,0 +1,266 @@
+"""One answer of the bot: LLM (streamed) → chunker → TTS (streamed) → paced audio.
+
+Three owned tasks joined by bounded queues. A turn may start *gated*
+(speculatively, before the user's endpoint is confirmed): it thinks and
+synthesises, but its events are held back and no audio goes out until
+`commit()`; `cancel()` then throws it away without a trace. Once audio plays,
+the turn keeps count of what was actually heard, so an interruption can cut
+the assistant message down to the words the user really got.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rtvi_edge import events as ev
+from rtvi_edge.engines.base import GenerationParams, GenerationStats, LanguageModel, TextToSpeech
+from rtvi_edge.engines.threads import iterate_in_thread
+from rtvi_edge.pipeline.chunker import TextChunker, speakable
+from rtvi_edge.pipeline.output import AudioSink, apply_gain, resample
+
+log = logging.getLogger(__name__)
+
+_END = object()
+
+
+@dataclass
+class Segment:
+    text: str
+    pcm: bytes = b""  # at the sink's rate
+    heard: float = 0.0  # fraction of this segment's audio the user heard
+
+
+@dataclass
+class TurnOutcome:
+    generated: str = ""
+    spoken: str = ""  # what the user heard (all of it unless interrupted)
+    interrupted: bool = False
+    first_audio_at: float | None = None
+    llm_ttfb: float | None = None
+    tts_ttfb: float | None = None
+    stats: GenerationStats = field(default_factory=GenerationStats)
+
+
+@dataclass
+class TurnSpec:
+    """What a turn needs to run."""
+
+    session_id: str
+    messages: list[dict[str, Any]] | None  # None: speak `text` without the LLM
+    text: str = ""
+    params: GenerationParams = field(default_factory=GenerationParams)
+    speak: bool = True
+    speed: float = 1.0
+    volume: float = 1.0
+    first_chunk_words: int = 3
+    chunk_ms: int = 40
+
+
+class BotTurn:
+    def __init__(
+        self,
+        spec: TurnSpec,
+        llm: LanguageModel,
+        tts: TextToSpeech,
+        sink: AudioSink | None,
+        publish: Callable[[ev.Event], None],
+        gated: bool = False,
+    ) -> None:
+        self.spec = spec
+        self._llm = llm
+        self._tts = tts
+        self._sink = sink if spec.speak else None
+        self._publish_now = publish
+        self._held: list[ev.Event] | None = [] if gated else None
+        self._gate = asyncio.Event()
+        if not gated:
+            self._gate.set()
+        self._cancel = threading.Event()
+        self.outcome = TurnOutcome()
+        self._segments: list[Segment] = []
+        self._started = time.monotonic()
+        self._speaking = False
+        self._task: asyncio.Task[TurnOutcome] | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> asyncio.Task[TurnOutcome]:
+        self._task = asyncio.create_task(self._run(), name=f"bot-turn-{self.spec.session_id}")
+        return self._task
+
+    @property
+    def task(self) -> asyncio.Task[TurnOutcome] | None:
+        return self._task
+
+    @property
+    def speaking(self) -> bool:
+        return self._speaking
+
+    @property
+    def committed(self) -> bool:
+        return self._gate.is_set()
+
+    def commit(self) -> None:
+        """The endpoint is confirmed: release held events and let audio out."""
+        if self._held is not None:
+            held, self._held = self._held, None
+            for e in held:
+                self._publish_now(e)
+        self._started = time.monotonic()
+        self._gate.set()
+
+    async def cancel(self) -> TurnOutcome:
+        """Stop everything now; returns what was heard."""
+        self._cancel.set()
+        heard = self._heard_text()  # before the tasks unwind and the sink is cleared
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._sink is not None and self._speaking:
+            await self._sink.discard()
+        self.outcome.interrupted = True
+        self.outcome.spoken = heard
+        return self.outcome
+
+    def _publish(self, event: ev.Event) -> None:
+        if self._held is not None:
+            self._held.append(event)
+        else:
+            self._publish_now(event)
+
+    # -- the turn ------------------------------------------------------------
+    async def _run(self) -> TurnOutcome:
+        sid = self.spec.session_id
+        text_q: asyncio.Queue[object] = asyncio.Queue(maxsize=16)
+        audio_q: asyncio.Queue[object] = asyncio.Queue(maxsize=4)
+        tasks = [asyncio.create_task(self._think(text_q), name="bot-think")]
+        if self._sink is not None:
+            tasks.append(asyncio.create_task(self._synthesize(text_q, audio_q), name="bot-tts"))
+            tasks.append(asyncio.create_task(self._play(audio_q), name="bot-play"))
+        else:
+            tasks.append(asyncio.create_task(self._drain(text_q), name="bot-drain"))
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self._speaking:
+                self._speaking = False
+                self._publish(ev.BotStoppedSpeaking(session_id=sid))
+            raise
+        self.outcome.spoken = self._heard_text() if self._sink else self.outcome.generated
+        return self.outcome
+
+    async def _think(self, text_q: asyncio.Queue[object]) -> None:
+        sid = self.spec.session_id
+        chunker = TextChunker(self.spec.first_chunk_words)
+        if self.spec.messages is None:  # tts:say — no LLM
+            self.outcome.generated = self.spec.text
+            for piece in chunker.push(self.spec.text + " ") + chunker.flush():
+                await text_q.put(piece)
+            await text_q.put(_END)
+            return
+        self._publish(ev.BotLlmStarted(session_id=sid))
+        t0 = time.monotonic()
+        messages = self.spec.messages
+        stats = self.outcome.stats
+        pieces = iterate_in_thread(
+            lambda: self._llm.stream_chat(messages, self.spec.params, self._cancel, stats),
+            self._cancel,
+        )
+        async for piece in pieces:
+            if self.outcome.llm_ttfb is None:
+                self.outcome.llm_ttfb = time.monotonic() - t0
+            self.outcome.generated += piece
+            self._publish(ev.BotLlmText(session_id=sid, text=piece))
+            for chunk in chunker.push(piece):
+                await text_q.put(chunk)
+        for chunk in chunker.flush():
+            await text_q.put(chunk)
+        self.outcome.generated = self.outcome.generated.strip()
+        self._publish(ev.BotLlmStopped(session_id=sid))
+        await text_q.put(_END)
+
+    async def _drain(self, text_q: asyncio.Queue[object]) -> None:
+        """Text-only turn: the text is the output, no audio."""
+        await self._gate.wait()
+        while (item := await text_q.get()) is not _END:
+            self._publish(ev.BotOutput(session_id=self.spec.session_id, text=str(item), spoken=False))
+
+    async def _synthesize(self, text_q: asyncio.Queue[object], audio_q: asyncio.Queue[object]) -> None:
+        sid = self.spec.session_id
+        sink = self._sink
+        assert sink is not None
+        started = False
+        while (item := await text_q.get()) is not _END:
+            text = str(item)
+            if not started:
+                started = True
+                self._publish(ev.BotTtsStarted(session_id=sid))
+            t0 = time.monotonic()
+            tts = self._tts
+            speed = self.spec.speed
+            pcm_parts = [
+                p async for p in iterate_in_thread(lambda t=text: tts.synthesize(t, speed))  # type: ignore[misc]
+            ]
+            if self.outcome.tts_ttfb is None:
+                self.outcome.tts_ttfb = time.monotonic() - t0
+            pcm = resample(b"".join(pcm_parts), tts.sample_rate, sink.sample_rate)
+            pcm = apply_gain(pcm, self.spec.volume)
+            await audio_q.put(Segment(text=text, pcm=pcm))
+        if started:
+            self._publish(ev.BotTtsStopped(session_id=sid))
+        await audio_q.put(_END)
+
+    async def _play(self, audio_q: asyncio.Queue[object]) -> None:
+        sid = self.spec.session_id
+        sink = self._sink
+        assert sink is not None
+        piece_bytes = max(2, int(sink.sample_rate * self.spec.chunk_ms / 1000) * 2)
+        await self._gate.wait()
+        while (item := await audio_q.get()) is not _END:
+            seg = item
+            assert isinstance(seg, Segment)
+            self._segments.append(seg)
+            if not self._speaking:
+                self._speaking = True
+                self.outcome.first_audio_at = time.monotonic()
+                self._publish(ev.BotStartedSpeaking(session_id=sid))
+            self._publish(ev.BotTtsText(session_id=sid, text=seg.text))
+            self._publish(ev.BotOutput(session_id=sid, text=seg.text, spoken=False))
+            total = len(seg.pcm)
+            for off in range(0, total, piece_bytes):
+                await sink.play(seg.pcm[off : off + piece_bytes])
+                seg.heard = min(1.0, (off + piece_bytes) / max(1, total))
+            # Wait until it has been heard before calling it spoken.
+            await asyncio.sleep(sink.buffered())
+            seg.heard = 1.0
+            self._publish(ev.BotOutput(session_id=sid, text=seg.text, spoken=True))
+        if self._speaking:
+            self._speaking = False
+            self._publish(ev.BotStoppedSpeaking(session_id=sid))
+
+    def _heard_text(self) -> str:
+        """Whole segments heard, plus the heard share of the words of the one cut off."""
+        if self._sink is None:
+            return self.outcome.generated
+        words: list[str] = []
+        unheard = self._sink.buffered() if self._speaking else 0.0
+        for seg in self._segments:
+            frac = seg.heard
+            if frac < 1.0 and seg.pcm:
+                dur = len(seg.pcm) / 2 / self._sink.sample_rate
+                frac = max(0.0, frac - unheard / dur)
+            seg_words = seg.text.split()
+            words.extend(seg_words[: round(len(seg_words) * frac)])
+            if frac < 1.0:
+                break
+        return speakable(" ".join(words))

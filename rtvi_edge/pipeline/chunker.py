@@ -1,0 +1,61 @@
+"""Splits streamed LLM text into pieces worth synthesising.
+
+The first piece goes out at the first clause boundary once it has a few
+words (time to first audio matters most); later pieces at sentence ends, or
+at clause ends once a sentence gets long.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SENTENCE_END = ".!?"
+_CLAUSE_END = ",;:—"
+_LONG_WORDS = 18
+_MARKUP = re.compile(r"[*_#`>|~]+")
+
+
+def speakable(text: str) -> str:
+    """Text as it should be spoken: no markdown symbols, single spaces."""
+    return " ".join(_MARKUP.sub(" ", text).split())
+
+
+class TextChunker:
+    def __init__(self, first_chunk_words: int = 3) -> None:
+        self._first_words = first_chunk_words
+        self._buffer = ""
+        self._emitted = 0
+
+    def push(self, text: str) -> list[str]:
+        self._buffer += text
+        out: list[str] = []
+        while True:
+            cut = self._find_cut()
+            if cut is None:
+                return out
+            piece, self._buffer = self._buffer[:cut], self._buffer[cut:]
+            piece = speakable(piece)
+            if piece:
+                out.append(piece)
+                self._emitted += 1
+
+    def flush(self) -> list[str]:
+        piece, self._buffer = speakable(self._buffer), ""
+        return [piece] if piece else []
+
+    def _find_cut(self) -> int | None:
+        buf = self._buffer
+        # A boundary is punctuation followed by whitespace: "3.5" and "e.g" are not cut.
+        for i in range(len(buf) - 1):
+            ch = buf[i]
+            if not buf[i + 1].isspace():
+                continue
+            words = len(buf[: i + 1].split())
+            if ch in _SENTENCE_END and words >= 2:
+                return i + 1
+            if ch in _CLAUSE_END:
+                if self._emitted == 0 and words >= self._first_words:
+                    return i + 1
+                if words >= _LONG_WORDS:
+                    return i + 1
+        return None

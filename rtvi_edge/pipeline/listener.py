@@ -1,0 +1,276 @@
+"""The user's side of a conversation: VAD → endpointing → speech-to-text.
+
+Audio is cut into VAD frames; speech opens an utterance whose STT work runs in
+a worker task (blocking engine calls in threads). On the first pause the
+transcript is computed speculatively, so little is left to do when the
+endpoint fires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from rtvi_edge.engines.base import SpeechToText, SttStream, VadStream
+from rtvi_edge.pipeline.endpointing import Endpointer, EndpointParams, Signal
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+PREROLL_SECS = 0.3  # audio kept from before the VAD fired, so first syllables are not lost
+STREAMING_PARTIAL_SECS = 0.25
+
+
+@dataclass
+class Utterance:
+    """Timing of one user utterance (monotonic seconds)."""
+
+    started_at: float
+    speech_end_at: float = 0.0
+    paused_at: float = 0.0
+    ended_at: float = 0.0
+    text: str = ""
+
+
+class ListenerCallbacks(Protocol):
+    def on_speech_started(self) -> None: ...
+    def on_interim(self, text: str) -> None: ...
+    def on_speech_paused(self, text: str, utt: Utterance) -> None: ...
+    def on_speech_resumed(self) -> None: ...
+    def on_utterance(self, utt: Utterance) -> None: ...
+    def on_stt_error(self, message: str) -> None: ...
+
+
+class SttWorker:
+    """Feeds one utterance's STT stream in order, off the event loop."""
+
+    def __init__(
+        self,
+        stream: SttStream,
+        streaming: bool,
+        interim_secs: float,
+        on_interim: Callable[[str], None],
+    ) -> None:
+        self._stream = stream
+        self._streaming = streaming
+        self._interim_secs = STREAMING_PARTIAL_SECS if streaming else interim_secs
+        self._on_interim = on_interim
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._fed_secs = 0.0
+        self._last_partial_at = time.monotonic()
+        self._last_text = ""
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task = asyncio.create_task(self._run(), name="stt-worker")
+
+    def feed(self, pcm: bytes) -> None:
+        self._idle.clear()
+        self._queue.put_nowait(pcm)
+
+    async def _run(self) -> None:
+        while True:
+            if self._queue.empty():
+                self._idle.set()
+            first = await self._queue.get()
+            chunks = [first]
+            while not self._queue.empty():
+                chunks.append(self._queue.get_nowait())
+            data = b"".join(chunks)
+            self._fed_secs += len(data) / 2 / SAMPLE_RATE
+            if self._streaming:
+                await asyncio.to_thread(self._stream.feed, data)
+            else:
+                self._stream.feed(data)  # only buffers
+            now = time.monotonic()
+            if now - self._last_partial_at >= self._interim_secs and self._fed_secs >= 0.5:
+                self._last_partial_at = now
+                text = await asyncio.to_thread(self._stream.partial)
+                if text and text != self._last_text:
+                    self._last_text = text
+                    self._on_interim(text)
+
+    async def drained(self) -> None:
+        while not (self._queue.empty() and self._idle.is_set()):
+            await self._idle.wait()
+            if not self._queue.empty():
+                await asyncio.sleep(0)
+
+    async def hypothesis(self) -> str:
+        """Text for everything fed so far, without closing the utterance."""
+        await self.drained()
+        fn = self._stream.partial if self._streaming else self._stream.finish
+        return await asyncio.to_thread(fn)
+
+    async def finish(self) -> str:
+        await self.drained()
+        return await asyncio.to_thread(self._stream.finish)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+class UserListener:
+    def __init__(
+        self,
+        stt: Callable[[], SpeechToText],
+        vad: VadStream,
+        params: EndpointParams,
+        interim_secs: float,
+        callbacks: ListenerCallbacks,
+    ) -> None:
+        self._stt = stt
+        self._vad = vad
+        self._frame_bytes = vad.frame_samples * 2
+        self._frame_secs = vad.frame_samples / SAMPLE_RATE
+        self.endpointer = Endpointer(params)
+        self.interim_secs = interim_secs
+        self._cb = callbacks
+        self._pending = b""
+        self._preroll: deque[bytes] = deque(maxlen=max(1, int(PREROLL_SECS / self._frame_secs)))
+        self._held: list[bytes] = []  # silence after a pause: fed only if speech resumes
+        self._worker: SttWorker | None = None
+        self._utt: Utterance | None = None
+        self._spec_task: asyncio.Task[None] | None = None
+        self._end_task: asyncio.Task[None] | None = None
+        self.threshold_override: float | None = None
+        self.deaf = False  # half-duplex: ignore the mic while the bot speaks
+
+    @property
+    def in_speech(self) -> bool:
+        return self.endpointer.state in ("speaking", "paused")
+
+    def set_params(self, params: EndpointParams) -> None:
+        self.endpointer.params = params
+
+    def feed(self, pcm: bytes) -> None:
+        """16 kHz mono s16le audio of any length."""
+        self._pending += pcm
+        fb = self._frame_bytes
+        while len(self._pending) >= fb:
+            frame, self._pending = self._pending[:fb], self._pending[fb:]
+            self._frame(frame)
+
+    def _frame(self, frame: bytes) -> None:
+        if self.deaf:
+            if self.in_speech or self.endpointer.state == "starting":
+                self._abort()
+            self._preroll.clear()
+            return
+        prob = self._vad.probability(frame)
+        if self.threshold_override is not None and self.endpointer.state in ("quiet", "starting"):
+            # Barge-in while the bot talks needs a clearer voice than a normal start.
+            prob = prob if prob >= self.threshold_override else 0.0
+        in_utterance = self.endpointer.state in ("speaking", "paused")
+        signals = self.endpointer.feed(prob, self._frame_secs)
+        now = time.monotonic()
+        if Signal.STARTED in signals:
+            self._start_utterance(now, frame)
+        elif not in_utterance:
+            self._preroll.append(frame)
+        elif Signal.RESUMED in signals:
+            self._resume(frame)
+        elif self.endpointer.state == "paused" or signals:
+            self._held.append(frame)  # silence after speech: kept in case speech resumes
+        elif self._worker is not None:
+            self._worker.feed(frame)
+        if Signal.PAUSED in signals:
+            self._pause(now)
+        if Signal.ENDED in signals:
+            self._end(now)
+
+    def _pause(self, now: float) -> None:
+        if self._utt is None or self._worker is None:
+            return
+        self._utt.paused_at = now
+        self._utt.speech_end_at = now - self.endpointer.silence_secs
+        self._spec_task = asyncio.create_task(self._speculate(self._utt, self._worker))
+
+    def _resume(self, frame: bytes) -> None:
+        if self._worker is not None:
+            for held in self._held:
+                self._worker.feed(held)
+            self._worker.feed(frame)
+        self._held.clear()
+        if self._spec_task:
+            self._spec_task.cancel()
+            self._spec_task = None
+        self._cb.on_speech_resumed()
+
+    def _end(self, now: float) -> None:
+        if self._utt is None or self._worker is None:
+            return
+        self._utt.ended_at = now
+        if self.endpointer.speech_secs < self.endpointer.params.min_speech_secs:
+            utt = self._utt
+            self._abort()
+            self._cb.on_utterance(utt)  # a blip: an utterance with no text
+            return
+        self._end_task = asyncio.create_task(self._finish(self._utt, self._worker))
+        self._spec_task = None
+        self._worker = None
+        self._utt = None
+        self._held.clear()
+
+    def _start_utterance(self, now: float, frame: bytes) -> None:
+        self._abort(reset_endpointer=False)
+        self._utt = Utterance(started_at=now)
+        self._worker = SttWorker(
+            self._stt().open_stream(),
+            self._stt().streaming,
+            self.interim_secs,
+            self._cb.on_interim,
+        )
+        for pre in self._preroll:
+            self._worker.feed(pre)
+        self._preroll.clear()
+        self._worker.feed(frame)
+        self._cb.on_speech_started()
+
+    async def _speculate(self, utt: Utterance, worker: SttWorker) -> None:
+        try:
+            text = await worker.hypothesis()
+        except Exception as exc:  # an engine failure must not kill the listener
+            log.warning("speculative transcription failed: %s", exc)
+            return
+        if self._utt is utt and self.endpointer.state == "paused":
+            self._cb.on_speech_paused(text, utt)
+
+    async def _finish(self, utt: Utterance, worker: SttWorker) -> None:
+        try:
+            utt.text = await worker.finish()
+        except Exception as exc:
+            log.exception("transcription failed")
+            self._cb.on_stt_error(f"speech-to-text failed: {exc}")
+            utt.text = ""
+        finally:
+            await worker.close()
+        self._cb.on_utterance(utt)
+
+    def _abort(self, reset_endpointer: bool = True) -> None:
+        """Drop the utterance in progress (bot turn took the floor, or a blip)."""
+        if self._spec_task:
+            self._spec_task.cancel()
+            self._spec_task = None
+        if self._worker:
+            asyncio.create_task(self._worker.close())
+            self._worker = None
+        self._utt = None
+        self._held.clear()
+        if reset_endpointer and self.endpointer.state != "quiet":
+            self.endpointer.reset()
+
+    async def close(self) -> None:
+        self._abort()
+        for task in (self._end_task,):
+            if task and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

@@ -1,0 +1,56 @@
+"""Per-conversation settings: what an RTVI client may change for itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rtvi_edge.config import Config
+from rtvi_edge.engines.base import GenerationParams
+from rtvi_edge.pipeline.endpointing import EndpointParams
+
+
+@dataclass
+class SessionSettings:
+    endpoint: EndpointParams = field(default_factory=EndpointParams)
+    system_prompt: str = ""
+    initial_messages: list[dict[str, Any]] = field(default_factory=list)
+    history_tokens: int = 1024
+    max_tokens: int = 160
+    temperature: float = 0.3
+    top_p: float = 0.9
+    tts_speed: float = 1.0
+    first_chunk_words: int = 3
+    interim_secs: float = 0.8
+    echo_guard: str = "half-duplex"  # or "barge-in"
+    barge_in_threshold: float = 0.85
+    volume: float = 1.0
+    muted: bool = False
+
+    @classmethod
+    def from_config(cls, config: Config, echo_guard: str | None = None) -> SessionSettings:
+        v = config.vad
+        return cls(
+            endpoint=EndpointParams(
+                threshold=v.threshold,
+                start_secs=v.start_secs,
+                stop_secs=v.stop_secs,
+                min_speech_secs=v.min_speech_secs,
+            ),
+            system_prompt=config.llm.system_prompt,
+            history_tokens=config.llm.history_tokens,
+            max_tokens=config.llm.max_tokens,
+            temperature=config.llm.temperature,
+            top_p=config.llm.top_p,
+            tts_speed=config.tts.speed,
+            first_chunk_words=config.tts.first_chunk_words,
+            interim_secs=config.stt.interim_secs,
+            echo_guard=echo_guard or config.audio.echo_guard,
+            barge_in_threshold=config.audio.barge_in_threshold,
+            volume=config.audio.volume,
+        )
+
+    def generation(self) -> GenerationParams:
+        return GenerationParams(
+            max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p
+        )
