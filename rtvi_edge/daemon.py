@@ -1,0 +1,279 @@
+"""The daemon: builds everything from config, owns the tasks, shuts down in order.
+
+Start: engines (off the loop) → local conversation and audio → RTVI server →
+MQTT bridge → READY=1. Stop (SIGTERM/SIGINT): STOPPING=1 → MQTT (offline) →
+RTVI sessions → local audio → conversations. SIGHUP reloads the config file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from rtvi_edge import events as ev
+from rtvi_edge.audio.local import AudioSource, open_local_audio
+from rtvi_edge.config import Config, default_state_dir, load_config
+from rtvi_edge.engines.hub import EngineHub, build_engines
+from rtvi_edge.errors import ConfigError, RtviEdgeError
+from rtvi_edge.pipeline.conversation import Conversation
+from rtvi_edge.pipeline.output import AudioSink
+from rtvi_edge.pipeline.settings import SessionSettings
+from rtvi_edge.services.device import DeviceSettings, apply_overrides
+from rtvi_edge.services.host import ServiceHost
+from rtvi_edge.systemd import Notifier
+
+log = logging.getLogger(__name__)
+
+LOCAL_SESSION = "local"
+WEB_ROOT = Path(__file__).parent / "web"
+
+
+def device_id_for(config: Config) -> str:
+    raw = config.device.device_id or socket.gethostname()
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in raw.lower()) or "rtvi-edge"
+
+
+class Daemon:
+    def __init__(self, config: Config, config_path: Path | None = None,
+                 notifier: Notifier | None = None) -> None:
+        self.file_config = config
+        self.config_path = config_path
+        self.notifier = notifier or Notifier()
+        self.bus = ev.EventBus()
+        self.state_dir = default_state_dir(config)
+        self.device_id = device_id_for(config)
+        self.hub: EngineHub | None = None
+        self.device: DeviceSettings | None = None
+        self.local: Conversation | None = None
+        self.local_host: ServiceHost | None = None
+        self.rtvi: Any = None
+        self.mqtt: Any = None
+        self._audio: tuple[AudioSource, AudioSink] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stop = asyncio.Event()
+        self._ready = False
+        self.started_at = time.monotonic()
+        self.ready_secs: float | None = None
+
+    @property
+    def config(self) -> Config:
+        return self.device.config if self.device else self.file_config
+
+    # -- startup -------------------------------------------------------------------
+    async def start(self) -> None:
+        t0 = time.monotonic()
+        self.notifier.status("loading models")
+        config = apply_overrides(self.file_config, self.state_dir)
+        engines = await asyncio.to_thread(build_engines, config)
+        self.hub = EngineHub(engines, config)
+        self.device = DeviceSettings(self.file_config, config, self.hub, self.state_dir)
+        await asyncio.to_thread(self._warm_up)
+        self._start_local()
+        if config.rtvi.enabled:
+            from rtvi_edge.rtvi.server import RtviServer
+
+            self.rtvi = RtviServer(config.rtvi, self, WEB_ROOT)
+            await self.rtvi.start()
+        if config.mqtt.enabled:
+            await self._start_mqtt()
+        self._spawn(self._watchdog(), "watchdog")
+        self._ready = True
+        self.ready_secs = time.monotonic() - t0
+        log.info("ready in %.2f s: %s", self.ready_secs, self.describe())
+        self.notifier.ready(self.describe())
+
+    def _warm_up(self) -> None:
+        """One tiny generation so the first real turn finds the system prompt cached."""
+        assert self.hub is not None
+        import threading
+
+        from rtvi_edge.engines.base import GenerationParams, GenerationStats
+
+        msgs = [{"role": "system", "content": self.config.llm.system_prompt},
+                {"role": "user", "content": "Hi"}]
+        try:
+            for _ in self.hub.engines.llm.stream_chat(
+                msgs, GenerationParams(max_tokens=1), threading.Event(), GenerationStats()
+            ):
+                pass
+        except RtviEdgeError as exc:
+            log.warning("LLM warm-up failed: %s", exc)
+
+    def _start_local(self) -> None:
+        assert self.hub is not None
+        config = self.config
+        audio = open_local_audio(config.audio) if config.device.local_session else None
+        self._audio = audio
+        sink = audio[1] if audio else None
+        self.local = Conversation(LOCAL_SESSION, self.hub, self.bus,
+                                  SessionSettings.from_config(config), sink,
+                                  chunk_ms=config.audio.frame_ms)
+        assert self.device is not None
+        self.local_host = ServiceHost(self.local, self.device)
+        if audio is not None:
+            self._spawn(self._pump_mic(audio[0]), "local-mic")
+
+    async def _pump_mic(self, source: AudioSource) -> None:
+        assert self.local is not None
+        async for frame in source.frames():
+            self.local.feed_audio(frame)
+
+    async def _start_mqtt(self) -> None:
+        from rtvi_edge.device_control import LocalControl
+        from rtvi_edge.mqtt.bridge import MqttBridge
+
+        self.mqtt = MqttBridge(self.config.mqtt, LocalControl(self))
+        await self.mqtt.start()
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def describe(self) -> str:
+        parts = []
+        if self.hub:
+            e = self.hub.engines
+            parts.append(f"stt={e.stt.model_name} llm={e.llm.model_name} tts={e.tts.model_name}")
+        if self.rtvi is not None:
+            parts.append(f"rtvi=:{self.rtvi.port}")
+        parts.append("local audio on" if self._audio else "local audio off")
+        if self.mqtt is not None:
+            parts.append("mqtt on")
+        return ", ".join(parts)
+
+    # -- SessionFactory (RTVI) ------------------------------------------------------
+    def new_conversation(self, session_id: str, session: Any) -> Conversation:
+        assert self.hub is not None
+        settings = SessionSettings.from_config(self.config, echo_guard="barge-in")
+        # Browser and phone clients cancel their own echo: barge in at the normal threshold.
+        settings.barge_in_threshold = settings.endpoint.threshold
+        return Conversation(session_id, self.hub, self.bus, settings, session.sink,
+                            chunk_ms=self.config.rtvi.chunk_ms)
+
+    def new_host(self, conversation: Conversation, disconnect: Any) -> ServiceHost:
+        assert self.device is not None
+        return ServiceHost(conversation, self.device, disconnect)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        info: dict[str, Any] = {"device_id": self.device_id}
+        if self.hub is not None:
+            e = self.hub.engines
+            info["models"] = {"stt": e.stt.model_name, "llm": e.llm.model_name,
+                              "tts": e.tts.model_name}
+        info["local_audio"] = self._audio is not None
+        return self._ready, info
+
+    # -- running -------------------------------------------------------------------
+    async def run_until_stopped(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload(), "reload"))
+        try:
+            await self._stop.wait()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def reload(self) -> None:
+        """SIGHUP: re-read the config file; a bad file changes nothing."""
+        self.notifier.reloading()
+        try:
+            new, _path = load_config(str(self.config_path) if self.config_path else None)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("reload refused: %s", problem)
+            self.notifier.ready_after_reload()
+            self.notifier.status(f"config reload refused: {exc.problems[0]}")
+            return
+        assert self.device is not None and self.hub is not None
+        merged = apply_overrides(new, self.state_dir)
+        try:
+            await self.hub.reconfigure(merged)
+        except RtviEdgeError as exc:
+            log.error("reload refused, keeping the running engines: %s", exc)
+            self.notifier.ready_after_reload()
+            return
+        self.file_config = new
+        self.device.base = new
+        self.device.config = merged
+        if self.local is not None:
+            self.local.settings = SessionSettings.from_config(merged)
+            self.local.apply_settings()
+        log.info("config reloaded from %s", self.config_path or "defaults")
+        self.notifier.ready_after_reload()
+        self.notifier.status(self.describe())
+
+    async def _watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval
+        if interval is None:
+            return
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(interval)
+            lag = time.monotonic() - before - interval
+            if lag > interval:
+                log.warning("event loop stalled for %.1f s; not pinging the watchdog", lag)
+                continue
+            if self._audio is not None and not any(
+                t.get_name() == "local-mic" and not t.done() for t in self._tasks
+            ):
+                log.error("local microphone task died; letting the watchdog restart us")
+                continue
+            self.notifier.watchdog()
+
+    # -- shutdown ------------------------------------------------------------------
+    async def stop(self) -> None:
+        self.notifier.stopping("shutting down")
+        self._ready = False
+        if self.mqtt is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.mqtt.stop(), 3)
+        if self.rtvi is not None:
+            await self.rtvi.stop()
+        if self._audio is not None:
+            source, sink = self._audio
+            source.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.local is not None:
+            await self.local.close()
+        if self._audio is not None:
+            close = getattr(self._audio[1], "close", None)
+            if close is not None:
+                close()
+        log.info("stopped")
+
+
+async def run_daemon(config: Config, config_path: Path | None) -> int:
+    daemon = Daemon(config, config_path)
+    try:
+        await daemon.start()
+    except RtviEdgeError as exc:
+        log.error("cannot start: %s", exc)
+        daemon.notifier.status(f"failed: {exc}")
+        await daemon.stop()
+        return 1
+    if daemon.rtvi is not None:
+        port = daemon.rtvi.port
+        host = daemon.config.rtvi.host
+        shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
+        print(f"rtvi-edge is ready. Open http://{shown}:{port}/ or point an RTVI client at "
+              f"http://{shown}:{port}/start", flush=True)
+    try:
+        await daemon.run_until_stopped()
+    finally:
+        await daemon.stop()
+    return 0

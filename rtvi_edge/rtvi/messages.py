@@ -1,0 +1,218 @@
+"""Typed RTVI messages: client → server parsed with exact errors, server → client built."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from rtvi_edge.errors import ProtocolError
+
+LABEL = "rtvi-ai"
+PROTOCOL_VERSION = "2.1.0"
+SUPPORTED_MAJORS = (0, 1, 2)  # 0.x clients keep the services messages they were built on
+
+
+class MessageError(ProtocolError):
+    """A message that cannot be served; `msg_id` is echoed in the error-response."""
+
+    def __init__(self, message: str, msg_id: str = "") -> None:
+        super().__init__(message)
+        self.msg_id = msg_id
+
+
+@dataclass(frozen=True)
+class ClientReady:
+    id: str
+    version: str | None
+    about: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClientMessage:
+    id: str
+    t: str
+    d: Any
+
+
+@dataclass(frozen=True)
+class SendText:
+    id: str
+    content: str
+    run_immediately: bool = True
+    audio_response: bool = True
+
+
+@dataclass(frozen=True)
+class AppendToContext:
+    id: str
+    role: str
+    content: str
+    run_immediately: bool = False
+
+
+@dataclass(frozen=True)
+class FunctionCallResult:
+    id: str
+    function_name: str
+    tool_call_id: str
+    arguments: dict[str, Any]
+    result: Any
+
+
+@dataclass(frozen=True)
+class DisconnectBot:
+    id: str
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    id: str
+    config: Any
+    interrupt: bool = False
+
+
+@dataclass(frozen=True)
+class GetConfig:
+    id: str
+
+
+@dataclass(frozen=True)
+class DescribeConfig:
+    id: str
+
+
+@dataclass(frozen=True)
+class DescribeActions:
+    id: str
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    service: Any
+    action: Any
+    arguments: Any
+
+
+ClientMsg = (
+    ClientReady | ClientMessage | SendText | AppendToContext | FunctionCallResult
+    | DisconnectBot | UpdateConfig | GetConfig | DescribeConfig | DescribeActions | Action
+)
+
+# client-message `t` values that reach the services mechanism
+SERVICE_REQUESTS = ("update-config", "get-config", "describe-config", "describe-actions", "action")
+
+
+def _get(
+    data: dict[str, Any], key: str, kind: type, msg_id: str, where: str, default: Any = ...
+) -> Any:
+    """A field of the expected JSON type (kinds used: str, bool, dict, list)."""
+    if key not in data or data[key] is None:
+        if default is ...:
+            raise MessageError(f"{where}: missing field {key!r}", msg_id)
+        return default
+    value = data[key]
+    if not isinstance(value, kind):
+        names = {str: "a string", bool: "a boolean", dict: "an object", list: "a list"}
+        raise MessageError(
+            f"{where}: field {key!r} must be {names.get(kind, kind.__name__)}, got {value!r:.60}",
+            msg_id,
+        )
+    return value
+
+
+def parse_version(version: str) -> tuple[int, int]:
+    try:
+        parts = version.split(".")
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except (ValueError, IndexError) as exc:
+        raise ProtocolError(f"unparseable protocol version {version!r}") from exc
+
+
+def parse_message(text: str) -> ClientMsg:
+    """One RTVI JSON envelope → a typed message; MessageError says exactly what is wrong."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MessageError(f"message is not valid JSON: {exc.msg} at char {exc.pos}") from None
+    if not isinstance(obj, dict):
+        raise MessageError("message must be a JSON object")
+    raw_id = obj.get("id", "")
+    msg_id = str(raw_id) if isinstance(raw_id, str | int) else ""
+    if obj.get("label") != LABEL:
+        raise MessageError(f"label must be {LABEL!r}, got {obj.get('label')!r:.40}", msg_id)
+    mtype = obj.get("type")
+    if not isinstance(mtype, str):
+        raise MessageError("field 'type' must be a string", msg_id)
+    data = obj.get("data")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise MessageError(f"{mtype}: field 'data' must be an object", msg_id)
+    return _parse_typed(mtype, msg_id, data)
+
+
+def _parse_typed(mtype: str, i: str, d: dict[str, Any]) -> ClientMsg:
+    w = mtype
+    if mtype == "client-ready":
+        about = d.get("about") if isinstance(d.get("about"), dict) else {}
+        version = _get(d, "version", str, i, w, None)
+        return ClientReady(i, version, about)
+    if mtype == "client-message":
+        return ClientMessage(i, _get(d, "t", str, i, w), d.get("d"))
+    if mtype == "send-text":
+        opts = _get(d, "options", dict, i, w, {})
+        return SendText(
+            i,
+            _get(d, "content", str, i, w),
+            _get(opts, "run_immediately", bool, i, "send-text options", True),
+            _get(opts, "audio_response", bool, i, "send-text options", True),
+        )
+    if mtype == "append-to-context":
+        return AppendToContext(
+            i, _get(d, "role", str, i, w), _get(d, "content", str, i, w),
+            _get(d, "run_immediately", bool, i, w, False),
+        )
+    if mtype == "llm-function-call-result":
+        return FunctionCallResult(
+            i, _get(d, "function_name", str, i, w), _get(d, "tool_call_id", str, i, w),
+            _get(d, "arguments", dict, i, w, {}), d.get("result"),
+        )
+    if mtype == "disconnect-bot":
+        return DisconnectBot(i)
+    return _parse_services(mtype, i, d)
+
+
+def _parse_services(mtype: str, i: str, d: dict[str, Any]) -> ClientMsg:
+    if mtype == "update-config":
+        return UpdateConfig(i, _get(d, "config", list, i, mtype),
+                            _get(d, "interrupt", bool, i, mtype, False))
+    if mtype == "get-config":
+        return GetConfig(i)
+    if mtype == "describe-config":
+        return DescribeConfig(i)
+    if mtype == "describe-actions":
+        return DescribeActions(i)
+    if mtype == "action":
+        return Action(i, _get(d, "service", str, i, mtype), _get(d, "action", str, i, mtype),
+                      d.get("arguments", []))
+    raise MessageError(f"unknown message type {mtype!r}", i)
+
+
+def service_request(msg: ClientMessage) -> ClientMsg:
+    """A client-message carrying a services request → the 0.x message it stands for."""
+    d = msg.d if msg.d is not None else {}
+    if msg.t in ("update-config", "action") and not isinstance(d, dict):
+        raise MessageError(f"client-message {msg.t}: d must be an object", msg.id)
+    return _parse_services(msg.t, msg.id, d if isinstance(d, dict) else {})
+
+
+# -- server → client -----------------------------------------------------------
+def envelope(mtype: str, data: Any = None, msg_id: str | None = None) -> str:
+    obj: dict[str, Any] = {"label": LABEL, "type": mtype}
+    if msg_id is not None:
+        obj["id"] = msg_id
+    if data is not None:
+        obj["data"] = data
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str)

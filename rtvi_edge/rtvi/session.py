@@ -1,0 +1,236 @@
+"""One RTVI client connection: protocol core + conversation + services, over a WebSocket.
+
+Three owned tasks: the receiver (audio goes straight into the conversation,
+requests to a queue), the request worker (one request at a time, in order,
+so a slow `update-config` never stalls the microphone), and the event
+forwarder (held until `bot-ready` has gone out: it must be the first message).
+All writes go through one writer task, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+from aiohttp import WSMsgType, web
+
+from rtvi_edge import events as ev
+from rtvi_edge.errors import RtviEdgeError
+from rtvi_edge.pipeline.conversation import Conversation
+from rtvi_edge.pipeline.output import Pacer, resample
+from rtvi_edge.rtvi import messages as m
+from rtvi_edge.rtvi.protocol import AudioIn, RequestIn, RtviProtocol
+from rtvi_edge.services.host import ServiceHost
+
+log = logging.getLogger(__name__)
+
+WRITE_QUEUE_LIMIT = 512  # frames; a client this far behind is dropped
+
+
+class WebSocketSink:
+    """Bot audio to the client, paced in real time (the client never flushes its buffer)."""
+
+    def __init__(self, session: RtviSession, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self._session = session
+        self._pacer = Pacer(lead=0.08)
+
+    async def play(self, pcm: bytes) -> None:
+        await self._pacer.wait_turn(len(pcm) / 2 / self.sample_rate)
+        self._session.write(self._session.protocol.audio(pcm, self.sample_rate))
+
+    def buffered(self) -> float:
+        return self._pacer.buffered()
+
+    async def discard(self) -> None:
+        self._pacer.reset()
+
+
+class RtviSession:
+    def __init__(
+        self,
+        session_id: str,
+        ws: web.WebSocketResponse,
+        make_conversation: Callable[[RtviSession], Conversation],
+        make_host: Callable[[Conversation, Callable[[], Awaitable[None]]], ServiceHost],
+        bus: ev.EventBus,
+        protocol: RtviProtocol,
+        output_rate: int,
+    ) -> None:
+        self.session_id = session_id
+        self.ws = ws
+        self.bus = bus
+        self.protocol = protocol
+        self.sink = WebSocketSink(self, output_rate)
+        self.conversation = make_conversation(self)
+        self.host = make_host(self.conversation, self.close)
+        self._write_q: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._requests: asyncio.Queue[m.ClientMsg] = asyncio.Queue(maxsize=64)
+        self._ready = asyncio.Event()
+        self._closing = asyncio.Event()
+        self.on_function_result: Callable[[m.FunctionCallResult], bool] | None = None
+
+    # -- output -----------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if self._write_q.qsize() >= WRITE_QUEUE_LIMIT:
+            log.warning("session %s: client is not reading; closing", self.session_id)
+            self._closing.set()
+            return
+        self._write_q.put_nowait(data)
+
+    def flush(self) -> None:
+        for data in self.protocol.take():
+            self.write(data)
+
+    async def _writer(self) -> None:
+        while (data := await self._write_q.get()) is not None:
+            await self.ws.send_bytes(data)
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def run(self) -> None:
+        sub = self.bus.subscribe(self.session_id)
+        tasks = [
+            asyncio.create_task(self._writer(), name=f"rtvi-writer-{self.session_id}"),
+            asyncio.create_task(self._receiver(), name=f"rtvi-receiver-{self.session_id}"),
+            asyncio.create_task(self._worker(), name=f"rtvi-requests-{self.session_id}"),
+            asyncio.create_task(self._forwarder(sub), name=f"rtvi-events-{self.session_id}"),
+        ]
+        closing = asyncio.create_task(self._closing.wait())
+        try:
+            await asyncio.wait([closing, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sub.close()
+            await self.conversation.close()
+            for t in tasks[1:]:
+                t.cancel()
+            await asyncio.gather(*tasks[1:], return_exceptions=True)
+            # Let what is queued (a goodbye, a fatal error) go out, briefly.
+            self._write_q.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(tasks[0], 2.0)
+            tasks[0].cancel()
+            closing.cancel()
+            for t in tasks:
+                if t.done() and not t.cancelled() and t.exception() is not None:
+                    log.warning("session %s: %s ended: %s", self.session_id, t.get_name(),
+                                t.exception())
+            await self.ws.close()
+
+    async def close(self) -> None:
+        self._closing.set()
+
+    # -- input ------------------------------------------------------------------------
+    async def _receiver(self) -> None:
+        async for msg in self.ws:
+            if msg.type == WSMsgType.BINARY:
+                inbound = self.protocol.receive(msg.data)
+            elif msg.type == WSMsgType.TEXT:
+                inbound = self.protocol.receive(msg.data)
+            elif msg.type == WSMsgType.ERROR:
+                log.info("session %s: websocket error %s", self.session_id, self.ws.exception())
+                break
+            else:
+                continue
+            for item in inbound:
+                if isinstance(item, AudioIn):
+                    self._audio(item)
+                elif isinstance(item, RequestIn):
+                    self._enqueue(item.message)
+            self.flush()
+            if self.protocol.state == "closed":
+                break
+
+    def _audio(self, item: AudioIn) -> None:
+        pcm = item.pcm
+        if item.num_channels > 1:
+            frames = np.frombuffer(pcm, dtype=np.int16)
+            usable = len(frames) - len(frames) % item.num_channels
+            pcm = frames[:usable].reshape(-1, item.num_channels).mean(axis=1).astype(
+                np.int16).tobytes()
+        if item.sample_rate != 16000:
+            if not 8000 <= item.sample_rate <= 192000:
+                self.protocol.error_response("", f"audio sample_rate {item.sample_rate} is "
+                                                 "not supported (send 16000)")
+                return
+            pcm = resample(pcm, item.sample_rate, 16000)
+        self.conversation.feed_audio(pcm)
+
+    def _enqueue(self, msg: m.ClientMsg) -> None:
+        if isinstance(msg, m.FunctionCallResult):
+            # Answered at once: a turn is waiting on it.
+            if self.on_function_result is None or not self.on_function_result(msg):
+                self.protocol.error_response(
+                    msg.id, f"no function call {msg.tool_call_id!r} is waiting for a result")
+            return
+        if self._requests.full():
+            self.protocol.error_response(msg.id, "too many requests in flight; slow down")
+            return
+        self._requests.put_nowait(msg)
+
+    async def _worker(self) -> None:
+        while True:
+            msg = await self._requests.get()
+            try:
+                await self._handle(msg)
+            except RtviEdgeError as exc:
+                self.protocol.error_response(msg.id, str(exc))
+            except Exception as exc:
+                log.exception("session %s: request %r failed", self.session_id, msg)
+                self.protocol.error_response(msg.id, f"internal error: {exc}")
+            self.flush()
+
+    async def _handle(self, msg: m.ClientMsg) -> None:
+        p = self.protocol
+        if isinstance(msg, m.ClientReady):
+            p.bot_ready(msg.id, self.host.get_config())
+            self.flush()
+            self._ready.set()
+        elif isinstance(msg, m.SendText):
+            await self.conversation.send_text(msg.content, msg.run_immediately,
+                                              msg.audio_response)
+        elif isinstance(msg, m.AppendToContext):
+            await self.host.run_action("llm", "append_to_messages", [
+                {"name": "messages", "value": [{"role": msg.role, "content": msg.content}]},
+                {"name": "run_immediately", "value": msg.run_immediately}])
+        elif isinstance(msg, m.DisconnectBot):
+            await self.close()
+        elif isinstance(msg, m.ClientMessage):
+            if msg.t not in m.SERVICE_REQUESTS:
+                known = ", ".join(m.SERVICE_REQUESTS)
+                p.error_response(msg.id, f"unknown client-message type {msg.t!r} (known: {known})")
+                return
+            result = await self._service(m.service_request(msg))
+            p.send("server-response", {"t": msg.t, "d": result}, msg.id)
+        else:
+            mtype, data = await self._service_reply(msg)
+            p.send(mtype, data, msg.id)
+
+    async def _service(self, msg: m.ClientMsg) -> Any:
+        return (await self._service_reply(msg))[1]
+
+    async def _service_reply(self, msg: m.ClientMsg) -> tuple[str, Any]:
+        """The 0.x services messages and what they answer."""
+        h = self.host
+        if isinstance(msg, m.UpdateConfig):
+            return "config", {"config": await h.update_config(msg.config, msg.interrupt)}
+        if isinstance(msg, m.GetConfig):
+            return "config", {"config": h.get_config()}
+        if isinstance(msg, m.DescribeConfig):
+            return "config-available", {"config": h.describe_config()}
+        if isinstance(msg, m.DescribeActions):
+            return "actions-available", {"actions": h.describe_actions()}
+        if isinstance(msg, m.Action):
+            return "action-response", {"result": await h.run_action(msg.service, msg.action,
+                                                                     msg.arguments)}
+        raise m.MessageError(f"unexpected message {type(msg).__name__}", getattr(msg, "id", ""))
+
+    async def _forwarder(self, sub: ev.Subscription) -> None:
+        await self._ready.wait()
+        while True:
+            event = await sub.get()
+            self.protocol.event(event)
+            self.flush()

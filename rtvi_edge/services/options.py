@@ -1,0 +1,209 @@
+"""The RTVI services the device exposes: their options, types, scopes and validation.
+
+Scope is explicit per option: `session` options change one conversation (the
+RTVI client's own, or the local one from MQTT); `device` options change the
+shared engines for everyone and persist across restarts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rtvi_edge.config import Config
+from rtvi_edge.errors import ServiceConfigError
+from rtvi_edge.pipeline.context import validate_messages
+from rtvi_edge.pipeline.settings import SessionSettings
+
+Scope = Literal["session", "device"]
+TypeName = Literal["number", "integer", "string", "bool", "array", "object"]
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    service: str
+    name: str
+    type: TypeName
+    scope: Scope
+    description: str
+    # session options: read from / write to SessionSettings
+    get_session: Callable[[SessionSettings], Any] | None = None
+    set_session: Callable[[SessionSettings, Any], None] | None = None
+    # device options: the config section/key they live in
+    config_key: tuple[str, str] | None = None
+    check: Callable[[Any], Any] | None = None  # returns the normalised value or raises
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "scope": self.scope,
+                "description": self.description}
+
+
+def _type_ok(type_name: TypeName, value: Any) -> bool:
+    if type_name == "bool":
+        return isinstance(value, bool)
+    if type_name == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if type_name == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if type_name == "string":
+        return isinstance(value, str)
+    if type_name == "array":
+        return isinstance(value, list)
+    return isinstance(value, dict)
+
+
+def _range(lo: float, hi: float) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not lo <= value <= hi:
+            raise ServiceConfigError(f"must be between {lo} and {hi}")
+        return value
+
+    return check
+
+
+def _one_of(*allowed: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value not in allowed:
+            raise ServiceConfigError(f"must be one of {', '.join(allowed)}")
+        return value
+
+    return check
+
+
+_VAD_KEYS = {"threshold": (0.05, 0.99), "confidence": (0.05, 0.99), "start_secs": (0.0, 2.0),
+             "stop_secs": (0.1, 5.0), "min_speech_secs": (0.0, 5.0)}
+
+
+def _check_vad_params(value: Any) -> Any:
+    for key, v in value.items():
+        if key not in _VAD_KEYS:
+            raise ServiceConfigError(
+                f"unknown key {key!r} (known: {', '.join(sorted(_VAD_KEYS))})"
+            )
+        lo, hi = _VAD_KEYS[key]
+        if not _type_ok("number", v) or not lo <= v <= hi:
+            raise ServiceConfigError(f"{key} must be a number between {lo} and {hi}")
+    return value
+
+
+def _vad_params_get(s: SessionSettings) -> dict[str, float]:
+    p = s.endpoint
+    return {"threshold": p.threshold, "start_secs": p.start_secs, "stop_secs": p.stop_secs,
+            "min_speech_secs": p.min_speech_secs}
+
+
+def _vad_params_set(s: SessionSettings, value: dict[str, float]) -> None:
+    changes = {("threshold" if k == "confidence" else k): float(v) for k, v in value.items()}
+    s.endpoint = dataclasses.replace(s.endpoint, **changes)
+
+
+def _vad_param(key: str) -> tuple[Callable[[SessionSettings], Any],
+                                  Callable[[SessionSettings, Any], None]]:
+    def get(s: SessionSettings) -> Any:
+        return getattr(s.endpoint, key)
+
+    def put(s: SessionSettings, v: Any) -> None:
+        s.endpoint = dataclasses.replace(s.endpoint, **{key: float(v)})
+
+    return get, put
+
+
+def _session(attr: str, convert: Callable[[Any], Any] = lambda v: v) -> dict[str, Any]:
+    def put(s: SessionSettings, v: Any) -> None:
+        setattr(s, attr, convert(v))
+
+    return {"get_session": lambda s: getattr(s, attr), "set_session": put}
+
+
+def _messages_check(value: Any) -> Any:
+    return validate_messages(value, "initial_messages")
+
+
+def _build_options() -> list[OptionSpec]:
+    opts: list[OptionSpec] = [
+        OptionSpec("vad", "params", "object", "session",
+                   "VAD and endpointing: threshold, start_secs, stop_secs, min_speech_secs",
+                   get_session=_vad_params_get, set_session=_vad_params_set,
+                   check=_check_vad_params),
+    ]
+    for key, (lo, hi) in _VAD_KEYS.items():
+        if key == "confidence":
+            continue
+        get, put = _vad_param(key)
+        opts.append(OptionSpec("vad", f"params.{key}", "number", "session",
+                               f"VAD {key.replace('_', ' ')}", get_session=get,
+                               set_session=put, check=_range(lo, hi)))
+    opts += [
+        OptionSpec("vad", "engine", "string", "device", "silero, webrtc or energy",
+                   config_key=("vad", "engine"), check=_one_of("silero", "webrtc", "energy")),
+        OptionSpec("stt", "engine", "string", "device", "whisper, pocketsphinx or vosk",
+                   config_key=("stt", "engine"),
+                   check=_one_of("whisper", "pocketsphinx", "vosk")),
+        OptionSpec("stt", "model", "string", "device",
+                   "model path ('' = the engine's packaged default)",
+                   config_key=("stt", "model")),
+        OptionSpec("stt", "language", "string", "device", "language code, e.g. en",
+                   config_key=("stt", "language")),
+        OptionSpec("stt", "interim_secs", "number", "session",
+                   "how often interim transcripts are made while the user speaks",
+                   check=_range(0.2, 10.0), **_session("interim_secs", float)),
+        OptionSpec("llm", "model", "string", "device",
+                   "GGUF model path ('' = SmolLM2-135M-Instruct)", config_key=("llm", "model")),
+        OptionSpec("llm", "system_prompt", "string", "session", "the system prompt",
+                   **_session("system_prompt")),
+        OptionSpec("llm", "initial_messages", "array", "session",
+                   "messages that start the conversation (resets the context)",
+                   check=_messages_check, **_session("initial_messages")),
+        OptionSpec("llm", "temperature", "number", "session", "sampling temperature",
+                   check=_range(0.0, 2.0), **_session("temperature", float)),
+        OptionSpec("llm", "top_p", "number", "session", "nucleus sampling",
+                   check=_range(0.0, 1.0), **_session("top_p", float)),
+        OptionSpec("llm", "max_tokens", "integer", "session", "longest answer in tokens",
+                   check=_range(8, 4096), **_session("max_tokens", int)),
+        OptionSpec("tts", "voice", "string", "device",
+                   "Piper voice .onnx path ('' = en_US joe medium)", config_key=("tts", "voice")),
+        OptionSpec("tts", "speed", "number", "session", "speaking rate, 1.0 = normal",
+                   check=_range(0.25, 4.0), **_session("tts_speed", float)),
+        OptionSpec("audio", "volume", "number", "session", "output gain 0.0-2.0",
+                   check=_range(0.0, 2.0), **_session("volume", float)),
+        OptionSpec("audio", "muted", "bool", "session", "ignore the microphone",
+                   **_session("muted")),
+        OptionSpec("audio", "echo_guard", "string", "session",
+                   "half-duplex (ignore the mic while the bot speaks) or barge-in",
+                   check=_one_of("half-duplex", "barge-in"), **_session("echo_guard")),
+    ]
+    return opts
+
+
+OPTIONS: list[OptionSpec] = _build_options()
+SERVICES: list[str] = list(dict.fromkeys(o.service for o in OPTIONS))
+BY_KEY: dict[tuple[str, str], OptionSpec] = {(o.service, o.name): o for o in OPTIONS}
+
+
+def describe_config() -> list[dict[str, Any]]:
+    return [
+        {"name": svc, "options": [o.describe() for o in OPTIONS if o.service == svc]}
+        for svc in SERVICES
+    ]
+
+
+def current_config(settings: SessionSettings, config: Config) -> list[dict[str, Any]]:
+    out = []
+    for svc in SERVICES:
+        options = []
+        for o in OPTIONS:
+            if o.service != svc or "." in o.name:
+                continue  # dotted aliases are write-only conveniences
+            if o.scope == "session" and o.get_session is not None:
+                value = o.get_session(settings)
+            elif o.config_key is not None:
+                section, key = o.config_key
+                value = getattr(getattr(config, section), key)
+            else:
+                continue
+            options.append({"name": o.name, "value": value})
+        out.append({"service": svc, "options": options})
+    return out
+
