@@ -14,7 +14,7 @@ import signal
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rtvi_edge import events as ev
 from rtvi_edge.audio.local import AudioSource, open_local_audio
@@ -26,12 +26,36 @@ from rtvi_edge.pipeline.output import AudioSink
 from rtvi_edge.pipeline.settings import SessionSettings
 from rtvi_edge.services.device import DeviceSettings, apply_overrides
 from rtvi_edge.services.host import ServiceHost
-from rtvi_edge.systemd import Notifier
 
 log = logging.getLogger(__name__)
 
 LOCAL_SESSION = "local"
 WEB_ROOT = Path(__file__).parent / "web"
+
+
+class Notify(Protocol):
+    """What the daemon tells its supervisor (systemd's sd_notify)."""
+
+    @property
+    def watchdog_interval(self) -> float | None: ...
+
+    def ready(self, status: str) -> None: ...
+
+    def status(self, text: str) -> None: ...
+
+    def watchdog(self) -> None: ...
+
+    def reloading(self) -> None: ...
+
+    def ready_after_reload(self) -> None: ...
+
+    def stopping(self, status: str) -> None: ...
+
+
+def default_notifier() -> Notify:
+    from rtvi_edge.systemd import Notifier
+
+    return Notifier()
 
 
 def device_id_for(config: Config) -> str:
@@ -41,10 +65,10 @@ def device_id_for(config: Config) -> str:
 
 class Daemon:
     def __init__(self, config: Config, config_path: Path | None = None,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notify | None = None) -> None:
         self.file_config = config
         self.config_path = config_path
-        self.notifier = notifier or Notifier()
+        self.notifier = notifier if notifier is not None else default_notifier()
         self.bus = ev.EventBus()
         self.state_dir = default_state_dir(config)
         self.device_id = device_id_for(config)

@@ -221,6 +221,7 @@ class Conversation:
         self.context.add_user(utt.text)
         self._turn_utt = utt
         if turn is not None and not turn.committed and self._spec_text == utt.text:
+            utt.final_at = utt.spec_at  # the speculative transcript was the final one
             turn.commit()
             self._set_state("thinking")
             return
@@ -292,6 +293,7 @@ class Conversation:
         v2v = stt = endpointing = None
         if utt is not None and utt.speech_end_at:
             endpointing = utt.ended_at - utt.speech_end_at if utt.ended_at else None
+            stt = utt.final_at - utt.speech_end_at if utt.final_at else None
             if outcome.first_audio_at is not None:
                 v2v = outcome.first_audio_at - utt.speech_end_at
         self.bus.publish(

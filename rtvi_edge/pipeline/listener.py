@@ -35,6 +35,8 @@ class Utterance:
     speech_end_at: float = 0.0
     paused_at: float = 0.0
     ended_at: float = 0.0
+    spec_at: float = 0.0  # speculative transcript ready
+    final_at: float = 0.0  # final transcript ready
     text: str = ""
 
 
@@ -241,11 +243,13 @@ class UserListener:
             log.warning("speculative transcription failed: %s", exc)
             return
         if self._utt is utt and self.endpointer.state == "paused":
+            utt.spec_at = time.monotonic()
             self._cb.on_speech_paused(text, utt)
 
     async def _finish(self, utt: Utterance, worker: SttWorker) -> None:
         try:
             utt.text = await worker.finish()
+            utt.final_at = time.monotonic()
         except Exception as exc:
             log.exception("transcription failed")
             self._cb.on_stt_error(f"speech-to-text failed: {exc}")

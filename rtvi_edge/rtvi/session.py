@@ -88,7 +88,10 @@ class RtviSession:
 
     async def _writer(self) -> None:
         while (data := await self._write_q.get()) is not None:
-            await self.ws.send_bytes(data)
+            try:
+                await self.ws.send_bytes(data)
+            except ConnectionError:
+                return  # the client went away; run() cleans up
 
     # -- lifecycle --------------------------------------------------------------------
     async def run(self) -> None:

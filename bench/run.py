@@ -1,0 +1,149 @@
+"""`scripts/bench`: start-up, memory and voice-to-voice latency of the real daemon.
+
+Starts `rtvi-edge run` in its own process on 127.0.0.1 (no sound card needed),
+talks to it as an RTVI client with espeak-ng speech, and writes JSON plus a
+readable table. Targets for a 2-core x86 box: voice-to-voice <= 0.8 s median,
+peak RSS <= 700 MB, ready in <= 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench.speech import QUESTIONS, make_wav
+from bench.ws_client import measure_turns
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_daemon(work: Path, port: int) -> tuple[subprocess.Popen[bytes], float]:
+    cfg = work / "bench.toml"
+    cfg.write_text(
+        f'[rtvi]\nhost = "127.0.0.1"\nport = {port}\n[audio]\nbackend = "none"\n'
+        f'[device]\nstate_dir = "{work / "state"}"\n[log]\njournald = "off"\nlevel = "warning"\n'
+    )
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "rtvi_edge", "--config", str(cfg), "run"],
+                            stdout=subprocess.DEVNULL, cwd=ROOT)
+    deadline = t0 + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"daemon exited with {proc.returncode} during start-up")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                if r.status == 200:
+                    return proc, time.monotonic() - t0
+        except OSError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("daemon not ready within 120 s")
+
+
+def proc_memory(pid: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            out[key] = int(value.split()[0]) / 1024  # MiB
+    return out
+
+
+def stats(values: list[float]) -> dict[str, float | int | None]:
+    vals = sorted(v for v in values if v is not None)
+    if not vals:
+        return {"n": 0, "median": None, "p90": None, "min": None, "max": None}
+    return {"n": len(vals), "median": round(statistics.median(vals), 4),
+            "p90": round(vals[min(len(vals) - 1, int(0.9 * len(vals)))], 4),
+            "min": round(vals[0], 4), "max": round(vals[-1], 4)}
+
+
+def stage_values(turns: list[dict[str, Any]], section: str, name: str) -> list[float]:
+    out = []
+    for t in turns:
+        for item in (t.get("metrics") or {}).get(section, []):
+            if item["processor"] == name:
+                out.append(float(item["value"]))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--turns", type=int, default=10)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "bench.json")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="rtvi-bench-"))
+    utterances = [make_wav(q, work / f"q{i}.wav") for i, q in enumerate(QUESTIONS)]
+    turns_input = [utterances[i % len(utterances)] for i in range(args.turns)]
+    port = free_port()
+    proc, ready_secs = start_daemon(work, port)
+    try:
+        idle = proc_memory(proc.pid)
+        turns = asyncio.run(measure_turns(f"http://127.0.0.1:{port}/ws", turns_input))
+        mem = proc_memory(proc.pid)
+    finally:
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        stop_secs = time.monotonic() - t0
+    result = {
+        "machine": {"cpus": os.cpu_count(), "platform": sys.platform},
+        "models": "default (whisper tiny.en, SmolLM2-135M Q4_1, piper en_US joe medium)",
+        "startup": {"ready_secs": round(ready_secs, 3), "stop_secs": round(stop_secs, 3)},
+        "memory_mib": {"idle_rss": round(idle.get("VmRSS", 0), 1),
+                       "peak_rss": round(mem.get("VmHWM", 0), 1)},
+        "voice_to_voice_client_secs": stats([t.get("voice_to_voice_client") for t in turns]),
+        "stages_secs": {
+            "endpointing": stats(stage_values(turns, "processing", "endpointing")),
+            "stt": stats(stage_values(turns, "ttfb", "stt")),
+            "llm_first_token": stats(stage_values(turns, "ttfb", "llm")),
+            "tts_first_audio": stats(stage_values(turns, "ttfb", "tts")),
+            "voice_to_voice_server": stats(stage_values(turns, "processing", "voice_to_voice")),
+        },
+        "errors": [t["error"] for t in turns if "error" in t],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print_table(result)
+    print(f"\nJSON: {args.out}")
+    return 0 if not result["errors"] else 1
+
+
+def print_table(r: dict[str, Any]) -> None:
+    def fmt(v: float | None, unit: str = "s") -> str:
+        return "-" if v is None else (f"{v * 1000:.0f} ms" if unit == "s" else f"{v:.0f} {unit}")
+
+    print(f"{'metric':<34}{'median':>10}{'p90':>10}{'n':>5}")
+    rows = [("voice-to-voice at the client", r["voice_to_voice_client_secs"])]
+    rows += [(f"  {k.replace('_', ' ')}", v) for k, v in r["stages_secs"].items()]
+    for name, s in rows:
+        print(f"{name:<34}{fmt(s['median']):>10}{fmt(s['p90']):>10}{s['n']:>5}")
+    print(f"{'ready after start':<34}{fmt(r['startup']['ready_secs']):>10}")
+    print(f"{'stop after SIGTERM':<34}{fmt(r['startup']['stop_secs']):>10}")
+    print(f"{'peak RSS':<34}{fmt(r['memory_mib']['peak_rss'], 'MiB'):>10}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
