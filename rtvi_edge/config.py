@@ -166,6 +166,7 @@ def _type_name(tp: Any) -> str:
 def check_value(section: str, f: dataclasses.Field[Any], tp: Any, value: Any) -> tuple[Any, str]:
     """Coerce one value to its field's type; returns (value, problem or "")."""
     where = f"[{section}] {f.name}"
+    original = value
     if tp is bool:
         ok = isinstance(value, bool)
     elif tp is int:
@@ -179,16 +180,16 @@ def check_value(section: str, f: dataclasses.Field[Any], tp: Any, value: Any) ->
         ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
         value = tuple(value) if ok else value
     if not ok:
-        return value, f"{where} = {value!r}: must be {_type_name(tp)}"
+        return value, f"{where} = {original!r}: must be {_type_name(tp)}"
     choices = f.metadata.get("choices")
     if choices and value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
-        return value, f"{where} = {value!r}: must be one of {allowed}"
+        return value, f"{where} = {original!r}: must be one of {allowed}"
     lo, hi = f.metadata.get("min"), f.metadata.get("max")
     if lo is not None and value < lo:
-        return value, f"{where} = {value!r}: must be >= {lo}"
+        return value, f"{where} = {original!r}: must be >= {lo}"
     if hi is not None and value > hi:
-        return value, f"{where} = {value!r}: must be <= {hi}"
+        return value, f"{where} = {original!r}: must be <= {hi}"
     return value, ""
 
 
