@@ -42,8 +42,11 @@ def start_daemon(work: Path, port: int) -> tuple[subprocess.Popen[bytes], float]
         f'[device]\nstate_dir = "{work / "state"}"\n[log]\njournald = "off"\nlevel = "warning"\n'
     )
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "rtvi_edge", "--config", str(cfg), "run"],
-                            stdout=subprocess.DEVNULL, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rtvi_edge", "--config", str(cfg), "run"],
+        stdout=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
     deadline = t0 + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -72,9 +75,13 @@ def stats(values: list[float]) -> dict[str, float | int | None]:
     vals = sorted(v for v in values if v is not None)
     if not vals:
         return {"n": 0, "median": None, "p90": None, "min": None, "max": None}
-    return {"n": len(vals), "median": round(statistics.median(vals), 4),
-            "p90": round(vals[min(len(vals) - 1, int(0.9 * len(vals)))], 4),
-            "min": round(vals[0], 4), "max": round(vals[-1], 4)}
+    return {
+        "n": len(vals),
+        "median": round(statistics.median(vals), 4),
+        "p90": round(vals[min(len(vals) - 1, int(0.9 * len(vals)))], 4),
+        "min": round(vals[0], 4),
+        "max": round(vals[-1], 4),
+    }
 
 
 def stage_values(turns: list[dict[str, Any]], section: str, name: str) -> list[float]:
@@ -112,8 +119,10 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "platform": sys.platform},
         "models": "default (whisper tiny.en, SmolLM2-135M Q4_1, piper en_US joe medium)",
         "startup": {"ready_secs": round(ready_secs, 3), "stop_secs": round(stop_secs, 3)},
-        "memory_mib": {"idle_rss": round(idle.get("VmRSS", 0), 1),
-                       "peak_rss": round(mem.get("VmHWM", 0), 1)},
+        "memory_mib": {
+            "idle_rss": round(idle.get("VmRSS", 0), 1),
+            "peak_rss": round(mem.get("VmHWM", 0), 1),
+        },
         "voice_to_voice_client_secs": stats([t.get("voice_to_voice_client") for t in turns]),
         "stages_secs": {
             "endpointing": stats(stage_values(turns, "processing", "endpointing")),

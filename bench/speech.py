@@ -22,8 +22,10 @@ def make_wav(text: str, path: Path) -> tuple[bytes, float]:
     """16 kHz mono PCM of `text` with silence around it; returns (pcm, speech end in s)."""
     raw = path.with_suffix(".raw.wav")
     subprocess.run(["espeak-ng", "-s", "150", "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path),
-                    "pad", "0.3", "1.5"], check=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path), "pad", "0.3", "1.5"],
+        check=True,
+    )
     pcm = read_wav(path, 16000)
     return pcm, speech_end(pcm)
 

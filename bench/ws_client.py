@@ -21,15 +21,22 @@ def _msg(mtype: str, data: Any = None, msg_id: str = "b") -> bytes:
     return frames.encode_message(json.dumps(obj))
 
 
-async def measure_turns(url: str, utterances: list[tuple[bytes, float]],
-                        turn_timeout: float = 30.0) -> list[dict[str, Any]]:
+async def measure_turns(
+    url: str, utterances: list[tuple[bytes, float]], turn_timeout: float = 30.0
+) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
-        await ws.send_bytes(_msg("client-ready", {"version": "2.1.0",
-                                                  "about": {"library": "bench"}}))
+        await ws.send_bytes(
+            _msg("client-ready", {"version": "2.1.0", "about": {"library": "bench"}})
+        )
         mic_q: asyncio.Queue[bytes] = asyncio.Queue()
-        state: dict[str, Any] = {"speech_end": None, "first_audio": None, "metrics": None,
-                                 "stopped": asyncio.Event(), "ready": asyncio.Event()}
+        state: dict[str, Any] = {
+            "speech_end": None,
+            "first_audio": None,
+            "metrics": None,
+            "stopped": asyncio.Event(),
+            "ready": asyncio.Event(),
+        }
 
         async def mic() -> None:
             t_next = time.monotonic()
@@ -68,8 +75,7 @@ async def measure_turns(url: str, utterances: list[tuple[bytes, float]],
                 state.update(speech_end=None, first_audio=None, metrics=None)
                 state["stopped"].clear()
                 end_byte = int(end_secs * 16000) * 2
-                chunks = [pcm[i : i + CHUNK].ljust(CHUNK, b"\0")
-                          for i in range(0, end_byte, CHUNK)]
+                chunks = [pcm[i : i + CHUNK].ljust(CHUNK, b"\0") for i in range(0, end_byte, CHUNK)]
                 state["end_chunk"] = chunks[-1]
                 for c in chunks:
                     mic_q.put_nowait(c)
@@ -80,10 +86,12 @@ async def measure_turns(url: str, utterances: list[tuple[bytes, float]],
                     results.append({"error": "no answer in time"})
                     continue
                 se, fa = state["speech_end"], state["first_audio"]
-                results.append({
-                    "voice_to_voice_client": (fa - se) if se and fa else None,
-                    "metrics": state["metrics"],
-                })
+                results.append(
+                    {
+                        "voice_to_voice_client": (fa - se) if se and fa else None,
+                        "metrics": state["metrics"],
+                    }
+                )
                 await asyncio.sleep(0.5)
         finally:
             for t in tasks:

@@ -18,8 +18,9 @@ async def run_chat(config: Config, messages: list[str], speak: bool) -> int:
     hub = EngineHub(engines, config)
     bus = ev.EventBus()
     audio = open_local_audio(config.audio) if speak else None
-    conv = Conversation("chat", hub, bus, SessionSettings.from_config(config),
-                        audio[1] if audio else None)
+    conv = Conversation(
+        "chat", hub, bus, SessionSettings.from_config(config), audio[1] if audio else None
+    )
     sub = bus.subscribe("chat")
     lines = [" ".join(messages)] if messages else None
     try:

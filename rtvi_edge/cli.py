@@ -18,8 +18,11 @@ log = logging.getLogger("rtvi_edge")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rtvi-edge", description="On-device voice assistant daemon")
     p.add_argument("--version", action="version", version=f"rtvi-edge {__version__}")
-    p.add_argument("--config", help="config file (default: $RTVI_EDGE_CONFIG, then "
-                                    "/etc/rtvi-edge/config.toml, else built-in defaults)")
+    p.add_argument(
+        "--config",
+        help="config file (default: $RTVI_EDGE_CONFIG, then "
+        "/etc/rtvi-edge/config.toml, else built-in defaults)",
+    )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the daemon")
@@ -95,13 +98,13 @@ def _dispatch(args: argparse.Namespace, config: Config, path: Path | None) -> in
     if args.command == "models":
         from rtvi_edge.models.commands import run_models
 
-        return run_models(args)
+        return int(run_models(args))
     raise AssertionError(args.command)
 
 
 def _check_config(path: str | None) -> int:
     if path is None:
-        config, found = load_config(None)
+        _config, found = load_config(None)
         print(f"ok: {found or 'built-in defaults'}")
         return 0
     try:
@@ -123,8 +126,10 @@ def _devices() -> int:
         return 0
     print(f"{'idx':>3}  {'in':>2} {'out':>3} {'rate':>6}  name")
     for d in devices:
-        print(f"{d['index']:>3}  {d['maxInputChannels']:>2} {d['maxOutputChannels']:>3} "
-              f"{int(d['defaultSampleRate']):>6}  {d['name']}")
+        print(
+            f"{d['index']:>3}  {d['maxInputChannels']:>2} {d['maxOutputChannels']:>3} "
+            f"{int(d['defaultSampleRate']):>6}  {d['name']}"
+        )
     return 0
 
 

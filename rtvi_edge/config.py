@@ -289,4 +289,3 @@ def default_state_dir(config: Config) -> Path:
     if env:
         return Path(env.split(":")[0])
     return Path.home() / ".local" / "state" / "rtvi-edge"
-

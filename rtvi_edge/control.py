@@ -43,9 +43,7 @@ class DeviceControl(Protocol):
         """All-or-nothing; raises ServiceConfigError naming the bad part. Returns the new config."""
         ...
 
-    async def run_action(
-        self, service: str, action: str, arguments: list[dict[str, Any]]
-    ) -> Any:
+    async def run_action(self, service: str, action: str, arguments: list[dict[str, Any]]) -> Any:
         """Runs an RTVI action on the local conversation; raises ServiceConfigError."""
         ...
 

@@ -55,7 +55,8 @@ class Notify(Protocol):
 def default_notifier() -> Notify:
     from rtvi_edge.systemd import Notifier
 
-    return Notifier()
+    notifier: Notify = Notifier()
+    return notifier
 
 
 def device_id_for(config: Config) -> str:
@@ -64,8 +65,9 @@ def device_id_for(config: Config) -> str:
 
 
 class Daemon:
-    def __init__(self, config: Config, config_path: Path | None = None,
-                 notifier: Notify | None = None) -> None:
+    def __init__(
+        self, config: Config, config_path: Path | None = None, notifier: Notify | None = None
+    ) -> None:
         self.file_config = config
         self.config_path = config_path
         self.notifier = notifier if notifier is not None else default_notifier()
@@ -119,8 +121,10 @@ class Daemon:
 
         from rtvi_edge.engines.base import GenerationParams, GenerationStats
 
-        msgs = [{"role": "system", "content": self.config.llm.system_prompt},
-                {"role": "user", "content": "Hi"}]
+        msgs = [
+            {"role": "system", "content": self.config.llm.system_prompt},
+            {"role": "user", "content": "Hi"},
+        ]
         try:
             for _ in self.hub.engines.llm.stream_chat(
                 msgs, GenerationParams(max_tokens=1), threading.Event(), GenerationStats()
@@ -135,9 +139,14 @@ class Daemon:
         audio = open_local_audio(config.audio) if config.device.local_session else None
         self._audio = audio
         sink = audio[1] if audio else None
-        self.local = Conversation(LOCAL_SESSION, self.hub, self.bus,
-                                  SessionSettings.from_config(config), sink,
-                                  chunk_ms=config.audio.frame_ms)
+        self.local = Conversation(
+            LOCAL_SESSION,
+            self.hub,
+            self.bus,
+            SessionSettings.from_config(config),
+            sink,
+            chunk_ms=config.audio.frame_ms,
+        )
         assert self.device is not None
         self.local_host = ServiceHost(self.local, self.device)
         if audio is not None:
@@ -179,8 +188,14 @@ class Daemon:
         settings = SessionSettings.from_config(self.config, echo_guard="barge-in")
         # Browser and phone clients cancel their own echo: barge in at the normal threshold.
         settings.barge_in_threshold = settings.endpoint.threshold
-        return Conversation(session_id, self.hub, self.bus, settings, session.sink,
-                            chunk_ms=self.config.rtvi.chunk_ms)
+        return Conversation(
+            session_id,
+            self.hub,
+            self.bus,
+            settings,
+            session.sink,
+            chunk_ms=self.config.rtvi.chunk_ms,
+        )
 
     def new_host(self, conversation: Conversation, disconnect: Any) -> ServiceHost:
         assert self.device is not None
@@ -190,8 +205,11 @@ class Daemon:
         info: dict[str, Any] = {"device_id": self.device_id}
         if self.hub is not None:
             e = self.hub.engines
-            info["models"] = {"stt": e.stt.model_name, "llm": e.llm.model_name,
-                              "tts": e.tts.model_name}
+            info["models"] = {
+                "stt": e.stt.model_name,
+                "llm": e.llm.model_name,
+                "tts": e.tts.model_name,
+            }
         info["local_audio"] = self._audio is not None
         return self._ready, info
 
@@ -267,8 +285,7 @@ class Daemon:
         if self.rtvi is not None:
             await self.rtvi.stop()
         if self._audio is not None:
-            source, sink = self._audio
-            source.close()
+            self._audio[0].close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -294,8 +311,11 @@ async def run_daemon(config: Config, config_path: Path | None) -> int:
         port = daemon.rtvi.port
         host = daemon.config.rtvi.host
         shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
-        print(f"rtvi-edge is ready. Open http://{shown}:{port}/ or point an RTVI client at "
-              f"http://{shown}:{port}/start", flush=True)
+        print(
+            f"rtvi-edge is ready. Open http://{shown}:{port}/ or point an RTVI client at "
+            f"http://{shown}:{port}/start",
+            flush=True,
+        )
     try:
         await daemon.run_until_stopped()
     finally:

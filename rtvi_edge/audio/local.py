@@ -88,14 +88,18 @@ def open_local_audio(cfg: AudioConfig) -> tuple[AudioSource, AudioSink] | None:
             raise AudioDeviceError("[audio] backend = 'file' needs [audio] input_file (a WAV)")
         out = Path(cfg.output_file) if cfg.output_file else Path("rtvi-edge-output.wav")
         return FileSource(Path(cfg.input_file), cfg.frame_ms), FileSink(
-            out, cfg.output_rate, cfg.volume)
+            out, cfg.output_rate, cfg.volume
+        )
     from rtvi_edge.audio.pyaudio_io import open_pyaudio
 
     try:
         return open_pyaudio(cfg)
     except AudioDeviceError as exc:
-        log.warning("no usable sound card, local microphone and speaker are off: %s "
-                    "(RTVI and MQTT keep working; `rtvi-edge devices` lists devices)", exc)
+        log.warning(
+            "no usable sound card, local microphone and speaker are off: %s "
+            "(RTVI and MQTT keep working; `rtvi-edge devices` lists devices)",
+            exc,
+        )
         return None
 
 

@@ -42,8 +42,11 @@ def find_device(pa: Any, wanted: str, want_input: bool) -> dict[str, Any]:
     kind = "input" if want_input else "output"
     if not wanted:
         try:
-            info: dict[str, Any] = (pa.get_default_input_device_info() if want_input
-                                    else pa.get_default_output_device_info())
+            info: dict[str, Any] = (
+                pa.get_default_input_device_info()
+                if want_input
+                else pa.get_default_output_device_info()
+            )
             return info
         except OSError as exc:
             raise AudioDeviceError(f"no default {kind} device") from exc
@@ -55,7 +58,8 @@ def find_device(pa: Any, wanted: str, want_input: bool) -> dict[str, Any]:
     if not matches:
         names = ", ".join(f"{d['index']}: {d['name']}" for d in devices if d[key] > 0) or "none"
         raise AudioDeviceError(f"no {kind} device matches {wanted!r} (have: {names})")
-    return matches[0]
+    found: dict[str, Any] = matches[0]
+    return found
 
 
 class PyAudioSource:
@@ -65,8 +69,12 @@ class PyAudioSource:
         self._loop = asyncio.get_running_loop()
         frames = int(rate * frame_ms / 1000)
         self._stream = pa.open(
-            format=_pyaudio().paInt16, channels=1, rate=rate, input=True,
-            input_device_index=device["index"], frames_per_buffer=frames,
+            format=_pyaudio().paInt16,
+            channels=1,
+            rate=rate,
+            input=True,
+            input_device_index=device["index"],
+            frames_per_buffer=frames,
             stream_callback=self._callback,
         )
 
@@ -94,8 +102,13 @@ class PyAudioSink:
         self.sample_rate = rate
         self.volume = volume
         self._pacer = Pacer(lead=0.1)
-        self._stream = pa.open(format=_pyaudio().paInt16, channels=1, rate=rate, output=True,
-                               output_device_index=device["index"])
+        self._stream = pa.open(
+            format=_pyaudio().paInt16,
+            channels=1,
+            rate=rate,
+            output=True,
+            output_device_index=device["index"],
+        )
 
     async def play(self, pcm: bytes) -> None:
         await self._pacer.wait_turn(len(pcm) / 2 / self.sample_rate)
@@ -145,6 +158,11 @@ def open_pyaudio(cfg: AudioConfig) -> tuple[PyAudioSource, AudioSink]:
     except OSError as exc:
         pa.terminate()
         raise AudioDeviceError(f"PortAudio: {exc}") from exc
-    log.info("local audio: mic %r at %d Hz, speaker %r at %d Hz", mic["name"], in_rate,
-             spk["name"], out_rate)
+    log.info(
+        "local audio: mic %r at %d Hz, speaker %r at %d Hz",
+        mic["name"],
+        in_rate,
+        spk["name"],
+        out_rate,
+    )
     return source, sink

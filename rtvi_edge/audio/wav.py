@@ -36,7 +36,7 @@ def read_wav(path: Path, rate: int = 16000) -> bytes:
 class WavWriter:
     def __init__(self, path: Path, rate: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._w = wave.open(str(path), "wb")
+        self._w = wave.open(str(path), "wb")  # noqa: SIM115 - open for the writer's life
         self._w.setnchannels(1)
         self._w.setsampwidth(2)
         self._w.setframerate(rate)

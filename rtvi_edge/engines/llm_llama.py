@@ -65,9 +65,10 @@ class LlamaLlm:
                     if cancel.is_set():
                         break
                     stats.completion_tokens += 1
-                    piece = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+                    delta: Any = chunk["choices"][0]["delta"]  # type: ignore[index]
+                    piece = delta.get("content") if isinstance(delta, dict) else None
                     if piece:
-                        yield piece
+                        yield str(piece)
             finally:
                 # Closing the generator stops llama.cpp decoding at once.
                 close = getattr(stream, "close", None)

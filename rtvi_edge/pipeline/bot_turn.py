@@ -15,7 +15,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -193,9 +193,13 @@ class BotTurn:
         """Text-only turn: the text is the output, no audio."""
         await self._gate.wait()
         while (item := await text_q.get()) is not _END:
-            self._publish(ev.BotOutput(session_id=self.spec.session_id, text=str(item), spoken=False))
+            self._publish(
+                ev.BotOutput(session_id=self.spec.session_id, text=str(item), spoken=False)
+            )
 
-    async def _synthesize(self, text_q: asyncio.Queue[object], audio_q: asyncio.Queue[object]) -> None:
+    async def _synthesize(
+        self, text_q: asyncio.Queue[object], audio_q: asyncio.Queue[object]
+    ) -> None:
         sid = self.spec.session_id
         sink = self._sink
         assert sink is not None
@@ -207,10 +211,7 @@ class BotTurn:
                 self._publish(ev.BotTtsStarted(session_id=sid))
             t0 = time.monotonic()
             tts = self._tts
-            speed = self.spec.speed
-            pcm_parts = [
-                p async for p in iterate_in_thread(lambda t=text: tts.synthesize(t, speed))  # type: ignore[misc]
-            ]
+            pcm_parts = [p async for p in iterate_in_thread(self._synthesis(tts, text))]
             if self.outcome.tts_ttfb is None:
                 self.outcome.tts_ttfb = time.monotonic() - t0
             pcm = resample(b"".join(pcm_parts), tts.sample_rate, sink.sample_rate)
@@ -219,6 +220,10 @@ class BotTurn:
         if started:
             self._publish(ev.BotTtsStopped(session_id=sid))
         await audio_q.put(_END)
+
+    def _synthesis(self, tts: TextToSpeech, text: str) -> Callable[[], Iterator[bytes]]:
+        speed = self.spec.speed
+        return lambda: tts.synthesize(text, speed)
 
     async def _play(self, audio_q: asyncio.Queue[object]) -> None:
         sid = self.spec.session_id

@@ -92,8 +92,9 @@ class Conversation:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
-            log.error("session %s: %s failed: %s", self.session_id, task.get_name(), exc,
-                      exc_info=exc)
+            log.error(
+                "session %s: %s failed: %s", self.session_id, task.get_name(), exc, exc_info=exc
+            )
             self.bus.publish(ev.ErrorEvent(session_id=self.session_id, message=str(exc)))
 
     # -- echo guard and mute -------------------------------------------------
@@ -149,8 +150,9 @@ class Conversation:
         self._turn_utt = None  # typed turn: no voice timing
         self.context.add_user(text)
         self.bus.publish(
-            ev.UserTranscription(session_id=self.session_id, text=text, final=True,
-                                 timestamp=_now_iso())
+            ev.UserTranscription(
+                session_id=self.session_id, text=text, final=True, timestamp=_now_iso()
+            )
         )
         if not run_immediately:
             return None
@@ -193,8 +195,11 @@ class Conversation:
             self._spawn(self.interrupt(), "interrupt")
 
     def on_interim(self, text: str) -> None:
-        self.bus.publish(ev.UserTranscription(session_id=self.session_id, text=text, final=False,
-                                              timestamp=_now_iso()))
+        self.bus.publish(
+            ev.UserTranscription(
+                session_id=self.session_id, text=text, final=False, timestamp=_now_iso()
+            )
+        )
 
     def on_speech_paused(self, text: str, utt: Utterance) -> None:
         # Speculation: think and synthesise now, speak only if the endpoint confirms.
@@ -216,8 +221,11 @@ class Conversation:
                 self._spawn(self.interrupt(), "drop-speculation")
             self._set_state("idle")
             return
-        self.bus.publish(ev.UserTranscription(session_id=self.session_id, text=utt.text,
-                                              final=True, timestamp=_now_iso()))
+        self.bus.publish(
+            ev.UserTranscription(
+                session_id=self.session_id, text=utt.text, final=True, timestamp=_now_iso()
+            )
+        )
         self.context.add_user(utt.text)
         self._turn_utt = utt
         if turn is not None and not turn.committed and self._spec_text == utt.text:
@@ -274,8 +282,9 @@ class Conversation:
             log.exception("session %s: bot turn failed", self.session_id)
             if self._turn is turn:
                 self._turn = None
-            self.bus.publish(ev.ErrorEvent(session_id=self.session_id,
-                                           message=f"bot turn failed: {exc}"))
+            self.bus.publish(
+                ev.ErrorEvent(session_id=self.session_id, message=f"bot turn failed: {exc}")
+            )
             self._set_state("idle")
             return
         if self._turn is not turn:

@@ -142,6 +142,7 @@ class UserListener:
         self._utt: Utterance | None = None
         self._spec_task: asyncio.Task[None] | None = None
         self._end_task: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
         self.threshold_override: float | None = None
         self.deaf = False  # half-duplex: ignore the mic while the bot speaks
 
@@ -264,7 +265,9 @@ class UserListener:
             self._spec_task.cancel()
             self._spec_task = None
         if self._worker:
-            asyncio.create_task(self._worker.close())
+            task = asyncio.create_task(self._worker.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
             self._worker = None
         self._utt = None
         self._held.clear()

@@ -68,7 +68,7 @@ def apply_gain(pcm: bytes, gain: float) -> bytes:
     if gain == 1.0:
         return pcm
     audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) * gain
-    return np.clip(audio, -32768, 32767).astype(np.int16).tobytes()
+    return bytes(np.clip(audio, -32768, 32767).astype(np.int16).tobytes())
 
 
 class NullSink:

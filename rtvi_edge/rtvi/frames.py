@@ -67,8 +67,10 @@ def encode_audio(audio: bytes, sample_rate: int, num_channels: int = 1) -> bytes
     inner = (
         _len_field(2, b"audio")
         + _len_field(3, audio)
-        + _key(4, _VARINT) + _varint(sample_rate)
-        + _key(5, _VARINT) + _varint(num_channels)
+        + _key(4, _VARINT)
+        + _varint(sample_rate)
+        + _key(5, _VARINT)
+        + _varint(num_channels)
     )
     return _len_field(2, inner)
 

@@ -96,8 +96,17 @@ class Action:
 
 
 ClientMsg = (
-    ClientReady | ClientMessage | SendText | AppendToContext | FunctionCallResult
-    | DisconnectBot | UpdateConfig | GetConfig | DescribeConfig | DescribeActions | Action
+    ClientReady
+    | ClientMessage
+    | SendText
+    | AppendToContext
+    | FunctionCallResult
+    | DisconnectBot
+    | UpdateConfig
+    | GetConfig
+    | DescribeConfig
+    | DescribeActions
+    | Action
 )
 
 # client-message `t` values that reach the services mechanism
@@ -156,7 +165,8 @@ def parse_message(text: str) -> ClientMsg:
 def _parse_typed(mtype: str, i: str, d: dict[str, Any]) -> ClientMsg:
     w = mtype
     if mtype == "client-ready":
-        about = d.get("about") if isinstance(d.get("about"), dict) else {}
+        about = d.get("about")
+        about = about if isinstance(about, dict) else {}
         version = _get(d, "version", str, i, w, None)
         return ClientReady(i, version, about)
     if mtype == "client-message":
@@ -171,13 +181,18 @@ def _parse_typed(mtype: str, i: str, d: dict[str, Any]) -> ClientMsg:
         )
     if mtype == "append-to-context":
         return AppendToContext(
-            i, _get(d, "role", str, i, w), _get(d, "content", str, i, w),
+            i,
+            _get(d, "role", str, i, w),
+            _get(d, "content", str, i, w),
             _get(d, "run_immediately", bool, i, w, False),
         )
     if mtype == "llm-function-call-result":
         return FunctionCallResult(
-            i, _get(d, "function_name", str, i, w), _get(d, "tool_call_id", str, i, w),
-            _get(d, "arguments", dict, i, w, {}), d.get("result"),
+            i,
+            _get(d, "function_name", str, i, w),
+            _get(d, "tool_call_id", str, i, w),
+            _get(d, "arguments", dict, i, w, {}),
+            d.get("result"),
         )
     if mtype == "disconnect-bot":
         return DisconnectBot(i)
@@ -186,8 +201,9 @@ def _parse_typed(mtype: str, i: str, d: dict[str, Any]) -> ClientMsg:
 
 def _parse_services(mtype: str, i: str, d: dict[str, Any]) -> ClientMsg:
     if mtype == "update-config":
-        return UpdateConfig(i, _get(d, "config", list, i, mtype),
-                            _get(d, "interrupt", bool, i, mtype, False))
+        return UpdateConfig(
+            i, _get(d, "config", list, i, mtype), _get(d, "interrupt", bool, i, mtype, False)
+        )
     if mtype == "get-config":
         return GetConfig(i)
     if mtype == "describe-config":
@@ -195,8 +211,12 @@ def _parse_services(mtype: str, i: str, d: dict[str, Any]) -> ClientMsg:
     if mtype == "describe-actions":
         return DescribeActions(i)
     if mtype == "action":
-        return Action(i, _get(d, "service", str, i, mtype), _get(d, "action", str, i, mtype),
-                      d.get("arguments", []))
+        return Action(
+            i,
+            _get(d, "service", str, i, mtype),
+            _get(d, "action", str, i, mtype),
+            d.get("arguments", []),
+        )
     raise MessageError(f"unknown message type {mtype!r}", i)
 
 

@@ -58,8 +58,10 @@ class RtviProtocol:
         if self.state == "closed":
             return []
         if len(data) > self.max_message_bytes:
-            self._error_response("", f"message of {len(data)} bytes is over the limit of "
-                                     f"{self.max_message_bytes} bytes")
+            self._error_response(
+                "",
+                f"message of {len(data)} bytes is over the limit of {self.max_message_bytes} bytes",
+            )
             return []
         try:
             if isinstance(data, str):
@@ -83,8 +85,10 @@ class RtviProtocol:
             except MessageError as exc:
                 self._error_response(exc.msg_id, str(exc))
                 return []
-        self._error_response("", f"frame kind {frame.kind!r} is not accepted from clients; "
-                                 "send audio or message frames")
+        self._error_response(
+            "",
+            f"frame kind {frame.kind!r} is not accepted from clients; send audio or message frames",
+        )
         return []
 
     def _message(self, text: str) -> list[Inbound]:
@@ -100,9 +104,15 @@ class RtviProtocol:
         except ProtocolError as exc:
             raise MessageError(str(exc), msg.id) from None
         if major not in SUPPORTED_MAJORS:
-            self.send("error", {"error": f"RTVI protocol {version} is not supported; this "
-                                         f"server speaks {PROTOCOL_VERSION} and accepts 0.x, "
-                                         f"1.x and 2.x clients", "fatal": True})
+            self.send(
+                "error",
+                {
+                    "error": f"RTVI protocol {version} is not supported; this "
+                    f"server speaks {PROTOCOL_VERSION} and accepts 0.x, "
+                    f"1.x and 2.x clients",
+                    "fatal": True,
+                },
+            )
             self.state = "closed"
             return []
         self.client_version = version
@@ -158,15 +168,28 @@ def event_messages(event: ev.Event) -> list[tuple[str, Any]]:
     if name is not None:
         return [(name, None)]
     if isinstance(event, ev.UserTranscription):
-        return [("user-transcription", {"text": event.text, "final": event.final,
-                                        "timestamp": event.timestamp, "user_id": ""})]
+        return [
+            (
+                "user-transcription",
+                {
+                    "text": event.text,
+                    "final": event.final,
+                    "timestamp": event.timestamp,
+                    "user_id": "",
+                },
+            )
+        ]
     if isinstance(event, ev.BotLlmText):
         return [("bot-llm-text", {"text": event.text})]
     if isinstance(event, ev.BotTtsText):
         return [("bot-tts-text", {"text": event.text})]
     if isinstance(event, ev.BotOutput):
-        out: list[tuple[str, Any]] = [("bot-output", {"text": event.text, "spoken": event.spoken,
-                                                      "aggregated_by": "sentence"})]
+        out: list[tuple[str, Any]] = [
+            (
+                "bot-output",
+                {"text": event.text, "spoken": event.spoken, "aggregated_by": "sentence"},
+            )
+        ]
         if not event.spoken:
             out.append(("bot-transcription", {"text": event.text}))  # deprecated, 1.x clients
         return out
@@ -177,19 +200,36 @@ def event_messages(event: ev.Event) -> list[tuple[str, Any]]:
     if isinstance(event, ev.ErrorEvent):
         return [("error", {"error": event.message, "fatal": event.fatal})]
     if isinstance(event, ev.FunctionCallStarted):
-        args = {"function_name": event.function_name, "tool_call_id": event.tool_call_id,
-                "arguments": event.arguments}
+        args = {
+            "function_name": event.function_name,
+            "tool_call_id": event.tool_call_id,
+            "arguments": event.arguments,
+        }
         return [
             ("llm-function-call-started", {"function_name": event.function_name}),
             ("llm-function-call-in-progress", args),
             # 0.x/1.x clients run their handler on this one
-            ("llm-function-call", {"function_name": event.function_name,
-                                   "tool_call_id": event.tool_call_id, "args": event.arguments}),
+            (
+                "llm-function-call",
+                {
+                    "function_name": event.function_name,
+                    "tool_call_id": event.tool_call_id,
+                    "args": event.arguments,
+                },
+            ),
         ]
     if isinstance(event, ev.FunctionCallStopped):
-        return [("llm-function-call-stopped", {
-            "function_name": event.function_name, "tool_call_id": event.tool_call_id,
-            "result": event.result, "cancelled": event.cancelled})]
+        return [
+            (
+                "llm-function-call-stopped",
+                {
+                    "function_name": event.function_name,
+                    "tool_call_id": event.tool_call_id,
+                    "result": event.result,
+                    "cancelled": event.cancelled,
+                },
+            )
+        ]
     return []
 
 
@@ -209,10 +249,17 @@ def metrics_data(m: ev.TurnMetrics) -> dict[str, Any]:
     return {
         "ttfb": ttfb,
         "processing": processing,
-        "tokens": [{"processor": "llm", "model": m.llm_model,
-                    "value": {"prompt_tokens": m.prompt_tokens,
-                              "completion_tokens": m.completion_tokens,
-                              "total_tokens": m.prompt_tokens + m.completion_tokens}}],
+        "tokens": [
+            {
+                "processor": "llm",
+                "model": m.llm_model,
+                "value": {
+                    "prompt_tokens": m.prompt_tokens,
+                    "completion_tokens": m.completion_tokens,
+                    "total_tokens": m.prompt_tokens + m.completion_tokens,
+                },
+            }
+        ],
         "characters": [_metric("tts", m.tts_model, m.characters)],
     }
 

@@ -42,8 +42,9 @@ class SessionFactory(Protocol):
 
 
 class RtviServer:
-    def __init__(self, config: RtviConfig, factory: SessionFactory,
-                 web_root: Path | None = None) -> None:
+    def __init__(
+        self, config: RtviConfig, factory: SessionFactory, web_root: Path | None = None
+    ) -> None:
         self.config = config
         self.factory = factory
         self.web_root = web_root
@@ -77,8 +78,7 @@ class RtviServer:
 
     async def stop(self) -> None:
         for session in list(self.sessions.values()):
-            session.protocol.send("error", {"error": "the device is shutting down",
-                                            "fatal": True})
+            session.protocol.send("error", {"error": "the device is shutting down", "fatal": True})
             session.flush()
             await session.close()
         if self._session_tasks:
@@ -104,9 +104,9 @@ class RtviServer:
         return not allowed or origin is None or origin in allowed or "*" in allowed
 
     @web.middleware
-    async def _cors(self, request: web.Request,
-                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                    ) -> web.StreamResponse:
+    async def _cors(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         response = await handler(request)
         origin = request.headers.get("Origin")
         if origin and self._origin_ok(request) and not response.prepared:
@@ -122,8 +122,12 @@ class RtviServer:
 
     async def handle_health(self, request: web.Request) -> web.Response:
         ready, info = self.factory.health()
-        info = {"status": "ok" if ready else "starting", "version": __version__,
-                "sessions": len(self.sessions), **info}
+        info = {
+            "status": "ok" if ready else "starting",
+            "version": __version__,
+            "sessions": len(self.sessions),
+            **info,
+        }
         return web.json_response(info, status=200 if ready else 503)
 
     async def handle_index(self, request: web.Request) -> web.FileResponse:
@@ -145,7 +149,8 @@ class RtviServer:
         if len(self.sessions) >= self.config.max_sessions:
             return web.json_response(
                 {"error": f"the device already serves {self.config.max_sessions} sessions"},
-                status=503)
+                status=503,
+            )
         scheme = "wss" if request.secure else "ws"
         reply: dict[str, Any] = {"wsUrl": f"{scheme}://{request.host}/ws"}
         if self.config.token:
@@ -159,24 +164,37 @@ class RtviServer:
             return web.json_response({"error": "missing or wrong token"}, status=401)
         # aiohttp closes the socket on anything bigger than max_msg_size; keep that
         # well above our own limit so an oversized message gets an error-response.
-        ws = web.WebSocketResponse(max_msg_size=self.config.max_message_bytes * 4 + 65536,
-                                   heartbeat=30)
+        ws = web.WebSocketResponse(
+            max_msg_size=self.config.max_message_bytes * 4 + 65536, heartbeat=30
+        )
         await ws.prepare(request)
         session_id = f"rtvi-{next(self._ids)}"
-        protocol = RtviProtocol(self.config.max_message_bytes,
-                                about={"library": "rtvi-edge", "library_version": __version__})
+        protocol = RtviProtocol(
+            self.config.max_message_bytes,
+            about={"library": "rtvi-edge", "library_version": __version__},
+        )
         ready, _info = self.factory.health()
         if len(self.sessions) >= self.config.max_sessions or not ready:
-            why = (f"the device already serves {self.config.max_sessions} sessions"
-                   if ready else "the device is still starting")
+            why = (
+                f"the device already serves {self.config.max_sessions} sessions"
+                if ready
+                else "the device is still starting"
+            )
             protocol.send("error", {"error": why, "fatal": True})
             for data in protocol.take():
                 await ws.send_bytes(data)
             await ws.close()
             return ws
         f = self.factory
-        session = RtviSession(session_id, ws, lambda s: f.new_conversation(session_id, s),
-                              f.new_host, f.bus, protocol, self.config.output_rate)
+        session = RtviSession(
+            session_id,
+            ws,
+            lambda s: f.new_conversation(session_id, s),
+            f.new_host,
+            f.bus,
+            protocol,
+            self.config.output_rate,
+        )
         self.sessions[session_id] = session
         log.info("session %s connected from %s", session_id, request.remote)
         task = asyncio.current_task()

@@ -119,8 +119,9 @@ class RtviSession:
             closing.cancel()
             for t in tasks:
                 if t.done() and not t.cancelled() and t.exception() is not None:
-                    log.warning("session %s: %s ended: %s", self.session_id, t.get_name(),
-                                t.exception())
+                    log.warning(
+                        "session %s: %s ended: %s", self.session_id, t.get_name(), t.exception()
+                    )
             await self.ws.close()
 
     async def close(self) -> None:
@@ -129,9 +130,7 @@ class RtviSession:
     # -- input ------------------------------------------------------------------------
     async def _receiver(self) -> None:
         async for msg in self.ws:
-            if msg.type == WSMsgType.BINARY:
-                inbound = self.protocol.receive(msg.data)
-            elif msg.type == WSMsgType.TEXT:
+            if msg.type == WSMsgType.BINARY or msg.type == WSMsgType.TEXT:
                 inbound = self.protocol.receive(msg.data)
             elif msg.type == WSMsgType.ERROR:
                 log.info("session %s: websocket error %s", self.session_id, self.ws.exception())
@@ -152,12 +151,18 @@ class RtviSession:
         if item.num_channels > 1:
             frames = np.frombuffer(pcm, dtype=np.int16)
             usable = len(frames) - len(frames) % item.num_channels
-            pcm = frames[:usable].reshape(-1, item.num_channels).mean(axis=1).astype(
-                np.int16).tobytes()
+            pcm = (
+                frames[:usable]
+                .reshape(-1, item.num_channels)
+                .mean(axis=1)
+                .astype(np.int16)
+                .tobytes()
+            )
         if item.sample_rate != 16000:
             if not 8000 <= item.sample_rate <= 192000:
-                self.protocol.error_response("", f"audio sample_rate {item.sample_rate} is "
-                                                 "not supported (send 16000)")
+                self.protocol.error_response(
+                    "", f"audio sample_rate {item.sample_rate} is not supported (send 16000)"
+                )
                 return
             pcm = resample(pcm, item.sample_rate, 16000)
         self.conversation.feed_audio(pcm)
@@ -167,7 +172,8 @@ class RtviSession:
             # Answered at once: a turn is waiting on it.
             if self.on_function_result is None or not self.on_function_result(msg):
                 self.protocol.error_response(
-                    msg.id, f"no function call {msg.tool_call_id!r} is waiting for a result")
+                    msg.id, f"no function call {msg.tool_call_id!r} is waiting for a result"
+                )
             return
         if self._requests.full():
             self.protocol.error_response(msg.id, "too many requests in flight; slow down")
@@ -193,12 +199,16 @@ class RtviSession:
             self.flush()
             self._ready.set()
         elif isinstance(msg, m.SendText):
-            await self.conversation.send_text(msg.content, msg.run_immediately,
-                                              msg.audio_response)
+            await self.conversation.send_text(msg.content, msg.run_immediately, msg.audio_response)
         elif isinstance(msg, m.AppendToContext):
-            await self.host.run_action("llm", "append_to_messages", [
-                {"name": "messages", "value": [{"role": msg.role, "content": msg.content}]},
-                {"name": "run_immediately", "value": msg.run_immediately}])
+            await self.host.run_action(
+                "llm",
+                "append_to_messages",
+                [
+                    {"name": "messages", "value": [{"role": msg.role, "content": msg.content}]},
+                    {"name": "run_immediately", "value": msg.run_immediately},
+                ],
+            )
         elif isinstance(msg, m.DisconnectBot):
             await self.close()
         elif isinstance(msg, m.ClientMessage):
@@ -227,8 +237,9 @@ class RtviSession:
         if isinstance(msg, m.DescribeActions):
             return "actions-available", {"actions": h.describe_actions()}
         if isinstance(msg, m.Action):
-            return "action-response", {"result": await h.run_action(msg.service, msg.action,
-                                                                     msg.arguments)}
+            return "action-response", {
+                "result": await h.run_action(msg.service, msg.action, msg.arguments)
+            }
         raise m.MessageError(f"unexpected message {type(msg).__name__}", getattr(msg, "id", ""))
 
     async def _forwarder(self, sub: ev.Subscription) -> None:

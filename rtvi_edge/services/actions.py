@@ -36,8 +36,9 @@ class ActionSpec:
         return {
             "service": self.service,
             "action": self.action,
-            "arguments": [{"name": a.name, "type": a.type, "required": a.required}
-                          for a in self.arguments],
+            "arguments": [
+                {"name": a.name, "type": a.type, "required": a.required} for a in self.arguments
+            ],
             "result": self.result,
             "description": self.description,
         }
@@ -106,17 +107,40 @@ _MESSAGES = ArgSpec("messages", "array")
 _RUN = ArgSpec("run_immediately", "bool", required=False, default=False)
 
 ACTIONS: list[ActionSpec] = [
-    ActionSpec("tts", "say", (ArgSpec("text", "string"),), "bool",
-               "speak the text now (interrupts the bot)", _say),
+    ActionSpec(
+        "tts",
+        "say",
+        (ArgSpec("text", "string"),),
+        "bool",
+        "speak the text now (interrupts the bot)",
+        _say,
+    ),
     ActionSpec("tts", "interrupt", (), "bool", "stop speaking and thinking now", _interrupt),
-    ActionSpec("llm", "append_to_messages", (_MESSAGES, _RUN), "bool",
-               "append messages to the context, optionally answer", _append),
+    ActionSpec(
+        "llm",
+        "append_to_messages",
+        (_MESSAGES, _RUN),
+        "bool",
+        "append messages to the context, optionally answer",
+        _append,
+    ),
     ActionSpec("llm", "get_context", (), "object", "the context's messages", _get_context),
-    ActionSpec("llm", "set_context", (_MESSAGES, _RUN), "bool",
-               "replace the context (a leading system message becomes the prompt)",
-               _set_context),
-    ActionSpec("llm", "run", (ArgSpec("audio_response", "bool", False, True),), "bool",
-               "answer from the current context", _run),
+    ActionSpec(
+        "llm",
+        "set_context",
+        (_MESSAGES, _RUN),
+        "bool",
+        "replace the context (a leading system message becomes the prompt)",
+        _set_context,
+    ),
+    ActionSpec(
+        "llm",
+        "run",
+        (ArgSpec("audio_response", "bool", False, True),),
+        "bool",
+        "answer from the current context",
+        _run,
+    ),
     ActionSpec("llm", "reset", (), "bool", "forget the conversation (keep the prompt)", _reset),
     ActionSpec("bot", "disconnect", (), "bool", "end this session", _disconnect),
 ]

@@ -36,8 +36,12 @@ class OptionSpec:
     check: Callable[[Any], Any] | None = None  # returns the normalised value or raises
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "scope": self.scope,
-                "description": self.description}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "scope": self.scope,
+            "description": self.description,
+        }
 
 
 def _type_ok(type_name: TypeName, value: Any) -> bool:
@@ -72,16 +76,19 @@ def _one_of(*allowed: str) -> Callable[[Any], Any]:
     return check
 
 
-_VAD_KEYS = {"threshold": (0.05, 0.99), "confidence": (0.05, 0.99), "start_secs": (0.0, 2.0),
-             "stop_secs": (0.1, 5.0), "min_speech_secs": (0.0, 5.0)}
+_VAD_KEYS = {
+    "threshold": (0.05, 0.99),
+    "confidence": (0.05, 0.99),
+    "start_secs": (0.0, 2.0),
+    "stop_secs": (0.1, 5.0),
+    "min_speech_secs": (0.0, 5.0),
+}
 
 
 def _check_vad_params(value: Any) -> Any:
     for key, v in value.items():
         if key not in _VAD_KEYS:
-            raise ServiceConfigError(
-                f"unknown key {key!r} (known: {', '.join(sorted(_VAD_KEYS))})"
-            )
+            raise ServiceConfigError(f"unknown key {key!r} (known: {', '.join(sorted(_VAD_KEYS))})")
         lo, hi = _VAD_KEYS[key]
         if not _type_ok("number", v) or not lo <= v <= hi:
             raise ServiceConfigError(f"{key} must be a number between {lo} and {hi}")
@@ -90,8 +97,12 @@ def _check_vad_params(value: Any) -> Any:
 
 def _vad_params_get(s: SessionSettings) -> dict[str, float]:
     p = s.endpoint
-    return {"threshold": p.threshold, "start_secs": p.start_secs, "stop_secs": p.stop_secs,
-            "min_speech_secs": p.min_speech_secs}
+    return {
+        "threshold": p.threshold,
+        "start_secs": p.start_secs,
+        "stop_secs": p.stop_secs,
+        "min_speech_secs": p.min_speech_secs,
+    }
 
 
 def _vad_params_set(s: SessionSettings, value: dict[str, float]) -> None:
@@ -99,8 +110,9 @@ def _vad_params_set(s: SessionSettings, value: dict[str, float]) -> None:
     s.endpoint = dataclasses.replace(s.endpoint, **changes)
 
 
-def _vad_param(key: str) -> tuple[Callable[[SessionSettings], Any],
-                                  Callable[[SessionSettings, Any], None]]:
+def _vad_param(
+    key: str,
+) -> tuple[Callable[[SessionSettings], Any], Callable[[SessionSettings, Any], None]]:
     def get(s: SessionSettings) -> Any:
         return getattr(s.endpoint, key)
 
@@ -123,56 +135,167 @@ def _messages_check(value: Any) -> Any:
 
 def _build_options() -> list[OptionSpec]:
     opts: list[OptionSpec] = [
-        OptionSpec("vad", "params", "object", "session",
-                   "VAD and endpointing: threshold, start_secs, stop_secs, min_speech_secs",
-                   get_session=_vad_params_get, set_session=_vad_params_set,
-                   check=_check_vad_params),
+        OptionSpec(
+            "vad",
+            "params",
+            "object",
+            "session",
+            "VAD and endpointing: threshold, start_secs, stop_secs, min_speech_secs",
+            get_session=_vad_params_get,
+            set_session=_vad_params_set,
+            check=_check_vad_params,
+        ),
     ]
     for key, (lo, hi) in _VAD_KEYS.items():
         if key == "confidence":
             continue
         get, put = _vad_param(key)
-        opts.append(OptionSpec("vad", f"params.{key}", "number", "session",
-                               f"VAD {key.replace('_', ' ')}", get_session=get,
-                               set_session=put, check=_range(lo, hi)))
+        opts.append(
+            OptionSpec(
+                "vad",
+                f"params.{key}",
+                "number",
+                "session",
+                f"VAD {key.replace('_', ' ')}",
+                get_session=get,
+                set_session=put,
+                check=_range(lo, hi),
+            )
+        )
     opts += [
-        OptionSpec("vad", "engine", "string", "device", "silero, webrtc or energy",
-                   config_key=("vad", "engine"), check=_one_of("silero", "webrtc", "energy")),
-        OptionSpec("stt", "engine", "string", "device", "whisper, pocketsphinx or vosk",
-                   config_key=("stt", "engine"),
-                   check=_one_of("whisper", "pocketsphinx", "vosk")),
-        OptionSpec("stt", "model", "string", "device",
-                   "model path ('' = the engine's packaged default)",
-                   config_key=("stt", "model")),
-        OptionSpec("stt", "language", "string", "device", "language code, e.g. en",
-                   config_key=("stt", "language")),
-        OptionSpec("stt", "interim_secs", "number", "session",
-                   "how often interim transcripts are made while the user speaks",
-                   check=_range(0.2, 10.0), **_session("interim_secs", float)),
-        OptionSpec("llm", "model", "string", "device",
-                   "GGUF model path ('' = SmolLM2-135M-Instruct)", config_key=("llm", "model")),
-        OptionSpec("llm", "system_prompt", "string", "session", "the system prompt",
-                   **_session("system_prompt")),
-        OptionSpec("llm", "initial_messages", "array", "session",
-                   "messages that start the conversation (resets the context)",
-                   check=_messages_check, **_session("initial_messages")),
-        OptionSpec("llm", "temperature", "number", "session", "sampling temperature",
-                   check=_range(0.0, 2.0), **_session("temperature", float)),
-        OptionSpec("llm", "top_p", "number", "session", "nucleus sampling",
-                   check=_range(0.0, 1.0), **_session("top_p", float)),
-        OptionSpec("llm", "max_tokens", "integer", "session", "longest answer in tokens",
-                   check=_range(8, 4096), **_session("max_tokens", int)),
-        OptionSpec("tts", "voice", "string", "device",
-                   "Piper voice .onnx path ('' = en_US joe medium)", config_key=("tts", "voice")),
-        OptionSpec("tts", "speed", "number", "session", "speaking rate, 1.0 = normal",
-                   check=_range(0.25, 4.0), **_session("tts_speed", float)),
-        OptionSpec("audio", "volume", "number", "session", "output gain 0.0-2.0",
-                   check=_range(0.0, 2.0), **_session("volume", float)),
-        OptionSpec("audio", "muted", "bool", "session", "ignore the microphone",
-                   **_session("muted")),
-        OptionSpec("audio", "echo_guard", "string", "session",
-                   "half-duplex (ignore the mic while the bot speaks) or barge-in",
-                   check=_one_of("half-duplex", "barge-in"), **_session("echo_guard")),
+        OptionSpec(
+            "vad",
+            "engine",
+            "string",
+            "device",
+            "silero, webrtc or energy",
+            config_key=("vad", "engine"),
+            check=_one_of("silero", "webrtc", "energy"),
+        ),
+        OptionSpec(
+            "stt",
+            "engine",
+            "string",
+            "device",
+            "whisper, pocketsphinx or vosk",
+            config_key=("stt", "engine"),
+            check=_one_of("whisper", "pocketsphinx", "vosk"),
+        ),
+        OptionSpec(
+            "stt",
+            "model",
+            "string",
+            "device",
+            "model path ('' = the engine's packaged default)",
+            config_key=("stt", "model"),
+        ),
+        OptionSpec(
+            "stt",
+            "language",
+            "string",
+            "device",
+            "language code, e.g. en",
+            config_key=("stt", "language"),
+        ),
+        OptionSpec(
+            "stt",
+            "interim_secs",
+            "number",
+            "session",
+            "how often interim transcripts are made while the user speaks",
+            check=_range(0.2, 10.0),
+            **_session("interim_secs", float),
+        ),
+        OptionSpec(
+            "llm",
+            "model",
+            "string",
+            "device",
+            "GGUF model path ('' = SmolLM2-135M-Instruct)",
+            config_key=("llm", "model"),
+        ),
+        OptionSpec(
+            "llm",
+            "system_prompt",
+            "string",
+            "session",
+            "the system prompt",
+            **_session("system_prompt"),
+        ),
+        OptionSpec(
+            "llm",
+            "initial_messages",
+            "array",
+            "session",
+            "messages that start the conversation (resets the context)",
+            check=_messages_check,
+            **_session("initial_messages"),
+        ),
+        OptionSpec(
+            "llm",
+            "temperature",
+            "number",
+            "session",
+            "sampling temperature",
+            check=_range(0.0, 2.0),
+            **_session("temperature", float),
+        ),
+        OptionSpec(
+            "llm",
+            "top_p",
+            "number",
+            "session",
+            "nucleus sampling",
+            check=_range(0.0, 1.0),
+            **_session("top_p", float),
+        ),
+        OptionSpec(
+            "llm",
+            "max_tokens",
+            "integer",
+            "session",
+            "longest answer in tokens",
+            check=_range(8, 4096),
+            **_session("max_tokens", int),
+        ),
+        OptionSpec(
+            "tts",
+            "voice",
+            "string",
+            "device",
+            "Piper voice .onnx path ('' = en_US joe medium)",
+            config_key=("tts", "voice"),
+        ),
+        OptionSpec(
+            "tts",
+            "speed",
+            "number",
+            "session",
+            "speaking rate, 1.0 = normal",
+            check=_range(0.25, 4.0),
+            **_session("tts_speed", float),
+        ),
+        OptionSpec(
+            "audio",
+            "volume",
+            "number",
+            "session",
+            "output gain 0.0-2.0",
+            check=_range(0.0, 2.0),
+            **_session("volume", float),
+        ),
+        OptionSpec(
+            "audio", "muted", "bool", "session", "ignore the microphone", **_session("muted")
+        ),
+        OptionSpec(
+            "audio",
+            "echo_guard",
+            "string",
+            "session",
+            "half-duplex (ignore the mic while the bot speaks) or barge-in",
+            check=_one_of("half-duplex", "barge-in"),
+            **_session("echo_guard"),
+        ),
     ]
     return opts
 
@@ -206,4 +329,3 @@ def current_config(settings: SessionSettings, config: Config) -> list[dict[str, 
             options.append({"name": o.name, "value": value})
         out.append({"service": svc, "options": options})
     return out
-

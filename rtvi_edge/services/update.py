@@ -21,9 +21,7 @@ class ConfigUpdate:
     changed: list[str] = field(default_factory=list)
 
 
-def plan_update(
-    items: Any, settings: SessionSettings, device: Config
-) -> ConfigUpdate:
+def plan_update(items: Any, settings: SessionSettings, device: Config) -> ConfigUpdate:
     """Returns the new session settings and device config; raises ServiceConfigError
     naming the first bad service, option, type or value (nothing is applied)."""
     if not isinstance(items, list):
@@ -78,4 +76,3 @@ def _plan_option(where: str, service: str, opt: Any, update: ConfigUpdate) -> No
         except (TypeError, ValueError) as exc:  # pragma: no cover - types checked above
             raise ServiceConfigError(f"{label}: {exc}") from None
         update.device_changed = True
-

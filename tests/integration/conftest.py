@@ -31,8 +31,23 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
             raw = folder / f"raw{len(made)}.wav"
             out = folder / f"speech{len(made)}.wav"
             subprocess.run(["espeak-ng", "-s", "150", "-w", str(raw), text], check=True)
-            subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out),
-                            "pad", "0.3", "1.5"], check=True)
+            subprocess.run(
+                [
+                    "sox",
+                    str(raw),
+                    "-r",
+                    "16000",
+                    "-c",
+                    "1",
+                    "-b",
+                    "16",
+                    str(out),
+                    "pad",
+                    "0.3",
+                    "1.5",
+                ],
+                check=True,
+            )
             made[text] = out
         return made[text]
 

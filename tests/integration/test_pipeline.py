@@ -21,8 +21,9 @@ from rtvi_edge.pipeline.settings import SessionSettings
 pytestmark = pytest.mark.integration
 
 
-def conversation(engines: Engines, sink: object, **changes: object) -> tuple[Conversation,
-                                                                             ev.Subscription]:
+def conversation(
+    engines: Engines, sink: object, **changes: object
+) -> tuple[Conversation, ev.Subscription]:
     config = Config()
     bus = ev.EventBus()
     settings = SessionSettings.from_config(config)
@@ -89,8 +90,9 @@ async def test_interruption_cuts_the_bot_and_trims_the_context(
 ) -> None:
     from rtvi_edge.pipeline.output import NullSink
 
-    conv, sub = conversation(engines, NullSink(24000), echo_guard="barge-in",
-                             barge_in_threshold=0.5, max_tokens=200)
+    conv, sub = conversation(
+        engines, NullSink(24000), echo_guard="barge-in", barge_in_threshold=0.5, max_tokens=200
+    )
     await conv.send_text("Tell me a long story about a brave dragon and a knight.")
     await until(sub, ev.BotStartedSpeaking, 30)
     await asyncio.sleep(1.0)
@@ -117,8 +119,13 @@ async def test_interruption_cuts_the_bot_and_trims_the_context(
 async def test_typed_turns_keep_system_prompt_under_trimming(engines: Engines) -> None:
     conv, sub = conversation(engines, None, history_tokens=80, max_tokens=24)
     conv.context.history_tokens = 80
-    for question in ["Name a color.", "Name an animal.", "Name a fruit.", "Name a city.",
-                     "Name a planet."]:
+    for question in [
+        "Name a color.",
+        "Name an animal.",
+        "Name a fruit.",
+        "Name a city.",
+        "Name a planet.",
+    ]:
         await conv.send_text(question, audio_response=False)
         await until(sub, ev.TurnMetrics, 30)
     msgs = conv.context.for_llm()

@@ -12,23 +12,26 @@ import aiohttp
 import pytest
 
 from rtvi_edge.rtvi import frames
-from tests.integration.daemon_harness import next_message, running_daemon, rtvi
+from tests.integration.daemon_harness import next_message, rtvi, running_daemon
 
 pytestmark = pytest.mark.integration
 
 
-async def ready_ws(session: aiohttp.ClientSession, port: int,
-                   query: str = "") -> aiohttp.ClientWebSocketResponse:
+async def ready_ws(
+    session: aiohttp.ClientSession, port: int, query: str = ""
+) -> aiohttp.ClientWebSocketResponse:
     ws = await session.ws_connect(f"http://127.0.0.1:{port}/ws{query}")
-    await ws.send_bytes(rtvi("client-ready", {"version": "2.1.0", "about": {"library": "t"}},
-                             "ready-1"))
+    await ws.send_bytes(
+        rtvi("client-ready", {"version": "2.1.0", "about": {"library": "t"}}, "ready-1")
+    )
     first = await next_message(ws)
     assert first["type"] == "bot-ready" and first["id"] == "ready-1"
     return ws
 
 
-async def until_type(ws: aiohttp.ClientWebSocketResponse, mtype: str,
-                     timeout: float = 30) -> tuple[dict[str, Any], list[dict[str, Any]], list[tuple[float, int]]]:
+async def until_type(
+    ws: aiohttp.ClientWebSocketResponse, mtype: str, timeout: float = 30
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[tuple[float, int]]]:
     """Reads until a message of `mtype`; returns it, the messages before, and audio arrivals."""
     seen: list[dict[str, Any]] = []
     audio: list[tuple[float, int]] = []
@@ -53,13 +56,27 @@ async def test_text_turn_streams_events_and_paced_audio(tmp_path: Path) -> None:
         health = await (await http.get(f"http://127.0.0.1:{daemon.rtvi.port}/health")).json()
         assert health["status"] == "ok" and health["models"]["llm"]
         ws = await ready_ws(http, daemon.rtvi.port)
-        await ws.send_bytes(rtvi("send-text", {"content": "Say hello in one short sentence.",
-                                               "options": {"audio_response": True}}))
+        await ws.send_bytes(
+            rtvi(
+                "send-text",
+                {
+                    "content": "Say hello in one short sentence.",
+                    "options": {"audio_response": True},
+                },
+            )
+        )
         _stop, seen, audio = await until_type(ws, "bot-stopped-speaking", 60)
         types = [m["type"] for m in seen]
-        for expected in ["user-transcription", "bot-llm-started", "bot-llm-text",
-                         "bot-llm-stopped", "bot-tts-started", "bot-started-speaking",
-                         "bot-output", "bot-tts-text"]:
+        for expected in [
+            "user-transcription",
+            "bot-llm-started",
+            "bot-llm-text",
+            "bot-llm-stopped",
+            "bot-tts-started",
+            "bot-started-speaking",
+            "bot-output",
+            "bot-tts-text",
+        ]:
             assert expected in types, types
         samples = sum(n for _, n in audio)
         duration = samples / 24000
@@ -77,23 +94,34 @@ async def test_services_round_trips(tmp_path: Path) -> None:
         await ws.send_bytes(rtvi("describe-config", msg_id="d1"))
         described = await next_message(ws)
         assert described["type"] == "config-available" and described["id"] == "d1"
-        assert {s["name"] for s in described["data"]["config"]} >= {"vad", "stt", "llm", "tts",
-                                                                     "audio"}
+        assert {s["name"] for s in described["data"]["config"]} >= {
+            "vad",
+            "stt",
+            "llm",
+            "tts",
+            "audio",
+        }
         await ws.send_bytes(rtvi("describe-actions", msg_id="d2"))
         actions = (await next_message(ws))["data"]["actions"]
         assert {"service": "tts", "action": "say"}.items() <= actions[0].items()
-        update = [{"service": "tts", "options": [{"name": "speed", "value": 1.25}]},
-                  {"service": "vad", "options": [{"name": "params",
-                                                  "value": {"stop_secs": 0.6}}]}]
+        update = [
+            {"service": "tts", "options": [{"name": "speed", "value": 1.25}]},
+            {"service": "vad", "options": [{"name": "params", "value": {"stop_secs": 0.6}}]},
+        ]
         await ws.send_bytes(rtvi("update-config", {"config": update, "interrupt": False}, "u1"))
         reply = await next_message(ws)
         assert reply["type"] == "config" and reply["id"] == "u1"
-        values = {(s["service"], o["name"]): o["value"] for s in reply["data"]["config"]
-                  for o in s["options"]}
+        values = {
+            (s["service"], o["name"]): o["value"]
+            for s in reply["data"]["config"]
+            for o in s["options"]
+        }
         assert values[("tts", "speed")] == 1.25 and values[("vad", "params")]["stop_secs"] == 0.6
         # all-or-nothing: a bad second item leaves the first unapplied
-        bad = [{"service": "tts", "options": [{"name": "speed", "value": 2.0}]},
-               {"service": "tts", "options": [{"name": "speed", "value": "fast"}]}]
+        bad = [
+            {"service": "tts", "options": [{"name": "speed", "value": 2.0}]},
+            {"service": "tts", "options": [{"name": "speed", "value": "fast"}]},
+        ]
         await ws.send_bytes(rtvi("update-config", {"config": bad}, "u2"))
         err = await next_message(ws)
         assert err["type"] == "error-response" and err["id"] == "u2"
@@ -102,33 +130,68 @@ async def test_services_round_trips(tmp_path: Path) -> None:
         await ws.send_bytes(rtvi("client-message", {"t": "get-config", "d": {}}, "c1"))
         got = await next_message(ws)
         assert got["type"] == "server-response" and got["data"]["t"] == "get-config"
-        speeds = [o["value"] for s in got["data"]["d"]["config"] if s["service"] == "tts"
-                  for o in s["options"] if o["name"] == "speed"]
+        speeds = [
+            o["value"]
+            for s in got["data"]["d"]["config"]
+            if s["service"] == "tts"
+            for o in s["options"]
+            if o["name"] == "speed"
+        ]
         assert speeds == [1.25]
         # actions
-        await ws.send_bytes(rtvi("action", {"service": "llm", "action": "append_to_messages",
-                                            "arguments": [{"name": "messages", "value": [
-                                                {"role": "user", "content": "My name is Ada."}]}]},
-                                 "a1"))
+        await ws.send_bytes(
+            rtvi(
+                "action",
+                {
+                    "service": "llm",
+                    "action": "append_to_messages",
+                    "arguments": [
+                        {
+                            "name": "messages",
+                            "value": [{"role": "user", "content": "My name is Ada."}],
+                        }
+                    ],
+                },
+                "a1",
+            )
+        )
         assert (await next_message(ws))["data"] == {"result": True}
-        await ws.send_bytes(rtvi("client-message", {"t": "action", "d": {
-            "service": "llm", "action": "get_context", "arguments": []}}, "a2"))
+        await ws.send_bytes(
+            rtvi(
+                "client-message",
+                {"t": "action", "d": {"service": "llm", "action": "get_context", "arguments": []}},
+                "a2",
+            )
+        )
         ctx = await next_message(ws)
-        assert ctx["data"]["d"]["result"]["messages"][-1] == {"role": "user", "content": "My name is Ada."}
-        await ws.send_bytes(rtvi("action", {"service": "tts", "action": "say", "arguments": [
-            {"name": "text", "value": "Hello world!"}]}, "a3"))
+        assert ctx["data"]["d"]["result"]["messages"][-1] == {
+            "role": "user",
+            "content": "My name is Ada.",
+        }
+        await ws.send_bytes(
+            rtvi(
+                "action",
+                {
+                    "service": "tts",
+                    "action": "say",
+                    "arguments": [{"name": "text", "value": "Hello world!"}],
+                },
+                "a3",
+            )
+        )
         said, _seen, audio = await until_type(ws, "action-response")
         assert said["data"]["result"] is True
         _stop, seen, audio2 = await until_type(ws, "bot-stopped-speaking")
-        assert any(m["type"] == "bot-tts-text" and "Hello world" in m["data"]["text"]
-                   for m in seen)
+        assert any(m["type"] == "bot-tts-text" and "Hello world" in m["data"]["text"] for m in seen)
         assert audio or audio2
         await ws.close()
 
 
 async def test_bad_input_is_answered_and_the_connection_stays(tmp_path: Path) -> None:
-    async with running_daemon(tmp_path, rtvi={"max_message_bytes": 4096}) as daemon, \
-            aiohttp.ClientSession() as http:
+    async with (
+        running_daemon(tmp_path, rtvi={"max_message_bytes": 4096}) as daemon,
+        aiohttp.ClientSession() as http,
+    ):
         ws = await ready_ws(http, daemon.rtvi.port)
         bad: list[tuple[bytes | str, str]] = [
             (b"\x00\x01garbage", "malformed frame"),
@@ -154,18 +217,17 @@ async def test_bad_input_is_answered_and_the_connection_stays(tmp_path: Path) ->
 
 
 async def test_token_origins_and_session_limit(tmp_path: Path) -> None:
-    rtvi_cfg = {"token": "s3cret", "max_sessions": 1,
-                "allowed_origins": ["http://phone.local"]}
-    async with running_daemon(tmp_path, rtvi=rtvi_cfg) as daemon, \
-            aiohttp.ClientSession() as http:
+    rtvi_cfg = {"token": "s3cret", "max_sessions": 1, "allowed_origins": ["http://phone.local"]}
+    async with running_daemon(tmp_path, rtvi=rtvi_cfg) as daemon, aiohttp.ClientSession() as http:
         base = f"http://127.0.0.1:{daemon.rtvi.port}"
         assert (await http.post(f"{base}/start", json={})).status == 401
         ok = await http.post(f"{base}/start", json={}, headers={"Authorization": "Bearer s3cret"})
         assert ok.status == 200
         body = await ok.json()
         assert body["wsUrl"].endswith("/ws") and body["token"] == "s3cret"
-        bad_origin = await http.post(f"{base}/start", json={"token": "s3cret"},
-                                     headers={"Origin": "http://evil.example"})
+        bad_origin = await http.post(
+            f"{base}/start", json={"token": "s3cret"}, headers={"Origin": "http://evil.example"}
+        )
         assert bad_origin.status == 403
         with pytest.raises(aiohttp.WSServerHandshakeError):
             await http.ws_connect(f"{base}/ws")
@@ -186,8 +248,9 @@ async def test_disconnect_mid_turn_leaves_others_serving(tmp_path: Path) -> None
         await until_type(a, "bot-started-speaking", 60)
         await a.close()  # mid-answer
         await asyncio.sleep(0.2)
-        await b.send_bytes(rtvi("send-text", {"content": "Say yes.",
-                                              "options": {"audio_response": False}}))
+        await b.send_bytes(
+            rtvi("send-text", {"content": "Say yes.", "options": {"audio_response": False}})
+        )
         _stopped, seen, _audio = await until_type(b, "bot-llm-stopped", 60)
         assert any(m["type"] == "bot-llm-text" for m in seen)
         assert len(daemon.rtvi.sessions) == 1

@@ -9,7 +9,9 @@ def stream(chunker: TextChunker, text: str) -> list[str]:
 
 
 def test_first_clause_goes_early_then_sentences() -> None:
-    pieces = stream(TextChunker(first_chunk_words=3), "Well, the sky is blue today, I think. It is sunny.")
+    pieces = stream(
+        TextChunker(first_chunk_words=3), "Well, the sky is blue today, I think. It is sunny."
+    )
     assert pieces == ["Well, the sky is blue today,", "I think.", "It is sunny."]
 
 

@@ -21,8 +21,10 @@ def test_example_documents_every_option_with_its_default() -> None:
 
 def test_every_problem_is_reported(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text('[vad]\nstop_secs = 9.0\nthreshold = "high"\n[tts]\nvoise = "x"\n'
-                   '[audio]\nbackend = "alsa"\n[nope]\n')
+    bad.write_text(
+        '[vad]\nstop_secs = 9.0\nthreshold = "high"\n[tts]\nvoise = "x"\n'
+        '[audio]\nbackend = "alsa"\n[nope]\n'
+    )
     with pytest.raises(ConfigError) as info:
         load_config_file(bad)
     text = "\n".join(info.value.problems)
@@ -55,10 +57,16 @@ def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_check_config_command_exit_status(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[vad]\nstop_secs = -1\n")
-    run = subprocess.run([sys.executable, "-m", "rtvi_edge", "check-config", str(bad)],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "rtvi_edge", "check-config", str(bad)],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 2
     assert "[vad] stop_secs = -1: must be >= 0.1" in run.stderr
-    ok = subprocess.run([sys.executable, "-m", "rtvi_edge", "check-config", str(EXAMPLE)],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "rtvi_edge", "check-config", str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr

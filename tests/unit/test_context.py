@@ -19,8 +19,10 @@ def test_trim_drops_oldest_turns_and_keeps_system_prompt() -> None:
 def test_set_messages_takes_system_prompt() -> None:
     ctx = LlmContext("old")
     ctx.set_messages([{"role": "system", "content": "new"}, {"role": "user", "content": "hi"}])
-    assert ctx.messages() == [{"role": "system", "content": "new"},
-                              {"role": "user", "content": "hi"}]
+    assert ctx.messages() == [
+        {"role": "system", "content": "new"},
+        {"role": "user", "content": "hi"},
+    ]
 
 
 def test_pending_user_is_not_stored() -> None:
@@ -29,8 +31,9 @@ def test_pending_user_is_not_stored() -> None:
     assert ctx.turns == []
 
 
-@pytest.mark.parametrize("bad", ["x", [1], [{"role": "robot", "content": "x"}],
-                                 [{"role": "user", "content": 3}]])
+@pytest.mark.parametrize(
+    "bad", ["x", [1], [{"role": "robot", "content": "x"}], [{"role": "user", "content": 3}]]
+)
 def test_bad_messages_are_named(bad: object) -> None:
     with pytest.raises(ServiceConfigError):
         validate_messages(bad)

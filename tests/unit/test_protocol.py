@@ -33,8 +33,12 @@ def test_client_ready_then_bot_ready_echoes_id() -> None:
     assert isinstance(req, RequestIn) and isinstance(req.message, m.ClientReady)
     p.bot_ready("abc", [])
     [ready] = replies(p)
-    assert ready == {"label": "rtvi-ai", "type": "bot-ready", "id": "abc",
-                     "data": {"version": m.PROTOCOL_VERSION, "about": {"library": "rtvi-edge"}}}
+    assert ready == {
+        "label": "rtvi-ai",
+        "type": "bot-ready",
+        "id": "abc",
+        "data": {"version": m.PROTOCOL_VERSION, "about": {"library": "rtvi-edge"}},
+    }
     assert p.state == "ready"
 
 
@@ -69,8 +73,10 @@ def test_audio_frames_pass_through() -> None:
         (msg("teleport"), "unknown message type 'teleport'"),
         (msg("send-text", {"content": 5}), "'content' must be a string"),
         (msg("send-text", {}), "missing field 'content'"),
-        (msg("send-text", {"content": "x", "options": {"run_immediately": "yes"}}),
-         "'run_immediately' must be a boolean"),
+        (
+            msg("send-text", {"content": "x", "options": {"run_immediately": "yes"}}),
+            "'run_immediately' must be a boolean",
+        ),
         (msg("update-config", {"config": "x"}), "'config' must be a list"),
         (msg("action", {"service": "tts"}), "missing field 'action'"),
         (msg("client-message", {"d": {}}), "missing field 't'"),
@@ -111,32 +117,55 @@ def test_text_websocket_messages_are_accepted_as_json() -> None:
 
 def test_client_message_maps_to_service_request() -> None:
     p = RtviProtocol(1 << 20)
-    [req] = p.receive(msg("client-message", {"t": "action", "d": {
-        "service": "tts", "action": "say", "arguments": [{"name": "text", "value": "hi"}]}}))
+    [req] = p.receive(
+        msg(
+            "client-message",
+            {
+                "t": "action",
+                "d": {
+                    "service": "tts",
+                    "action": "say",
+                    "arguments": [{"name": "text", "value": "hi"}],
+                },
+            },
+        )
+    )
     assert isinstance(req, RequestIn) and isinstance(req.message, m.ClientMessage)
     assert m.service_request(req.message) == m.Action(
-        "1", "tts", "say", [{"name": "text", "value": "hi"}])
+        "1", "tts", "say", [{"name": "text", "value": "hi"}]
+    )
 
 
 def test_events_become_rtvi_messages() -> None:
     p = RtviProtocol(1 << 20)
     sid = "s"
-    for e in [ev.UserStartedSpeaking(session_id=sid),
-              ev.UserTranscription(session_id=sid, text="hi", final=False, timestamp="t"),
-              ev.BotLlmText(session_id=sid, text="Hel"),
-              ev.BotOutput(session_id=sid, text="Hello.", spoken=False),
-              ev.BotInterrupted(session_id=sid, spoken_text="Hel"),
-              ev.TurnMetrics(session_id=sid, llm_ttfb=0.1, voice_to_voice=0.5, llm_model="m"),
-              ev.FunctionCallStarted(session_id=sid, function_name="f", tool_call_id="c",
-                                     arguments={"a": 1}),
-              ev.StateChanged(session_id=sid, state="idle")]:
+    for e in [
+        ev.UserStartedSpeaking(session_id=sid),
+        ev.UserTranscription(session_id=sid, text="hi", final=False, timestamp="t"),
+        ev.BotLlmText(session_id=sid, text="Hel"),
+        ev.BotOutput(session_id=sid, text="Hello.", spoken=False),
+        ev.BotInterrupted(session_id=sid, spoken_text="Hel"),
+        ev.TurnMetrics(session_id=sid, llm_ttfb=0.1, voice_to_voice=0.5, llm_model="m"),
+        ev.FunctionCallStarted(
+            session_id=sid, function_name="f", tool_call_id="c", arguments={"a": 1}
+        ),
+        ev.StateChanged(session_id=sid, state="idle"),
+    ]:
         p.event(e)
     out = replies(p)
     types = [r["type"] for r in out]
-    assert types == ["user-started-speaking", "user-transcription", "bot-llm-text", "bot-output",
-                     "bot-transcription", "bot-interrupted", "metrics",
-                     "llm-function-call-started", "llm-function-call-in-progress",
-                     "llm-function-call"]
+    assert types == [
+        "user-started-speaking",
+        "user-transcription",
+        "bot-llm-text",
+        "bot-output",
+        "bot-transcription",
+        "bot-interrupted",
+        "metrics",
+        "llm-function-call-started",
+        "llm-function-call-in-progress",
+        "llm-function-call",
+    ]
     assert out[1]["data"] == {"text": "hi", "final": False, "timestamp": "t", "user_id": ""}
     assert out[6]["data"]["ttfb"] == [{"processor": "llm", "model": "m", "value": 0.1}]
     assert out[8]["data"] == {"function_name": "f", "tool_call_id": "c", "arguments": {"a": 1}}

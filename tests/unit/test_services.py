@@ -18,10 +18,14 @@ def opt(service: str, name: str, value: Any) -> list[dict[str, Any]]:
 def test_session_and_device_options_are_planned() -> None:
     settings, device = SessionSettings(), Config()
     plan = plan_update(
-        [{"service": "vad", "options": [{"name": "params", "value": {"stop_secs": 0.5}}]},
-         {"service": "tts", "options": [{"name": "speed", "value": 1.5}]},
-         {"service": "stt", "options": [{"name": "engine", "value": "pocketsphinx"}]}],
-        settings, device)
+        [
+            {"service": "vad", "options": [{"name": "params", "value": {"stop_secs": 0.5}}]},
+            {"service": "tts", "options": [{"name": "speed", "value": 1.5}]},
+            {"service": "stt", "options": [{"name": "engine", "value": "pocketsphinx"}]},
+        ],
+        settings,
+        device,
+    )
     assert plan.settings.endpoint.stop_secs == 0.5 and plan.settings.tts_speed == 1.5
     assert plan.device.stt.engine == "pocketsphinx" and plan.device_changed
     assert settings.tts_speed == 1.0 and device.stt.engine == "whisper"  # inputs untouched
@@ -46,8 +50,13 @@ def test_dotted_vad_option() -> None:
         (opt("llm", "initial_messages", [{"role": "x", "content": "y"}]), "role"),
         (opt("audio", "muted", "yes"), "type bool"),
         ([{"service": "tts", "options": [{"name": "speed"}]}], "name and value"),
-        ([{"service": "tts", "options": [{"name": "speed", "value": 1.2}]},
-          {"service": "tts", "options": [{"name": "speed", "value": -1}]}], "config[1]"),
+        (
+            [
+                {"service": "tts", "options": [{"name": "speed", "value": 1.2}]},
+                {"service": "tts", "options": [{"name": "speed", "value": -1}]},
+            ],
+            "config[1]",
+        ),
     ],
 )
 def test_bad_updates_name_the_problem(items: Any, needle: str) -> None:
@@ -58,8 +67,11 @@ def test_bad_updates_name_the_problem(items: Any, needle: str) -> None:
 
 def test_describe_and_current_config_agree() -> None:
     described = {(s["name"], o["name"]) for s in options.describe_config() for o in s["options"]}
-    current = {(s["service"], o["name"])
-               for s in options.current_config(SessionSettings(), Config()) for o in s["options"]}
+    current = {
+        (s["service"], o["name"])
+        for s in options.current_config(SessionSettings(), Config())
+        for o in s["options"]
+    }
     assert current <= described
     assert {"vad", "stt", "llm", "tts", "audio"} <= {s for s, _ in described}
 
@@ -67,15 +79,23 @@ def test_describe_and_current_config_agree() -> None:
 def test_action_arguments_are_checked() -> None:
     spec = actions.find_action("tts", "say")
     assert actions.parse_arguments(spec, [{"name": "text", "value": "hi"}]) == {"text": "hi"}
-    for bad, needle in [([], "missing argument 'text'"),
-                        ([{"name": "text", "value": 3}], "must be of type string"),
-                        ([{"name": "loud", "value": True}], "unknown argument 'loud'"),
-                        ("x", "must be a list")]:
+    for bad, needle in [
+        ([], "missing argument 'text'"),
+        ([{"name": "text", "value": 3}], "must be of type string"),
+        ([{"name": "loud", "value": True}], "unknown argument 'loud'"),
+        ("x", "must be a list"),
+    ]:
         with pytest.raises(ServiceConfigError) as info:
             actions.parse_arguments(spec, bad)
         assert needle in str(info.value)
     with pytest.raises(ServiceConfigError, match="unknown action tts:sing"):
         actions.find_action("tts", "sing")
-    assert {("tts", "say"), ("tts", "interrupt"), ("llm", "append_to_messages"),
-            ("llm", "get_context"), ("llm", "set_context"), ("llm", "run"),
-            ("bot", "disconnect")} <= set(actions.BY_NAME)
+    assert {
+        ("tts", "say"),
+        ("tts", "interrupt"),
+        ("llm", "append_to_messages"),
+        ("llm", "get_context"),
+        ("llm", "set_context"),
+        ("llm", "run"),
+        ("bot", "disconnect"),
+    } <= set(actions.BY_NAME)
