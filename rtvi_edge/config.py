@@ -125,6 +125,20 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
+class ToolsConfig:
+    enabled: tuple[str, ...] = ("time", "timers", "volume", "stop", "devices")
+    intents: bool = True  # answer common commands locally, before the LLM
+    intents_file: str = ""  # extra sentence templates (TOML), see the README
+    llm_tools: bool = True  # let the LLM call tools (grammar-constrained)
+    timezone: str = ""  # "" = the device's local time zone
+    # "name = MQTT command topic", e.g. "kitchen light = zigbee2mqtt/kitchen/set"
+    devices: tuple[str, ...] = ()
+    device_payload_on: str = "ON"
+    device_payload_off: str = "OFF"
+    call_timeout_secs: float = bounded(5.0, 0.1, 120.0)
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = choice("debug", "info", "warning", "error", default="info")
     journald: str = choice("auto", "on", "off", default="auto")
@@ -148,6 +162,7 @@ class Config:
     tts: TtsConfig = field(default_factory=TtsConfig)
     rtvi: RtviConfig = field(default_factory=RtviConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
+    tools: ToolsConfig = field(default_factory=ToolsConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
 

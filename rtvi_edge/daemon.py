@@ -13,6 +13,7 @@ import logging
 import signal
 import socket
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,6 +27,8 @@ from rtvi_edge.pipeline.output import AudioSink
 from rtvi_edge.pipeline.settings import SessionSettings
 from rtvi_edge.services.device import DeviceSettings, apply_overrides
 from rtvi_edge.services.host import ServiceHost
+from rtvi_edge.tools.setup import ToolSetup
+from rtvi_edge.tools.timers import Timer, TimerService
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,11 @@ class Daemon:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
         self._ready = False
+        self.timers: TimerService | None = None
+        self.tools: ToolSetup | None = None
+        self.conversations: weakref.WeakValueDictionary[str, Conversation] = (
+            weakref.WeakValueDictionary()
+        )
         self.started_at = time.monotonic()
         self.ready_secs: float | None = None
 
@@ -100,7 +108,10 @@ class Daemon:
         self.hub = EngineHub(engines, config)
         self.device = DeviceSettings(self.file_config, config, self.hub, self.state_dir)
         await asyncio.to_thread(self._warm_up)
+        self.timers = TimerService(self.state_dir, self.bus, self._timer_fired)
+        self.tools = ToolSetup(config, self.timers, self._mqtt_publish)
         self._start_local()
+        self.timers.start()
         if config.rtvi.enabled:
             from rtvi_edge.rtvi.server import RtviServer
 
@@ -149,6 +160,9 @@ class Daemon:
         )
         assert self.device is not None
         self.local_host = ServiceHost(self.local, self.device)
+        assert self.tools is not None
+        self.tools.equip(self.local, client_functions=False)
+        self.conversations[LOCAL_SESSION] = self.local
         if audio is not None:
             self._spawn(self._pump_mic(audio[0]), "local-mic")
 
@@ -163,6 +177,18 @@ class Daemon:
 
         self.mqtt = MqttBridge(self.config.mqtt, LocalControl(self))
         await self.mqtt.start()
+
+    def _mqtt_publish(self, topic: str, payload: str) -> bool:
+        publish = getattr(self.mqtt, "publish_raw", None)
+        return bool(publish(topic, payload)) if publish is not None else False
+
+    def _timer_fired(self, timer: Timer) -> None:
+        """Announce on the conversation that set it, or on the device's own speaker."""
+        conv = self.conversations.get(timer.session_id)
+        if conv is None or conv.closed:
+            conv = self.local
+        if conv is not None:
+            self._spawn(conv.say(f"Your {timer.label} timer is done."), "timer-announce")
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
@@ -188,7 +214,7 @@ class Daemon:
         settings = SessionSettings.from_config(self.config, echo_guard="barge-in")
         # Browser and phone clients cancel their own echo: barge in at the normal threshold.
         settings.barge_in_threshold = settings.endpoint.threshold
-        return Conversation(
+        conv = Conversation(
             session_id,
             self.hub,
             self.bus,
@@ -196,6 +222,13 @@ class Daemon:
             session.sink,
             chunk_ms=self.config.rtvi.chunk_ms,
         )
+        assert self.tools is not None
+        self.tools.equip(conv, client_functions=True)
+        session.on_function_result = lambda msg: conv.resolve_function_call(
+            msg.tool_call_id, msg.result
+        )
+        self.conversations[session_id] = conv
+        return conv
 
     def new_host(self, conversation: Conversation, disconnect: Any) -> ServiceHost:
         assert self.device is not None
@@ -286,6 +319,8 @@ class Daemon:
             await self.rtvi.stop()
         if self._audio is not None:
             self._audio[0].close()
+        if self.timers is not None:
+            self.timers.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -123,6 +123,7 @@ class FunctionCallStarted(Event):
     function_name: str
     tool_call_id: str
     arguments: dict[str, Any]
+    client_side: bool = False  # the client runs it and answers with a result
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,6 +138,17 @@ class FunctionCallStopped(Event):
 class ErrorEvent(Event):
     message: str
     fatal: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimerEvent(Event):
+    """A timer was set, cancelled, or went off."""
+
+    timer_id: str
+    label: str
+    action: Literal["set", "cancelled", "fired"]
+    seconds: float  # its length
+    due: float  # wall-clock time (epoch seconds) it goes off
 
 
 @dataclass(frozen=True, kw_only=True)

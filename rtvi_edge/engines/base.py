@@ -64,6 +64,18 @@ class LanguageModel(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+class ConstrainedModel(Protocol):
+    """Grammar-constrained generation, for tool calls on models too small to format them."""
+
+    def choose(self, messages: list[dict[str, Any]], options: list[str]) -> str:
+        """Exactly one of `options`."""
+        ...
+
+    def json_arguments(self, messages: list[dict[str, Any]], schema: dict[str, Any]) -> Any:
+        """A JSON value valid against `schema`."""
+        ...
+
+
 class TextToSpeech(Protocol):
     name: str
     model_name: str

@@ -7,6 +7,7 @@ a conversation's next turn only evaluates the new messages.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -44,6 +45,35 @@ class LlamaLlm:
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def choose(self, messages: list[dict[str, Any]], options: list[str]) -> str:
+        from llama_cpp import LlamaGrammar
+
+        grammar = LlamaGrammar.from_string(
+            "root ::= " + " | ".join(json.dumps(o) for o in options), verbose=False
+        )
+        with self._lock:
+            reply = self._llm.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                grammar=grammar, max_tokens=24, temperature=0.0,
+            )
+        text = str(reply["choices"][0]["message"]["content"] or "").strip()  # type: ignore[index]
+        return text if text in options else options[-1]
+
+    def json_arguments(self, messages: list[dict[str, Any]], schema: dict[str, Any]) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        with self._lock:
+            reply = self._llm.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                grammar=grammar, max_tokens=160, temperature=0.0,
+            )
+        text = str(reply["choices"][0]["message"]["content"] or "")  # type: ignore[index]
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:  # cut off by max_tokens
+            raise EngineError(f"the model's arguments were not complete JSON: {exc}") from exc
 
     def stream_chat(
         self,

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,12 +23,16 @@ from typing import Any
 from rtvi_edge import events as ev
 from rtvi_edge.engines.base import GenerationParams, GenerationStats, LanguageModel, TextToSpeech
 from rtvi_edge.engines.threads import iterate_in_thread
+from rtvi_edge.errors import RtviEdgeError
 from rtvi_edge.pipeline.chunker import TextChunker, speakable
 from rtvi_edge.pipeline.output import AudioSink, apply_gain, resample
+from rtvi_edge.tools import router
+from rtvi_edge.tools.runner import ToolRunner
 
 log = logging.getLogger(__name__)
 
 _END = object()
+FALLBACK = "Sorry, the app did not answer in time."
 
 
 @dataclass
@@ -46,6 +51,7 @@ class TurnOutcome:
     llm_ttfb: float | None = None
     tts_ttfb: float | None = None
     stats: GenerationStats = field(default_factory=GenerationStats)
+    tool_messages: list[dict[str, Any]] = field(default_factory=list)  # calls and results
 
 
 @dataclass
@@ -61,6 +67,7 @@ class TurnSpec:
     volume: float = 1.0
     first_chunk_words: int = 3
     chunk_ms: int = 40
+    max_tool_rounds: int = 3
 
 
 class BotTurn:
@@ -72,8 +79,10 @@ class BotTurn:
         sink: AudioSink | None,
         publish: Callable[[ev.Event], None],
         gated: bool = False,
+        tools: ToolRunner | None = None,
     ) -> None:
         self.spec = spec
+        self._tools = tools
         self._llm = llm
         self._tts = tts
         self._sink = sink if spec.speak else None
@@ -169,8 +178,17 @@ class BotTurn:
             await text_q.put(_END)
             return
         self._publish(ev.BotLlmStarted(session_id=sid))
-        t0 = time.monotonic()
         messages = self.spec.messages
+        if self._tools is not None and self._tools.tools():
+            messages = await self._use_tools(messages)
+            if messages is None:  # a client tool timed out: say so instead of guessing
+                for chunk in chunker.push(FALLBACK + " ") + chunker.flush():
+                    await text_q.put(chunk)
+                self.outcome.generated = FALLBACK
+                self._publish(ev.BotLlmStopped(session_id=sid))
+                await text_q.put(_END)
+                return
+        t0 = time.monotonic()
         stats = self.outcome.stats
         pieces = iterate_in_thread(
             lambda: self._llm.stream_chat(messages, self.spec.params, self._cancel, stats),
@@ -188,6 +206,58 @@ class BotTurn:
         self.outcome.generated = self.outcome.generated.strip()
         self._publish(ev.BotLlmStopped(session_id=sid))
         await text_q.put(_END)
+
+    async def _use_tools(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """Up to `max_tool_rounds` grammar-constrained tool calls before the answer."""
+        assert self._tools is not None
+        llm = self._llm
+        if not hasattr(llm, "choose"):
+            return messages
+        user_text = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        used: set[str] = set()
+        messages = list(messages)
+        for _ in range(self.spec.max_tool_rounds):
+            cands = [t for t in router.candidates(user_text, self._tools.tools())
+                     if t.name not in used]
+            if not cands:
+                break
+            names = [t.name for t in cands] + [router.NONE]
+            choice = await asyncio.to_thread(
+                llm.choose, router.router_messages(user_text, cands), names)
+            tool = self._tools.find(choice) if choice != router.NONE else None
+            if tool is None:
+                break
+            used.add(tool.name)
+            args: Any = {}
+            if tool.parameters.get("properties"):
+                try:
+                    args = await asyncio.to_thread(llm.json_arguments,
+                                                   router.argument_messages(user_text, tool),
+                                                   tool.parameters)
+                except RtviEdgeError as exc:
+                    args = {"_error": str(exc)}
+            # Side effects wait until the user's turn is confirmed.
+            await self._gate.wait()
+            call_id = f"call_{uuid.uuid4().hex[:12]}"
+            sid = self.spec.session_id
+            client_side = tool.handler is None
+            self._publish(ev.FunctionCallStarted(session_id=sid, function_name=tool.name,
+                                                 tool_call_id=call_id, arguments=args,
+                                                 client_side=client_side))
+            if isinstance(args, dict) and "_error" not in args:
+                result = await self._tools.call(tool, args, call_id)
+            else:
+                result = {"error": f"bad arguments for {tool.name}"}
+            self._publish(ev.FunctionCallStopped(session_id=sid, function_name=tool.name,
+                                                 tool_call_id=call_id, result=result,
+                                                 cancelled=False))
+            pair = [router.call_message(tool, args, call_id),
+                    router.result_message(tool, result, call_id)]
+            messages += pair
+            self.outcome.tool_messages += pair
+            if client_side and result.get("timeout"):
+                return None
+        return messages
 
     async def _drain(self, text_q: asyncio.Queue[object]) -> None:
         """Text-only turn: the text is the output, no audio."""

@@ -22,6 +22,9 @@ from rtvi_edge.pipeline.context import LlmContext
 from rtvi_edge.pipeline.listener import UserListener, Utterance
 from rtvi_edge.pipeline.output import AudioSink
 from rtvi_edge.pipeline.settings import SessionSettings
+from rtvi_edge.tools.intents import IntentMatch, IntentMatcher
+from rtvi_edge.tools.registry import tool_from_schema
+from rtvi_edge.tools.runner import ToolRunner
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,9 @@ class Conversation:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._undeafen: asyncio.TimerHandle | None = None
         self._closed = False
+        self.intents: IntentMatcher | None = None  # local intents, set by the daemon
+        self.tool_runner: ToolRunner | None = None  # tools for the LLM, set by the daemon
+        self.llm_tools = True
         self._apply_mute()
 
     # -- events ------------------------------------------------------------
@@ -132,6 +138,8 @@ class Conversation:
         self.listener.interim_secs = s.interim_secs
         self.context.history_tokens = s.history_tokens
         self.context.system_prompt = s.system_prompt
+        if self.tool_runner is not None:
+            self.tool_runner.client_tools = [tool_from_schema(t) for t in s.tools]
         self._apply_mute()
 
     # -- input ----------------------------------------------------------------
@@ -156,7 +164,7 @@ class Conversation:
         )
         if not run_immediately:
             return None
-        return self._start_turn(self.context.for_llm(), speak=audio_response)
+        return self._respond(text, speak=audio_response)
 
     async def say(self, text: str) -> BotTurn | None:
         """Speak text as the bot, without the LLM (tts:say)."""
@@ -181,6 +189,8 @@ class Conversation:
         outcome = await turn.cancel()
         if not turn.committed:
             return False  # speculative: nobody saw it
+        for message in outcome.tool_messages:
+            self.context.append(message)  # tools that ran did run
         if outcome.spoken:
             self.context.add_assistant(outcome.spoken)
         self.bus.publish(ev.BotInterrupted(session_id=self.session_id, spoken_text=outcome.spoken))
@@ -205,6 +215,8 @@ class Conversation:
         # Speculation: think and synthesise now, speak only if the endpoint confirms.
         if not text or self._turn is not None:
             return
+        if self.intents is not None and self.intents.match(text) is not None:
+            return  # commands have side effects: wait for the confirmed endpoint
         self._spec_text = text
         self._turn_utt = utt
         self._start_turn(self.context.for_llm(pending_user=text), speak=True, gated=True)
@@ -240,7 +252,31 @@ class Conversation:
 
     async def _restart_turn(self) -> None:
         await self.interrupt()
-        self._start_turn(self.context.for_llm(), speak=True)
+        last = self.context.turns[-1]["content"] if self.context.turns else ""
+        self._respond(last, speak=True)
+
+    def _respond(self, text: str, speak: bool) -> BotTurn | None:
+        """Answer a committed user message: a local intent if one matches, else the LLM."""
+        match = self.intents.match(text) if self.intents is not None else None
+        if match is None:
+            return self._start_turn(self.context.for_llm(), speak=speak)
+        self._spawn(self._run_intent(match, speak), f"intent-{match.intent.name}")
+        return None
+
+    async def _run_intent(self, match: IntentMatch, speak: bool) -> None:
+        assert self.tool_runner is not None
+        result = await self.tool_runner.local.call(match.intent.tool, match.args)
+        log.info("session %s: intent %s %s -> %s", self.session_id, match.intent.name,
+                 match.args, result)
+        reply = match.response(result)
+        if reply:
+            self._start_turn(None, text=reply, speak=speak)
+        else:
+            self.context.add_assistant("")  # e.g. "stop": the user's turn got no words
+            self._set_state("idle")
+
+    def resolve_function_call(self, call_id: str, result: object) -> bool:
+        return self.tool_runner is not None and self.tool_runner.resolve(call_id, result)
 
     # -- turns -------------------------------------------------------------
     def _start_turn(
@@ -263,7 +299,9 @@ class Conversation:
             first_chunk_words=s.first_chunk_words,
             chunk_ms=self.chunk_ms,
         )
-        turn = BotTurn(spec, engines.llm, engines.tts, self.sink, self.publish, gated=gated)
+        tools = self.tool_runner if (messages is not None and self.llm_tools) else None
+        turn = BotTurn(spec, engines.llm, engines.tts, self.sink, self.publish, gated=gated,
+                       tools=tools)
         self._turn = turn
         if not gated:
             self._set_state("thinking")
@@ -290,6 +328,8 @@ class Conversation:
         if self._turn is not turn:
             return
         self._turn = None
+        for message in outcome.tool_messages:
+            self.context.append(message)
         said = outcome.spoken or outcome.generated
         if said:
             self.context.add_assistant(said)
@@ -333,6 +373,10 @@ class Conversation:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(task), deadline - time.monotonic())
             await asyncio.sleep(0)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     async def close(self) -> None:
         self._closed = True

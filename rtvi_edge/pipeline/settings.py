@@ -26,6 +26,7 @@ class SessionSettings:
     barge_in_threshold: float = 0.85
     volume: float = 1.0
     muted: bool = False
+    tools: list[dict[str, Any]] = field(default_factory=list)  # client-declared functions
 
     @classmethod
     def from_config(cls, config: Config, echo_guard: str | None = None) -> SessionSettings:

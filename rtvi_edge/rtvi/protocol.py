@@ -205,8 +205,11 @@ def event_messages(event: ev.Event) -> list[tuple[str, Any]]:
             "tool_call_id": event.tool_call_id,
             "arguments": event.arguments,
         }
+        started = ("llm-function-call-started", {"function_name": event.function_name})
+        if not event.client_side:
+            return [started]  # the device runs it: no client handler must answer
         return [
-            ("llm-function-call-started", {"function_name": event.function_name}),
+            started,
             ("llm-function-call-in-progress", args),
             # 0.x/1.x clients run their handler on this one
             (

@@ -133,6 +133,17 @@ def _messages_check(value: Any) -> Any:
     return validate_messages(value, "initial_messages")
 
 
+def _tools_check(value: Any) -> Any:
+    from rtvi_edge.tools.registry import tool_from_schema
+
+    for i, spec in enumerate(value):
+        try:
+            tool_from_schema(spec)
+        except ValueError as exc:
+            raise ServiceConfigError(f"tools[{i}]: {exc}") from None
+    return value
+
+
 def _build_options() -> list[OptionSpec]:
     opts: list[OptionSpec] = [
         OptionSpec(
@@ -230,6 +241,15 @@ def _build_options() -> list[OptionSpec]:
             "messages that start the conversation (resets the context)",
             check=_messages_check,
             **_session("initial_messages"),
+        ),
+        OptionSpec(
+            "llm",
+            "tools",
+            "array",
+            "session",
+            "functions the client runs (OpenAI function schemas)",
+            check=_tools_check,
+            **_session("tools"),
         ),
         OptionSpec(
             "llm",

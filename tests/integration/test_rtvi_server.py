@@ -84,7 +84,9 @@ async def test_text_turn_streams_events_and_paced_audio(tmp_path: Path) -> None:
         assert duration > 0.3
         # Paced in real time: the audio arrives over (almost) its own duration.
         assert spread >= duration - 0.3, (spread, duration)
-        assert all(n == 960 for _, n in audio[:-1])  # 40 ms chunks
+        # 40 ms chunks (a sentence's last one may be shorter)
+        assert all(n <= 960 for _, n in audio)
+        assert sum(n == 960 for _, n in audio) >= 0.8 * len(audio)
         await ws.close()
 
 

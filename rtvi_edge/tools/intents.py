@@ -1,0 +1,134 @@
+"""Local intents: common commands matched by sentence templates, answered without the LLM.
+
+Templates are data (`intents.toml`, extendable with `[tools] intents_file`).
+Slots: {duration} (spoken durations → seconds), {number}, {device} (the
+configured device names). A template must match the whole utterance, so
+"what time is it in Tokyo" is left to the LLM.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rtvi_edge.errors import ConfigError
+from rtvi_edge.tools.numbers import NUMBER_RE, parse_duration, parse_number
+
+BUILTIN_FILE = Path(__file__).with_name("intents.toml")
+_FILLERS = re.compile(
+    r"^(?:(?:hey|ok|okay|please|so|um|uh|well|assistant|computer)\s+|"
+    r"(?:can|could|would|will) you(?: please)?\s+|i want you to\s+|i'd like you to\s+)+"
+)
+_TRAILING = re.compile(r"\s+(?:please|now|for me|thanks|thank you)$")
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str
+    tool: str
+    patterns: tuple[str, ...]
+    response: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IntentMatch:
+    intent: Intent
+    args: dict[str, Any]
+    slots: dict[str, Any]
+
+    def response(self, result: dict[str, Any]) -> str:
+        if "error" in result:
+            return f"Sorry, {result['error']}."
+        values = {**self.slots, **result}
+        try:
+            return self.intent.response.format(**values)
+        except (KeyError, IndexError, ValueError):
+            return self.intent.response
+
+
+def normalize(text: str) -> str:
+    text = text.lower().replace("’", "'")
+    text = re.sub(r"[^\w'\s.-]", " ", text)
+    text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)  # keep 1.5, drop sentence dots
+    text = " ".join(text.split())
+    text = _FILLERS.sub("", text)
+    return _TRAILING.sub("", text).strip()
+
+
+def load_intents(path: Path) -> list[Intent]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError([f"intents file {path}: {exc}"]) from exc
+    out = []
+    for i, item in enumerate(data.get("intent", [])):
+        try:
+            out.append(Intent(name=str(item["name"]), tool=str(item["tool"]),
+                              patterns=tuple(str(p) for p in item["patterns"]),
+                              response=str(item.get("response", "")),
+                              args=dict(item.get("args", {}))))
+        except (KeyError, TypeError) as exc:
+            raise ConfigError([f"intents file {path}: intent #{i + 1}: missing or bad {exc}"])
+    return out
+
+
+class IntentMatcher:
+    def __init__(self, intents: list[Intent], devices: list[str], tools: set[str]) -> None:
+        self.intents = [i for i in intents if i.tool in tools]
+        device_alt = "|".join(re.escape(d) for d in sorted(devices, key=len, reverse=True))
+        self._compiled: list[tuple[Intent, re.Pattern[str]]] = []
+        for intent in self.intents:
+            for pattern in intent.patterns:
+                if "{device}" in pattern and not device_alt:
+                    continue
+                regex = re.escape(normalize(pattern) if "{" not in pattern else pattern.lower())
+                regex = regex.replace(r"\{duration\}", r"(?P<duration>.+?)")
+                regex = regex.replace(r"\{number\}", rf"(?P<number>{NUMBER_RE})")
+                regex = regex.replace(r"\{device\}", rf"(?:the )?(?P<device>{device_alt})")
+                self._compiled.append((intent, re.compile(rf"^{regex}$")))
+
+    def match(self, text: str) -> IntentMatch | None:
+        norm = normalize(text)
+        if not norm:
+            return None
+        for intent, regex in self._compiled:
+            m = regex.match(norm)
+            if m is None:
+                continue
+            slots = self._slots(m.groupdict())
+            if slots is None:
+                continue
+            args = {k: slots[v[1:]] if isinstance(v, str) and v.startswith("$") else v
+                    for k, v in intent.args.items()}
+            return IntentMatch(intent, args, slots)
+        return None
+
+    @staticmethod
+    def _slots(groups: dict[str, str | None]) -> dict[str, Any] | None:
+        slots: dict[str, Any] = {}
+        for name, raw in groups.items():
+            if raw is None:
+                continue
+            value: Any
+            if name == "duration":
+                value = parse_duration(raw)
+            elif name == "number":
+                value = parse_number(raw)
+            else:
+                value = raw
+            if value is None:
+                return None
+            slots[name] = value
+        return slots
+
+
+def intents_for(extra_file: str) -> list[Intent]:
+    intents = load_intents(BUILTIN_FILE)
+    if extra_file:
+        # The user's templates come first, so they can override the builtin ones.
+        intents = load_intents(Path(extra_file)) + intents
+    return intents

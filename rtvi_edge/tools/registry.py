@@ -1,0 +1,103 @@
+"""Tools the assistant can call: JSON Schema (OpenAI function format), a handler,
+a timeout. A failing or slow tool gives the model an error result, never a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    handler: Handler | None = None  # None: the client runs it (RTVI function call)
+    timeout: float = 5.0
+    keywords: tuple[str, ...] = ()  # extra words that make this tool a candidate
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "function", "function": {"name": self.name,
+                                                 "description": self.description,
+                                                 "parameters": self.parameters}}
+
+
+def tool_from_schema(spec: Any) -> Tool:
+    """A client-declared function (OpenAI format, or its inner `function` object)."""
+    if not isinstance(spec, dict):
+        raise ValueError("a tool must be an object")
+    fn = spec.get("function", spec)
+    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+        raise ValueError("a tool needs a string `name`")
+    params = fn.get("parameters") or {"type": "object", "properties": {}}
+    if not isinstance(params, dict) or params.get("type", "object") != "object":
+        raise ValueError(f"tool {fn['name']}: `parameters` must be a JSON Schema object")
+    return Tool(name=fn["name"], description=str(fn.get("description", "")), parameters=params)
+
+
+def check_arguments(tool: Tool, args: Any) -> str | None:
+    """A small JSON Schema check (required keys, primitive types); None when fine."""
+    if not isinstance(args, dict):
+        return "arguments must be an object"
+    props = tool.parameters.get("properties", {})
+    for key in tool.parameters.get("required", []):
+        if key not in args:
+            return f"missing required argument {key!r}"
+    kinds = {"string": str, "integer": int, "number": (int, float), "boolean": bool,
+             "array": list, "object": dict}
+    for key, value in args.items():
+        want = props.get(key, {}).get("type")
+        if want in kinds and (not isinstance(value, kinds[want])
+                              or (want in ("integer", "number") and isinstance(value, bool))):
+            return f"argument {key!r} must be of type {want}"
+        enum = props.get(key, {}).get("enum")
+        if enum and value not in enum:
+            return f"argument {key!r} must be one of {enum}"
+    return None
+
+
+class ToolRegistry:
+    def __init__(self) -> None:
+        self._tools: dict[str, Tool] = {}
+
+    def add(self, tool: Tool) -> None:
+        self._tools[tool.name] = tool
+
+    def remove(self, name: str) -> None:
+        self._tools.pop(name, None)
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def tools(self) -> list[Tool]:
+        return list(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    async def call(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Runs a local tool; always returns a result object for the model."""
+        tool = self._tools.get(name)
+        if tool is None or tool.handler is None:
+            return {"error": f"no such tool: {name}"}
+        problem = check_arguments(tool, args)
+        if problem:
+            return {"error": f"{name}: {problem}"}
+        try:
+            result = await asyncio.wait_for(tool.handler(args), tool.timeout)
+        except TimeoutError:
+            log.warning("tool %s timed out after %.1f s", name, tool.timeout)
+            return {"error": f"{name} took longer than {tool.timeout:g} s"}
+        except Exception as exc:
+            log.warning("tool %s failed: %s", name, exc)
+            return {"error": f"{name} failed: {exc}"}
+        return result if isinstance(result, dict) else {"result": result}
