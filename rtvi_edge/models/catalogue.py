@@ -9,8 +9,12 @@ An entry with `sha256=None` is trusted on first use: `models pull` computes and 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
+
+from rtvi_edge.errors import ModelNotFoundError
 
 Kind = Literal["stt", "llm", "tts"]
 
@@ -53,8 +57,17 @@ class ModelSpec:
         sizes = [f.size for f in self.files]
         return None if None in sizes else sum(s for s in sizes if s is not None)
 
+    def directory(self, models_dir: Path) -> Path:
+        return models_dir / self.name
 
-def _piper(name: str, voice: str, onnx: tuple[str, int], config: tuple[str, int], what: str) -> ModelSpec:
+    def installed_path(self, models_dir: Path) -> Path:
+        """What the engine is pointed at once pulled."""
+        return self.directory(models_dir) / self.path
+
+
+def _piper(
+    name: str, voice: str, onnx: tuple[str, int], config: tuple[str, int], what: str
+) -> ModelSpec:
     lang, speaker, quality = voice.split("-")
     base = f"{_PIPER}/{lang.split('_')[0]}/{lang}/{speaker}/{quality}/{voice}"
     return ModelSpec(
@@ -68,7 +81,9 @@ def _piper(name: str, voice: str, onnx: tuple[str, int], config: tuple[str, int]
     )
 
 
-def _gguf(name: str, repo: str, rev: str, file: str, sha: str, size: int, what: str, lic: str) -> ModelSpec:
+def _gguf(
+    name: str, repo: str, rev: str, file: str, sha: str, size: int, what: str, lic: str
+) -> ModelSpec:
     return ModelSpec(
         name=name,
         kind="llm",
@@ -141,7 +156,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         "qwen2.5-0.5b-instruct-q4_k_m.gguf",
         "74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db",
         491_400_032,
-        "Qwen2.5 0.5B Instruct Q4_K_M: smallest useful chat model, calls tools; Pi 4 ok",
+        "Qwen2.5 0.5B Instruct Q4_K_M: the smallest useful chat model; any Pi 4",
         _QWEN,
     ),
     _gguf(
@@ -151,7 +166,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         "qwen2.5-1.5b-instruct-q4_k_m.gguf",
         "6a1a2eb6d15622bf3c96857206351ba97e1af16c30d7a74ee38970e434e9407e",
         1_117_320_736,
-        "Qwen2.5 1.5B Instruct Q4_K_M: good tool calling; Pi 5 (4 GB+)",
+        "Qwen2.5 1.5B Instruct Q4_K_M: follows instructions well; Pi 5 (4 GB+)",
         _QWEN,
     ),
     _gguf(
@@ -189,3 +204,44 @@ def catalogue(base_url: str | None = None) -> dict[str, ModelSpec]:
             for s in specs
         )
     return {s.name: s for s in specs}
+
+
+def default_models_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """$STATE_DIRECTORY/models under systemd, else ~/.local/state/rtvi-edge/models."""
+    env = os.environ if environ is None else environ
+    state = env.get("STATE_DIRECTORY", "").split(":")[0]
+    base = Path(state) if state else Path.home() / ".local" / "state" / "rtvi-edge"
+    return base / "models"
+
+
+def _looks_like_path(value: str) -> bool:
+    return "/" in value or value.startswith(("~", ".")) or value.endswith((".gguf", ".onnx"))
+
+
+def resolve_model(
+    name_or_path: str, models_dir: Path, specs: dict[str, ModelSpec] | None = None
+) -> Path:
+    """A config value (a catalogue name or a path) -> the model's path on disk.
+
+    Raises ModelNotFoundError naming the path it looked at and how to get the model.
+    """
+    known = catalogue() if specs is None else specs
+    spec = known.get(name_or_path)
+    if spec is not None:
+        path = spec.installed_path(models_dir)
+        if path.exists():
+            return path
+        raise ModelNotFoundError(
+            f"model {spec.name!r} is not installed (no {path}); "
+            f"download it with: rtvi-edge models pull {spec.name}"
+            + ("" if models_dir == default_models_dir() else f" --dir {models_dir}")
+        )
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        return path
+    if _looks_like_path(name_or_path):
+        raise ModelNotFoundError(f"model path {path} does not exist")
+    raise ModelNotFoundError(
+        f"{name_or_path!r} is neither an existing path nor a catalogue model "
+        f"(known: {', '.join(sorted(known))}; see `rtvi-edge models list`)"
+    )

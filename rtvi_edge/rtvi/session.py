@@ -66,13 +66,14 @@ class RtviSession:
         self.bus = bus
         self.protocol = protocol
         self.sink = WebSocketSink(self, output_rate)
+        # set by the conversation factory below
+        self.on_function_result: Callable[[m.FunctionCallResult], bool] | None = None
         self.conversation = make_conversation(self)
         self.host = make_host(self.conversation, self.close)
         self._write_q: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._requests: asyncio.Queue[m.ClientMsg] = asyncio.Queue(maxsize=64)
         self._ready = asyncio.Event()
         self._closing = asyncio.Event()
-        self.on_function_result: Callable[[m.FunctionCallResult], bool] | None = None
 
     # -- output -----------------------------------------------------------------
     def write(self, data: bytes) -> None:
