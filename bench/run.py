@@ -97,6 +97,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--turns", type=int, default=10)
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "bench.json")
+    ap.add_argument("--skip-tools", action="store_true", help="skip the tool-calling eval")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rtvi-bench-"))
     utterances = [make_wav(q, work / f"q{i}.wav") for i, q in enumerate(QUESTIONS)]
@@ -133,6 +134,11 @@ def main() -> int:
         },
         "errors": [t["error"] for t in turns if "error" in t],
     }
+    if not args.skip_tools:
+        from bench.tools_eval import run as tools_eval
+        from rtvi_edge.config import Config
+
+        result["tool_calling"] = tools_eval(Config(), work / "tools")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print_table(result)
@@ -152,6 +158,18 @@ def print_table(r: dict[str, Any]) -> None:
     print(f"{'ready after start':<34}{fmt(r['startup']['ready_secs']):>10}")
     print(f"{'stop after SIGTERM':<34}{fmt(r['startup']['stop_secs']):>10}")
     print(f"{'peak RSS':<34}{fmt(r['memory_mib']['peak_rss'], 'MiB'):>10}")
+    tools = r.get("tool_calling")
+    if tools:
+        print(
+            f"\n{'tool calling (' + str(tools['intents']['cases']) + ' cases)':<34}"
+            f"{'tool+args':>10}{'recall':>10}{'false':>7}"
+        )
+        for name in ("intents", "llm", "combined"):
+            s = tools[name]
+            print(
+                f"  {name:<32}{s['tool_and_args_accuracy']:>10.1%}"
+                f"{s['recall_on_tool_requests']:>10.1%}{s['false_calls_on_chat']:>7}"
+            )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class SttStream(Protocol):
@@ -64,6 +64,7 @@ class LanguageModel(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+@runtime_checkable
 class ConstrainedModel(Protocol):
     """Grammar-constrained generation, for tool calls on models too small to format them."""
 

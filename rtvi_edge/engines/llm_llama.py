@@ -47,7 +47,7 @@ class LlamaLlm:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def choose(self, messages: list[dict[str, Any]], options: list[str]) -> str:
-        from llama_cpp import LlamaGrammar
+        from llama_cpp import LlamaGrammar  # type: ignore[attr-defined]
 
         grammar = LlamaGrammar.from_string(
             "root ::= " + " | ".join(json.dumps(o) for o in options), verbose=False
@@ -55,19 +55,23 @@ class LlamaLlm:
         with self._lock:
             reply = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
-                grammar=grammar, max_tokens=24, temperature=0.0,
+                grammar=grammar,
+                max_tokens=24,
+                temperature=0.0,
             )
         text = str(reply["choices"][0]["message"]["content"] or "").strip()  # type: ignore[index]
         return text if text in options else options[-1]
 
     def json_arguments(self, messages: list[dict[str, Any]], schema: dict[str, Any]) -> Any:
-        from llama_cpp import LlamaGrammar
+        from llama_cpp import LlamaGrammar  # type: ignore[attr-defined]
 
         grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
         with self._lock:
             reply = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
-                grammar=grammar, max_tokens=160, temperature=0.0,
+                grammar=grammar,
+                max_tokens=160,
+                temperature=0.0,
             )
         text = str(reply["choices"][0]["message"]["content"] or "")  # type: ignore[index]
         try:

@@ -27,6 +27,7 @@ from rtvi_edge.errors import RtviEdgeError
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 16
+BACKOFF = 1.0  # seconds before the first retry; doubles each time
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
@@ -112,7 +113,6 @@ def download_file(
     *,
     progress: Progress | None = None,
     retries: int = 3,
-    backoff: float = 1.0,
     timeout: float = 30.0,
 ) -> str:
     """Download `url` to `dest`, resuming `dest.part`; returns the file's SHA-256.
@@ -134,7 +134,7 @@ def download_file(
                 raise DownloadError(
                     f"download of {url} failed: {exc} (run again to resume)"
                 ) from exc
-            delay = backoff * 2 ** (attempt - 1)
+            delay = BACKOFF * 2 ** (attempt - 1)
             log.warning("%s: %s; resuming in %.0f s", dest.name, exc, delay)
             time.sleep(delay)
     progress.finish()

@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rtvi_edge import events as ev
-from rtvi_edge.engines.base import GenerationParams, GenerationStats, LanguageModel, TextToSpeech
+from rtvi_edge.engines.base import (
+    ConstrainedModel,
+    GenerationParams,
+    GenerationStats,
+    LanguageModel,
+    TextToSpeech,
+)
 from rtvi_edge.engines.threads import iterate_in_thread
 from rtvi_edge.errors import RtviEdgeError
 from rtvi_edge.pipeline.chunker import TextChunker, speakable
@@ -178,9 +184,9 @@ class BotTurn:
             await text_q.put(_END)
             return
         self._publish(ev.BotLlmStarted(session_id=sid))
-        messages = self.spec.messages
+        messages: list[dict[str, Any]] | None = self.spec.messages
         if self._tools is not None and self._tools.tools():
-            messages = await self._use_tools(messages)
+            messages = await self._use_tools(self.spec.messages)
             if messages is None:  # a client tool timed out: say so instead of guessing
                 for chunk in chunker.push(FALLBACK + " ") + chunker.flush():
                     await text_q.put(chunk)
@@ -190,8 +196,9 @@ class BotTurn:
                 return
         t0 = time.monotonic()
         stats = self.outcome.stats
+        final: list[dict[str, Any]] = messages if messages is not None else []
         pieces = iterate_in_thread(
-            lambda: self._llm.stream_chat(messages, self.spec.params, self._cancel, stats),
+            lambda: self._llm.stream_chat(final, self.spec.params, self._cancel, stats),
             self._cancel,
         )
         async for piece in pieces:
@@ -211,29 +218,33 @@ class BotTurn:
         """Up to `max_tool_rounds` grammar-constrained tool calls before the answer."""
         assert self._tools is not None
         llm = self._llm
-        if not hasattr(llm, "choose"):
+        if not isinstance(llm, ConstrainedModel):
             return messages
         user_text = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
         used: set[str] = set()
         messages = list(messages)
         for _ in range(self.spec.max_tool_rounds):
-            cands = [t for t in router.candidates(user_text, self._tools.tools())
-                     if t.name not in used]
+            cands = [
+                t for t in router.candidates(user_text, self._tools.tools()) if t.name not in used
+            ]
             if not cands:
                 break
             names = [t.name for t in cands] + [router.NONE]
             choice = await asyncio.to_thread(
-                llm.choose, router.router_messages(user_text, cands), names)
+                llm.choose, router.router_messages(user_text, cands), names
+            )
             tool = self._tools.find(choice) if choice != router.NONE else None
             if tool is None:
                 break
             used.add(tool.name)
             args: Any = {}
-            if tool.parameters.get("properties"):
+            if tool.model_schema().get("properties"):
                 try:
-                    args = await asyncio.to_thread(llm.json_arguments,
-                                                   router.argument_messages(user_text, tool),
-                                                   tool.parameters)
+                    args = await asyncio.to_thread(
+                        llm.json_arguments,
+                        router.argument_messages(user_text, tool),
+                        tool.model_schema(),
+                    )
                 except RtviEdgeError as exc:
                     args = {"_error": str(exc)}
             # Side effects wait until the user's turn is confirmed.
@@ -241,18 +252,32 @@ class BotTurn:
             call_id = f"call_{uuid.uuid4().hex[:12]}"
             sid = self.spec.session_id
             client_side = tool.handler is None
-            self._publish(ev.FunctionCallStarted(session_id=sid, function_name=tool.name,
-                                                 tool_call_id=call_id, arguments=args,
-                                                 client_side=client_side))
+            self._publish(
+                ev.FunctionCallStarted(
+                    session_id=sid,
+                    function_name=tool.name,
+                    tool_call_id=call_id,
+                    arguments=args,
+                    client_side=client_side,
+                )
+            )
             if isinstance(args, dict) and "_error" not in args:
                 result = await self._tools.call(tool, args, call_id)
             else:
                 result = {"error": f"bad arguments for {tool.name}"}
-            self._publish(ev.FunctionCallStopped(session_id=sid, function_name=tool.name,
-                                                 tool_call_id=call_id, result=result,
-                                                 cancelled=False))
-            pair = [router.call_message(tool, args, call_id),
-                    router.result_message(tool, result, call_id)]
+            self._publish(
+                ev.FunctionCallStopped(
+                    session_id=sid,
+                    function_name=tool.name,
+                    tool_call_id=call_id,
+                    result=result,
+                    cancelled=False,
+                )
+            )
+            pair = [
+                router.call_message(tool, args, call_id),
+                router.result_message(tool, result, call_id),
+            ]
             messages += pair
             self.outcome.tool_messages += pair
             if client_side and result.get("timeout"):

@@ -266,8 +266,9 @@ class Conversation:
     async def _run_intent(self, match: IntentMatch, speak: bool) -> None:
         assert self.tool_runner is not None
         result = await self.tool_runner.local.call(match.intent.tool, match.args)
-        log.info("session %s: intent %s %s -> %s", self.session_id, match.intent.name,
-                 match.args, result)
+        log.info(
+            "session %s: intent %s %s -> %s", self.session_id, match.intent.name, match.args, result
+        )
         reply = match.response(result)
         if reply:
             self._start_turn(None, text=reply, speak=speak)
@@ -300,8 +301,9 @@ class Conversation:
             chunk_ms=self.chunk_ms,
         )
         tools = self.tool_runner if (messages is not None and self.llm_tools) else None
-        turn = BotTurn(spec, engines.llm, engines.tts, self.sink, self.publish, gated=gated,
-                       tools=tools)
+        turn = BotTurn(
+            spec, engines.llm, engines.tts, self.sink, self.publish, gated=gated, tools=tools
+        )
         self._turn = turn
         if not gated:
             self._set_state("thinking")

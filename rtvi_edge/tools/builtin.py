@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rtvi_edge.config import ToolsConfig
 from rtvi_edge.errors import ConfigError
-from rtvi_edge.tools.numbers import say_duration
+from rtvi_edge.tools.numbers import parse_duration, say_duration
 from rtvi_edge.tools.registry import Tool
 from rtvi_edge.tools.timers import TimerService
 
@@ -62,21 +62,39 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
 
     async def get_time(args: dict[str, Any]) -> dict[str, Any]:
         now = dt.datetime.now(ctx.tz).astimezone(ctx.tz)
-        return {"time": _spoken_time(now), "date": f"{now:%A, %B} {now.day}, {now.year}",
-                "iso": now.isoformat(timespec="seconds")}
+        return {
+            "time": _spoken_time(now),
+            "date": f"{now:%A, %B} {now.day}, {now.year}",
+            "iso": now.isoformat(timespec="seconds"),
+        }
 
     if "time" in enabled:
-        tools.append(Tool("get_time", "Tell the current time or today's date", handler=get_time,
-                          keywords=("time", "clock", "date", "today", "day")))
+        tools.append(
+            Tool(
+                "get_time",
+                "Tell the current time or today's date",
+                handler=get_time,
+                keywords=("time", "clock", "date", "today", "day"),
+            )
+        )
 
     if "timers" in enabled and ctx.timers is not None:
         timers = ctx.timers
 
         async def set_timer(args: dict[str, Any]) -> dict[str, Any]:
-            seconds = float(args["seconds"])
+            seconds = args.get("seconds")
+            if seconds is None:
+                seconds = parse_duration(str(args.get("duration", "")))
+            if not seconds:
+                return {"error": "I did not catch how long the timer should be"}
+            seconds = float(seconds)
             timer = timers.add(seconds, str(args.get("label", "")), ctx.session_id)
-            return {"timer_id": timer.id, "label": timer.label, "seconds": seconds,
-                    "spoken": say_duration(seconds)}
+            return {
+                "timer_id": timer.id,
+                "label": timer.label,
+                "seconds": seconds,
+                "spoken": say_duration(seconds),
+            }
 
         async def cancel_timer(args: dict[str, Any]) -> dict[str, Any]:
             label = args.get("label") or None
@@ -84,8 +102,10 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
             return {"cancelled": len(cancelled)}
 
         async def list_timers(args: dict[str, Any]) -> dict[str, Any]:
-            items = [{"label": t.label, "remaining": say_duration(t.remaining())}
-                     for t in timers.list()]
+            items = [
+                {"label": t.label, "remaining": say_duration(t.remaining())}
+                for t in timers.pending()
+            ]
             if not items:
                 summary = "You have no timers."
             else:
@@ -93,19 +113,42 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
             return {"timers": items, "summary": summary}
 
         tools += [
-            Tool("set_timer", "Start a countdown timer or alarm for a duration",
-                 {"type": "object", "properties": {
-                     "seconds": {"type": "number", "description": "duration in seconds"},
-                     "label": {"type": "string"}}, "required": ["seconds"]},
-                 handler=set_timer, keywords=("timer", "alarm", "remind", "countdown", "wake")),
-            Tool("cancel_timer", "Cancel a running timer",
-                 {"type": "object", "properties": {"label": {"type": "string"}}},
-                 handler=cancel_timer, keywords=("timer", "alarm", "cancel")),
-            Tool("list_timers", "Say which timers run and how much time is left",
-                 handler=list_timers, keywords=("timer", "timers", "left", "remaining")),
+            Tool(
+                "set_timer",
+                "Start a countdown timer or alarm for a duration",
+                {
+                    "type": "object",
+                    "properties": {
+                        "seconds": {"type": "number", "description": "duration in seconds"},
+                        "duration": {"type": "string", "description": "e.g. '5 minutes'"},
+                        "label": {"type": "string"},
+                    },
+                },
+                handler=set_timer,
+                keywords=("timer", "alarm", "remind", "countdown", "wake"),
+                llm_parameters={
+                    "type": "object",
+                    "properties": {"duration": {"type": "string", "description": "e.g. 5 minutes"}},
+                    "required": ["duration"],
+                },
+            ),
+            Tool(
+                "cancel_timer",
+                "Cancel a running timer",
+                {"type": "object", "properties": {"label": {"type": "string"}}},
+                handler=cancel_timer,
+                keywords=("timer", "alarm", "cancel"),
+            ),
+            Tool(
+                "list_timers",
+                "Say which timers run and how much time is left",
+                handler=list_timers,
+                keywords=("timer", "timers", "left", "remaining"),
+            ),
         ]
 
     if "volume" in enabled:
+
         async def set_volume(args: dict[str, Any]) -> dict[str, Any]:
             level = max(0.0, min(100.0, float(args["level"])))
             ctx.set_volume(level / 100.0)
@@ -126,26 +169,55 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
             return {"muted": bool(args["muted"]), "volume": round(ctx.get_volume() * 100)}
 
         tools += [
-            Tool("set_volume", "Set the speaker volume in percent",
-                 {"type": "object", "properties": {"level": {"type": "number"}},
-                  "required": ["level"]}, handler=set_volume, keywords=("volume",)),
-            Tool("change_volume", "Make the speaker louder or quieter",
-                 {"type": "object", "properties": {
-                     "direction": {"type": "string", "enum": ["up", "down"]}},
-                  "required": ["direction"]}, handler=change_volume,
-                 keywords=("volume", "louder", "quieter", "softer")),
-            Tool("mute_speaker", "Mute or unmute the speaker",
-                 {"type": "object", "properties": {"muted": {"type": "boolean"}},
-                  "required": ["muted"]}, handler=mute_speaker, keywords=("mute", "unmute")),
+            Tool(
+                "set_volume",
+                "Set the speaker volume in percent",
+                {
+                    "type": "object",
+                    "properties": {"level": {"type": "number"}},
+                    "required": ["level"],
+                },
+                handler=set_volume,
+                keywords=("volume",),
+            ),
+            Tool(
+                "change_volume",
+                "Make the speaker louder or quieter",
+                {
+                    "type": "object",
+                    "properties": {"direction": {"type": "string", "enum": ["up", "down"]}},
+                    "required": ["direction"],
+                },
+                handler=change_volume,
+                keywords=("volume", "louder", "quieter", "softer"),
+            ),
+            Tool(
+                "mute_speaker",
+                "Mute or unmute the speaker",
+                {
+                    "type": "object",
+                    "properties": {"muted": {"type": "boolean"}},
+                    "required": ["muted"],
+                },
+                handler=mute_speaker,
+                keywords=("mute", "unmute"),
+            ),
         ]
 
     if "stop" in enabled:
+
         async def stop(args: dict[str, Any]) -> dict[str, Any]:
             await ctx.stop()
             return {"stopped": True}
 
-        tools.append(Tool("stop", "Stop talking; never mind", handler=stop,
-                          keywords=("stop", "never", "nevermind")))
+        tools.append(
+            Tool(
+                "stop",
+                "Stop talking; never mind",
+                handler=stop,
+                keywords=("stop", "never", "nevermind"),
+            )
+        )
 
     if "devices" in enabled and ctx.devices and ctx.publish is not None:
         publish = ctx.publish
@@ -160,12 +232,20 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 return {"error": "the MQTT broker is not connected"}
             return {"device": name, "state": args["state"]}
 
-        tools.append(Tool(
-            "control_device", "Turn a home device on or off",
-            {"type": "object", "properties": {
-                "device": {"type": "string", "enum": sorted(ctx.devices)},
-                "state": {"type": "string", "enum": ["on", "off"]}},
-             "required": ["device", "state"]},
-            handler=control_device,
-            keywords=("turn", "switch", *{w for n in ctx.devices for w in n.split()})))
+        tools.append(
+            Tool(
+                "control_device",
+                "Turn a home device on or off",
+                {
+                    "type": "object",
+                    "properties": {
+                        "device": {"type": "string", "enum": sorted(ctx.devices)},
+                        "state": {"type": "string", "enum": ["on", "off"]},
+                    },
+                    "required": ["device", "state"],
+                },
+                handler=control_device,
+                keywords=("turn", "switch", *{w for n in ctx.devices for w in n.split()}),
+            )
+        )
     return tools

@@ -22,7 +22,7 @@ _FILLERS = re.compile(
     r"^(?:(?:hey|ok|okay|please|so|um|uh|well|assistant|computer)\s+|"
     r"(?:can|could|would|will) you(?: please)?\s+|i want you to\s+|i'd like you to\s+)+"
 )
-_TRAILING = re.compile(r"\s+(?:please|now|for me|thanks|thank you)$")
+_TRAILING = re.compile(r"\s+(?:please|right now|now|for me|thanks|thank you)$")
 
 
 @dataclass(frozen=True)
@@ -67,12 +67,19 @@ def load_intents(path: Path) -> list[Intent]:
     out = []
     for i, item in enumerate(data.get("intent", [])):
         try:
-            out.append(Intent(name=str(item["name"]), tool=str(item["tool"]),
-                              patterns=tuple(str(p) for p in item["patterns"]),
-                              response=str(item.get("response", "")),
-                              args=dict(item.get("args", {}))))
+            out.append(
+                Intent(
+                    name=str(item["name"]),
+                    tool=str(item["tool"]),
+                    patterns=tuple(str(p) for p in item["patterns"]),
+                    response=str(item.get("response", "")),
+                    args=dict(item.get("args", {})),
+                )
+            )
         except (KeyError, TypeError) as exc:
-            raise ConfigError([f"intents file {path}: intent #{i + 1}: missing or bad {exc}"])
+            raise ConfigError(
+                [f"intents file {path}: intent #{i + 1}: missing or bad {exc}"]
+            ) from None
     return out
 
 
@@ -102,8 +109,10 @@ class IntentMatcher:
             slots = self._slots(m.groupdict())
             if slots is None:
                 continue
-            args = {k: slots[v[1:]] if isinstance(v, str) and v.startswith("$") else v
-                    for k, v in intent.args.items()}
+            args = {
+                k: slots[v[1:]] if isinstance(v, str) and v.startswith("$") else v
+                for k, v in intent.args.items()
+            }
             return IntentMatch(intent, args, slots)
         return None
 

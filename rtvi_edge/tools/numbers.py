@@ -4,16 +4,49 @@ from __future__ import annotations
 
 import re
 
-_UNITS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen".split())}
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-         "eighty": 80, "ninety": 90}
+_UNITS = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        ]
+    )
+}
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 _SPECIAL = {"a": 1, "an": 1, "a couple of": 2, "a few": 3, "half an": 0.5, "half a": 0.5}
 UNIT_SECONDS = {"second": 1, "sec": 1, "minute": 60, "min": 60, "hour": 3600}
 
-NUMBER_WORDS = "|".join(sorted([*map(re.escape, _SPECIAL), *_UNITS, *_TENS, "hundred", "and"],
-                               key=len, reverse=True))
+NUMBER_WORDS = "|".join(
+    sorted([*map(re.escape, _SPECIAL), *_UNITS, *_TENS, "hundred", "and"], key=len, reverse=True)
+)
 NUMBER_RE = rf"(?:\d+(?:\.\d+)?|(?:(?:{NUMBER_WORDS})[\s-]*)+)"
 
 
@@ -57,7 +90,7 @@ def parse_duration(text: str) -> float | None:
             continue
         total += value * UNIT_SECONDS[m.group(2)]
         found = True
-        rest = lowered[m.end(): m.end() + 12]
+        rest = lowered[m.end() : m.end() + 12]
         if rest.startswith(" and a half"):
             total += 0.5 * UNIT_SECONDS[m.group(2)]
     return total if found and total > 0 else None

@@ -18,17 +18,26 @@ Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 class Tool:
     name: str
     description: str
-    parameters: dict[str, Any] = field(
-        default_factory=lambda: {"type": "object", "properties": {}}
-    )
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
     handler: Handler | None = None  # None: the client runs it (RTVI function call)
     timeout: float = 5.0
     keywords: tuple[str, ...] = ()  # extra words that make this tool a candidate
+    # what a small model is asked to fill, when simpler than `parameters` (e.g. a duration
+    # as the words said, parsed by the handler, instead of arithmetic into seconds)
+    llm_parameters: dict[str, Any] | None = None
+
+    def model_schema(self) -> dict[str, Any]:
+        return self.llm_parameters or self.parameters
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "function", "function": {"name": self.name,
-                                                 "description": self.description,
-                                                 "parameters": self.parameters}}
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
 
 
 def tool_from_schema(spec: Any) -> Tool:
@@ -52,12 +61,20 @@ def check_arguments(tool: Tool, args: Any) -> str | None:
     for key in tool.parameters.get("required", []):
         if key not in args:
             return f"missing required argument {key!r}"
-    kinds = {"string": str, "integer": int, "number": (int, float), "boolean": bool,
-             "array": list, "object": dict}
+    kinds: dict[str, type | tuple[type, ...]] = {
+        "string": str,
+        "integer": int,
+        "number": (int, float),
+        "boolean": bool,
+        "array": list,
+        "object": dict,
+    }
     for key, value in args.items():
         want = props.get(key, {}).get("type")
-        if want in kinds and (not isinstance(value, kinds[want])
-                              or (want in ("integer", "number") and isinstance(value, bool))):
+        if want in kinds and (
+            not isinstance(value, kinds[want])
+            or (want in ("integer", "number") and isinstance(value, bool))
+        ):
             return f"argument {key!r} must be of type {want}"
         enum = props.get(key, {}).get("enum")
         if enum and value not in enum:

@@ -16,9 +16,65 @@ from rtvi_edge.tools.registry import Tool
 
 NONE = "none"
 _STOPWORDS = frozenset(
-    "the a an and or of to for in on at is are be it this that with from by as what which "
-    "who how when where do does can could would will you your me my i we our please tell give "
-    "get set make current some any about into than then there their them they".split()
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "of",
+        "to",
+        "for",
+        "in",
+        "on",
+        "at",
+        "is",
+        "are",
+        "be",
+        "it",
+        "this",
+        "that",
+        "with",
+        "from",
+        "by",
+        "as",
+        "what",
+        "which",
+        "who",
+        "how",
+        "when",
+        "where",
+        "do",
+        "does",
+        "can",
+        "could",
+        "would",
+        "will",
+        "you",
+        "your",
+        "me",
+        "my",
+        "i",
+        "we",
+        "our",
+        "please",
+        "tell",
+        "give",
+        "get",
+        "set",
+        "make",
+        "current",
+        "some",
+        "any",
+        "about",
+        "into",
+        "than",
+        "then",
+        "there",
+        "their",
+        "them",
+        "they",
+    ]
 )
 
 
@@ -29,22 +85,25 @@ def _stems(text: str) -> set[str]:
 
 def candidates(text: str, tools: list[Tool]) -> list[Tool]:
     said = _stems(text)
-    return [t for t in tools
-            if said & _stems(" ".join([t.name, t.description, *t.keywords]))]
+    return [t for t in tools if said & _stems(" ".join([t.name, t.description, *t.keywords]))]
 
 
 def router_messages(text: str, tools: list[Tool]) -> list[dict[str, Any]]:
     lines = "\n".join(f"- {t.name}: {t.description}" for t in tools)
-    prompt = ("Decide whether a function should be called for the user's request.\n"
-              f"{lines}\n- {NONE}: no function fits; just answer in words.\n"
-              "Reply with the function name only.")
+    prompt = (
+        "Decide whether a function should be called for the user's request.\n"
+        f"{lines}\n- {NONE}: no function fits; just answer in words.\n"
+        "Reply with the function name only."
+    )
     return [{"role": "system", "content": prompt}, {"role": "user", "content": text}]
 
 
 def argument_messages(text: str, tool: Tool) -> list[dict[str, Any]]:
-    prompt = (f"Write the JSON arguments for {tool.name}: {tool.description}.\n"
-              f"Schema: {json.dumps(tool.parameters)}\n"
-              "Take the values from the user's request.")
+    prompt = (
+        f"Write the JSON arguments for {tool.name}: {tool.description}.\n"
+        f"Schema: {json.dumps(tool.model_schema())}\n"
+        "Take the values from the user's request."
+    )
     return [{"role": "system", "content": prompt}, {"role": "user", "content": text}]
 
 
@@ -56,5 +115,7 @@ def call_message(tool: Tool, args: dict[str, Any], call_id: str) -> dict[str, An
 
 
 def result_message(tool: Tool, result: Any, call_id: str) -> dict[str, Any]:
-    return {"role": "tool", "content": json.dumps({"tool_call_id": call_id, "name": tool.name,
-                                                   "result": result})}
+    return {
+        "role": "tool",
+        "content": json.dumps({"tool_call_id": call_id, "name": tool.name, "result": result}),
+    }

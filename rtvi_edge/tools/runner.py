@@ -35,8 +35,7 @@ class ToolRunner:
             return await self.local.call(tool.name, args)
         return await self._call_client(tool, args, call_id)
 
-    async def _call_client(self, tool: Tool, args: dict[str, Any],
-                           call_id: str) -> dict[str, Any]:
+    async def _call_client(self, tool: Tool, args: dict[str, Any], call_id: str) -> dict[str, Any]:
         problem = check_arguments(tool, args)
         if problem:
             return {"error": f"{tool.name}: {problem}"}
@@ -47,8 +46,10 @@ class ToolRunner:
         try:
             result = await asyncio.wait_for(future, self.client_timeout)
         except TimeoutError:
-            return {"error": f"the app did not answer {tool.name} within "
-                             f"{self.client_timeout:g} s", "timeout": True}
+            return {
+                "error": f"the app did not answer {tool.name} within {self.client_timeout:g} s",
+                "timeout": True,
+            }
         finally:
             self._pending.pop(call_id, None)
         return result if isinstance(result, dict) else {"result": result}

@@ -16,8 +16,12 @@ from rtvi_edge.tools.timers import TimerService
 class ToolSetup:
     """Device-wide tool settings; `equip()` gives a conversation its tools."""
 
-    def __init__(self, config: Config, timers: TimerService | None,
-                 publish: Callable[[str, str], bool] | None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        timers: TimerService | None,
+        publish: Callable[[str, str], bool] | None,
+    ) -> None:
         cfg = config.tools
         self.config = cfg
         self.timers = timers
@@ -26,8 +30,11 @@ class ToolSetup:
         self.tz = timezone(cfg.timezone)
         self.client_timeout = config.rtvi.function_call_timeout_secs
         tool_names = {t.name for t in build_tools(self._context(None), cfg)}
-        self.matcher = (IntentMatcher(intents_for(cfg.intents_file), list(self.devices),
-                                      tool_names) if cfg.intents else None)
+        self.matcher = (
+            IntentMatcher(intents_for(cfg.intents_file), list(self.devices), tool_names)
+            if cfg.intents
+            else None
+        )
 
     def _context(self, conv: Conversation | None) -> ToolContext:
         async def stop() -> None:

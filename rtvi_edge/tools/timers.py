@@ -39,8 +39,7 @@ class Timer:
 
 
 class TimerService:
-    def __init__(self, state_dir: Path, bus: ev.EventBus,
-                 on_fire: Callable[[Timer], None]) -> None:
+    def __init__(self, state_dir: Path, bus: ev.EventBus, on_fire: Callable[[Timer], None]) -> None:
         self._path = state_dir / "timers.json"
         self._bus = bus
         self._on_fire = on_fire
@@ -73,9 +72,12 @@ class TimerService:
 
     def cancel(self, timer_id: str | None = None, label: str | None = None) -> list[Timer]:
         """Cancels one timer by id or label, or all of them when neither is given."""
-        chosen = [t for t in self._timers.values()
-                  if (timer_id is None or t.id == timer_id)
-                  and (label is None or label.lower() in t.label.lower())]
+        chosen = [
+            t
+            for t in self._timers.values()
+            if (timer_id is None or t.id == timer_id)
+            and (label is None or label.lower() in t.label.lower())
+        ]
         for timer in chosen:
             self._drop(timer.id)
             self._publish(timer, "cancelled")
@@ -83,7 +85,7 @@ class TimerService:
             self._save()
         return chosen
 
-    def list(self) -> list[Timer]:
+    def pending(self) -> list[Timer]:
         return sorted(self._timers.values(), key=lambda t: t.due)
 
     def _schedule(self, timer: Timer) -> None:
@@ -109,9 +111,16 @@ class TimerService:
             handle.cancel()
 
     def _publish(self, timer: Timer, action: str) -> None:
-        self._bus.publish(ev.TimerEvent(session_id=timer.session_id, timer_id=timer.id,
-                                        label=timer.label, action=action,  # type: ignore[arg-type]
-                                        seconds=timer.seconds, due=timer.due))
+        self._bus.publish(
+            ev.TimerEvent(
+                session_id=timer.session_id,
+                timer_id=timer.id,
+                label=timer.label,
+                action=action,  # type: ignore[arg-type]
+                seconds=timer.seconds,
+                due=timer.due,
+            )
+        )
 
     def _load(self) -> list[Timer]:
         try:
@@ -127,8 +136,7 @@ class TimerService:
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self._path.with_suffix(".tmp")
-            tmp.write_text(json.dumps([asdict(t) for t in self._timers.values()]),
-                           encoding="utf-8")
+            tmp.write_text(json.dumps([asdict(t) for t in self._timers.values()]), encoding="utf-8")
             os.replace(tmp, self._path)
         except OSError as exc:
             log.warning("could not save timers to %s: %s", self._path, exc)

@@ -15,14 +15,22 @@ import pytest
 
 from rtvi_edge.audio.wav import read_wav
 from rtvi_edge.rtvi import frames
-from tests.integration.daemon_harness import next_message, running_daemon, rtvi
+from tests.integration.daemon_harness import next_message, rtvi, running_daemon
 
 pytestmark = pytest.mark.integration
 
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Get the current weather forecast for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Get the current weather forecast for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
 
 
 async def connect(http: aiohttp.ClientSession, port: int) -> aiohttp.ClientWebSocketResponse:
@@ -32,8 +40,9 @@ async def connect(http: aiohttp.ClientSession, port: int) -> aiohttp.ClientWebSo
     return ws
 
 
-async def collect_until(ws: aiohttp.ClientWebSocketResponse, done: Callable[[dict[str, Any]], bool],
-                        timeout: float = 60) -> list[dict[str, Any]]:
+async def collect_until(
+    ws: aiohttp.ClientWebSocketResponse, done: Callable[[dict[str, Any]], bool], timeout: float = 60
+) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
     async with asyncio.timeout(timeout):
         while True:
@@ -79,12 +88,14 @@ async def test_spoken_timer_speaks_when_it_expires(
 async def test_what_time_is_it_answers_the_real_time(tmp_path: Path) -> None:
     async with running_daemon(tmp_path) as daemon, aiohttp.ClientSession() as http:
         ws = await connect(http, daemon.rtvi.port)
-        await ws.send_bytes(rtvi("send-text", {"content": "What time is it?",
-                                               "options": {"audio_response": False}}))
+        await ws.send_bytes(
+            rtvi("send-text", {"content": "What time is it?", "options": {"audio_response": False}})
+        )
         seen = await collect_until(ws, lambda m: m["type"] == "bot-output")
         now = dt.datetime.now().astimezone()
-        allowed = {f"{(t.hour % 12) or 12}:{t.minute:02d}"
-                   for t in (now, now - dt.timedelta(minutes=1))}
+        allowed = {
+            f"{(t.hour % 12) or 12}:{t.minute:02d}" for t in (now, now - dt.timedelta(minutes=1))
+        }
         text = seen[-1]["data"]["text"]
         assert any(a in text for a in allowed), text
         await ws.close()
@@ -93,18 +104,35 @@ async def test_what_time_is_it_answers_the_real_time(tmp_path: Path) -> None:
 async def test_client_function_is_called_and_its_result_spoken(tmp_path: Path) -> None:
     async with running_daemon(tmp_path) as daemon, aiohttp.ClientSession() as http:
         ws = await connect(http, daemon.rtvi.port)
-        await ws.send_bytes(rtvi("update-config", {"config": [
-            {"service": "llm", "options": [{"name": "tools", "value": [WEATHER]}]}]}, "u"))
+        await ws.send_bytes(
+            rtvi(
+                "update-config",
+                {
+                    "config": [
+                        {"service": "llm", "options": [{"name": "tools", "value": [WEATHER]}]}
+                    ]
+                },
+                "u",
+            )
+        )
         assert (await next_message(ws))["type"] == "config"
         await ws.send_bytes(rtvi("send-text", {"content": "What's the weather like in Paris?"}))
         seen = await collect_until(ws, lambda m: m["type"] == "llm-function-call-in-progress")
         call = seen[-1]["data"]
         assert call["function_name"] == "get_weather"
         assert "paris" in json.dumps(call["arguments"]).lower()
-        await ws.send_bytes(rtvi("llm-function-call-result", {
-            "function_name": "get_weather", "tool_call_id": call["tool_call_id"],
-            "arguments": call["arguments"],
-            "result": {"temperature_celsius": 21, "conditions": "sunny"}}, "res"))
+        await ws.send_bytes(
+            rtvi(
+                "llm-function-call-result",
+                {
+                    "function_name": "get_weather",
+                    "tool_call_id": call["tool_call_id"],
+                    "arguments": call["arguments"],
+                    "result": {"temperature_celsius": 21, "conditions": "sunny"},
+                },
+                "res",
+            )
+        )
         rest = await collect_until(ws, lambda m: m["type"] == "bot-stopped-speaking")
         stopped = [m for m in rest if m["type"] == "llm-function-call-stopped"]
         assert stopped and stopped[0]["data"]["result"]["conditions"] == "sunny"
@@ -117,19 +145,39 @@ async def test_client_function_is_called_and_its_result_spoken(tmp_path: Path) -
 
 
 async def test_client_function_timeout_is_spoken(tmp_path: Path) -> None:
-    async with running_daemon(tmp_path, rtvi={"function_call_timeout_secs": 1.0}) as daemon, \
-            aiohttp.ClientSession() as http:
+    async with (
+        running_daemon(tmp_path, rtvi={"function_call_timeout_secs": 1.0}) as daemon,
+        aiohttp.ClientSession() as http,
+    ):
         ws = await connect(http, daemon.rtvi.port)
-        await ws.send_bytes(rtvi("update-config", {"config": [
-            {"service": "llm", "options": [{"name": "tools", "value": [WEATHER]}]}]}, "u"))
+        await ws.send_bytes(
+            rtvi(
+                "update-config",
+                {
+                    "config": [
+                        {"service": "llm", "options": [{"name": "tools", "value": [WEATHER]}]}
+                    ]
+                },
+                "u",
+            )
+        )
         await next_message(ws)
         await ws.send_bytes(rtvi("send-text", {"content": "What's the weather in Rome?"}))
         seen = await collect_until(ws, lambda m: m["type"] == "bot-stopped-speaking")
         assert "did not answer in time" in tts_texts(seen)
         # a late or unknown result gets a clear error, and the session goes on
-        await ws.send_bytes(rtvi("llm-function-call-result", {
-            "function_name": "get_weather", "tool_call_id": "call_nope", "arguments": {},
-            "result": {}}, "late"))
+        await ws.send_bytes(
+            rtvi(
+                "llm-function-call-result",
+                {
+                    "function_name": "get_weather",
+                    "tool_call_id": "call_nope",
+                    "arguments": {},
+                    "result": {},
+                },
+                "late",
+            )
+        )
         err = (await collect_until(ws, lambda m: m["type"] == "error-response"))[-1]
         assert err["id"] == "late" and "call_nope" in err["data"]["error"]
         await ws.close()
@@ -138,9 +186,20 @@ async def test_client_function_timeout_is_spoken(tmp_path: Path) -> None:
 async def test_bad_tools_config_is_refused(tmp_path: Path) -> None:
     async with running_daemon(tmp_path) as daemon, aiohttp.ClientSession() as http:
         ws = await connect(http, daemon.rtvi.port)
-        await ws.send_bytes(rtvi("update-config", {"config": [
-            {"service": "llm", "options": [{"name": "tools", "value": [{"nameless": 1}]}]}]},
-            "u"))
+        await ws.send_bytes(
+            rtvi(
+                "update-config",
+                {
+                    "config": [
+                        {
+                            "service": "llm",
+                            "options": [{"name": "tools", "value": [{"nameless": 1}]}],
+                        }
+                    ]
+                },
+                "u",
+            )
+        )
         err = await next_message(ws)
         assert err["type"] == "error-response" and "tools[0]" in err["data"]["error"]
         await ws.close()

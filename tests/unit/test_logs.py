@@ -111,7 +111,9 @@ def test_journal_fields(journal: tuple[str, socket.socket]) -> None:
     path, sock = journal
     logs.setup_logging("info", "on", journal_socket=path)
     log = logging.getLogger("rtvi_edge.pipeline")
-    log.warning("turn %d took %.1f s", 3, 1.25, extra={"fields": {"turn_id": 3, "session-id": "abc"}})
+    log.warning(
+        "turn %d took %.1f s", 3, 1.25, extra={"fields": {"turn_id": 3, "session-id": "abc"}}
+    )
     fields = parse(sock.recv(65536))
     assert fields["MESSAGE"] == "turn 3 took 1.2 s"
     assert fields["PRIORITY"] == "4"

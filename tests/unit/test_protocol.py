@@ -147,7 +147,11 @@ def test_events_become_rtvi_messages() -> None:
         ev.BotInterrupted(session_id=sid, spoken_text="Hel"),
         ev.TurnMetrics(session_id=sid, llm_ttfb=0.1, voice_to_voice=0.5, llm_model="m"),
         ev.FunctionCallStarted(
-            session_id=sid, function_name="f", tool_call_id="c", arguments={"a": 1}, client_side=True
+            session_id=sid,
+            function_name="f",
+            tool_call_id="c",
+            arguments={"a": 1},
+            client_side=True,
         ),
         ev.StateChanged(session_id=sid, state="idle"),
     ]:

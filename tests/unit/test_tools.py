@@ -17,14 +17,32 @@ from rtvi_edge.tools.registry import Tool, ToolRegistry, tool_from_schema
 from rtvi_edge.tools.router import candidates
 from rtvi_edge.tools.timers import TimerService
 
-ALL_TOOLS = {"get_time", "set_timer", "cancel_timer", "list_timers", "set_volume",
-             "change_volume", "mute_speaker", "stop", "control_device"}
+ALL_TOOLS = {
+    "get_time",
+    "set_timer",
+    "cancel_timer",
+    "list_timers",
+    "set_volume",
+    "change_volume",
+    "mute_speaker",
+    "stop",
+    "control_device",
+}
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("5 seconds", 5), ("five minutes", 300), ("an hour and a half", 5400),
-    ("twenty one seconds", 21), ("1.5 minutes", 90), ("2 hours and 10 minutes", 7800),
-    ("a couple of minutes", 120), ("ninety seconds", 90)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("5 seconds", 5),
+        ("five minutes", 300),
+        ("an hour and a half", 5400),
+        ("twenty one seconds", 21),
+        ("1.5 minutes", 90),
+        ("2 hours and 10 minutes", 7800),
+        ("a couple of minutes", 120),
+        ("ninety seconds", 90),
+    ],
+)
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
@@ -39,34 +57,47 @@ def matcher() -> IntentMatcher:
     return IntentMatcher(intents_for(""), ["kitchen light", "fan"], ALL_TOOLS)
 
 
-@pytest.mark.parametrize(("text", "intent", "args"), [
-    ("What time is it?", "get_time", {}),
-    ("Hey, what's the date today?", "get_date", {}),
-    ("Could you set a timer for ten minutes please?", "set_timer", {"seconds": 600.0}),
-    ("Set a 5 second timer.", "set_timer", {"seconds": 5.0}),
-    ("Cancel the timer.", "cancel_timer", {}),
-    ("Set the volume to 30 percent", "set_volume", {"level": 30.0}),
-    ("Louder!", "volume_up", {"direction": "up"}),
-    ("Never mind.", "stop", {}),
-    ("Turn on the kitchen light", "device_on", {"device": "kitchen light", "state": "on"}),
-    ("switch the fan off", "device_off", {"device": "fan", "state": "off"}),
-])
+@pytest.mark.parametrize(
+    ("text", "intent", "args"),
+    [
+        ("What time is it?", "get_time", {}),
+        ("Hey, what's the date today?", "get_date", {}),
+        ("Could you set a timer for ten minutes please?", "set_timer", {"seconds": 600.0}),
+        ("Set a 5 second timer.", "set_timer", {"seconds": 5.0}),
+        ("Cancel the timer.", "cancel_timer", {}),
+        ("Set the volume to 30 percent", "set_volume", {"level": 30.0}),
+        ("Louder!", "volume_up", {"direction": "up"}),
+        ("Never mind.", "stop", {}),
+        ("Turn on the kitchen light", "device_on", {"device": "kitchen light", "state": "on"}),
+        ("switch the fan off", "device_off", {"device": "fan", "state": "off"}),
+    ],
+)
 def test_intents_match(text: str, intent: str, args: dict[str, Any]) -> None:
     m = matcher().match(text)
     assert m is not None and m.intent.name == intent and m.args == args
 
 
-@pytest.mark.parametrize("text", ["What time is it in Tokyo?", "Tell me about timers.",
-                                  "Turn on the garage door", "Set a timer", "stop the war"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What time is it in Tokyo?",
+        "Tell me about timers.",
+        "Turn on the garage door",
+        "Set a timer",
+        "stop the war",
+    ],
+)
 def test_intents_leave_the_rest_to_the_llm(text: str) -> None:
     assert matcher().match(text) is None
 
 
 def test_intents_file_extends_and_overrides(tmp_path: Path) -> None:
     extra = tmp_path / "mine.toml"
-    extra.write_text('[[intent]]\nname = "bedtime"\ntool = "set_timer"\n'
-                     'patterns = ["bedtime"]\nargs = { seconds = 1800 }\n'
-                     'response = "Half an hour to bed."\n')
+    extra.write_text(
+        '[[intent]]\nname = "bedtime"\ntool = "set_timer"\n'
+        'patterns = ["bedtime"]\nargs = { seconds = 1800 }\n'
+        'response = "Half an hour to bed."\n'
+    )
     m = IntentMatcher(intents_for(str(extra)), [], ALL_TOOLS).match("Bedtime!")
     assert m is not None and m.args == {"seconds": 1800}
     assert m.response({}) == "Half an hour to bed."
@@ -86,8 +117,14 @@ async def test_registry_errors_and_timeouts() -> None:
     reg = ToolRegistry()
     reg.add(Tool("slow", "", handler=slow, timeout=0.05))
     reg.add(Tool("broken", "", handler=broken))
-    reg.add(Tool("echo", "", {"type": "object", "properties": {"x": {"type": "integer"}},
-                              "required": ["x"]}, handler=echo))
+    reg.add(
+        Tool(
+            "echo",
+            "",
+            {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]},
+            handler=echo,
+        )
+    )
     assert "longer than 0.05 s" in (await reg.call("slow", {}))["error"]
     assert "disk on fire" in (await reg.call("broken", {}))["error"]
     assert "missing required argument 'x'" in (await reg.call("echo", {}))["error"]
@@ -97,9 +134,16 @@ async def test_registry_errors_and_timeouts() -> None:
 
 
 def test_client_tool_schemas() -> None:
-    t = tool_from_schema({"type": "function", "function": {
-        "name": "get_weather", "description": "Weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}})
+    t = tool_from_schema(
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Weather for a city",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    )
     assert t.name == "get_weather" and t.handler is None
     for bad in [1, {"function": {}}, {"name": "x", "parameters": {"type": "array"}}]:
         with pytest.raises(ValueError):
@@ -107,8 +151,10 @@ def test_client_tool_schemas() -> None:
 
 
 def test_router_candidates_are_lexical() -> None:
-    tools = [Tool("get_weather", "Get the weather forecast for a city"),
-             Tool("set_timer", "Start a countdown timer", keywords=("alarm",))]
+    tools = [
+        Tool("get_weather", "Get the weather forecast for a city"),
+        Tool("set_timer", "Start a countdown timer", keywords=("alarm",)),
+    ]
     assert [t.name for t in candidates("What's the weather in Paris?", tools)] == ["get_weather"]
     assert [t.name for t in candidates("wake me with an alarm", tools)] == ["set_timer"]
     assert candidates("What is the capital of France?", tools) == []
@@ -124,7 +170,7 @@ async def test_timers_fire_and_survive_a_restart(tmp_path: Path) -> None:
     svc.add(3600, "oven", "s1")
     await asyncio.sleep(0.2)
     assert fired == ["tea"]
-    assert [t.label for t in svc.list()] == ["oven"]
+    assert [t.label for t in svc.pending()] == ["oven"]
     svc.close()
     saved = json.loads((tmp_path / "timers.json").read_text())
     assert [t["label"] for t in saved] == ["oven"]
