@@ -63,9 +63,14 @@ def main(argv: list[str] | None = None) -> int:
             return _check_config(args.path or args.config)
         config, path = load_config(args.config)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"config error: {problem}", file=sys.stderr)
-        return 2
+        if args.command == "models" and not args.config:
+            # `models` only needs the models folder; the system config may be unreadable
+            # to a normal user (mode 0640). It falls back to the defaults.
+            config, path = Config(), None
+        else:
+            for problem in exc.problems:
+                print(f"config error: {problem}", file=sys.stderr)
+            return 2
     _setup_logging(config, args.log_level)
     try:
         return _dispatch(args, config, path)
@@ -96,8 +101,11 @@ def _dispatch(args: argparse.Namespace, config: Config, path: Path | None) -> in
 
         return asyncio.run(run_chat(config, args.message, args.speak))
     if args.command == "models":
+        from rtvi_edge.config import default_state_dir
         from rtvi_edge.models.commands import run_models
 
+        if getattr(args, "dir", None) is None:
+            args.dir = default_state_dir(config) / "models"  # where the engines look
         return int(run_models(args))
     raise AssertionError(args.command)
 

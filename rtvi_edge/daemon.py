@@ -269,8 +269,8 @@ class Daemon:
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload refused: %s", problem)
-            self.notifier.ready_after_reload()
             self.notifier.status(f"config reload refused: {exc.problems[0]}")
+            self.notifier.ready_after_reload()
             return
         assert self.device is not None and self.hub is not None
         merged = apply_overrides(new, self.state_dir)
@@ -278,6 +278,7 @@ class Daemon:
             await self.hub.reconfigure(merged)
         except RtviEdgeError as exc:
             log.error("reload refused, keeping the running engines: %s", exc)
+            self.notifier.status(f"config reload refused: {exc}")
             self.notifier.ready_after_reload()
             return
         self.file_config = new
@@ -287,8 +288,8 @@ class Daemon:
             self.local.settings = SessionSettings.from_config(merged)
             self.local.apply_settings()
         log.info("config reloaded from %s", self.config_path or "defaults")
-        self.notifier.ready_after_reload()
         self.notifier.status(self.describe())
+        self.notifier.ready_after_reload()
 
     async def _watchdog(self) -> None:
         interval = self.notifier.watchdog_interval

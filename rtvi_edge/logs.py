@@ -151,7 +151,7 @@ class JournalSocketHandler(logging.Handler):
         super().close()
 
 
-class _LiftFields(logging.Filter):
+class LiftFields(logging.Filter):
     """systemd-python's JournalHandler sends upper-case record attributes as fields."""
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -166,7 +166,7 @@ def _libsystemd_handler() -> logging.Handler | None:
     except ImportError:  # not installed (or only the repo's systemd/ folder is on the path)
         return None
     handler: logging.Handler = journal.JournalHandler(SYSLOG_IDENTIFIER=IDENTIFIER)
-    handler.addFilter(_LiftFields())
+    handler.addFilter(LiftFields())
     handler.setFormatter(logging.Formatter("%(message)s"))
     return handler
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rtvi_edge.config import Config
+from rtvi_edge.config import Config, default_state_dir
 from rtvi_edge.engines import defaults
 from rtvi_edge.engines.base import LanguageModel, SpeechToText, TextToSpeech, VoiceActivityModel
 from rtvi_edge.errors import ConfigError
@@ -15,8 +16,13 @@ from rtvi_edge.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
-def _model_path(value: str, fallback: Path) -> Path:
-    return Path(value).expanduser() if value else fallback
+def _model_path(config: Config, value: str, packaged: Callable[[], Path]) -> Path:
+    """A config value: '' (the packaged default), a catalogue name, or a path."""
+    if not value:
+        return packaged()
+    from rtvi_edge.models.catalogue import resolve_model
+
+    return resolve_model(value, default_state_dir(config) / "models")
 
 
 def build_stt(config: Config) -> SpeechToText:
@@ -24,14 +30,13 @@ def build_stt(config: Config) -> SpeechToText:
     if cfg.engine == "whisper":
         from rtvi_edge.engines.stt_whisper import WhisperStt
 
-        default = Path() if cfg.model else defaults.whisper_tiny_en()
-        path = defaults.require_path(_model_path(cfg.model, default), "Whisper model directory")
+        path = _model_path(config, cfg.model, defaults.whisper_tiny_en)
+        path = defaults.require_path(path, "Whisper model")
         return WhisperStt(path, cfg.threads, cfg.language, cfg.beam_size)
     if cfg.engine == "pocketsphinx":
         from rtvi_edge.engines.stt_pocketsphinx import PocketSphinxStt
 
-        default = Path() if cfg.model else defaults.pocketsphinx_en_us()
-        path = _model_path(cfg.model, default)
+        path = _model_path(config, cfg.model, defaults.pocketsphinx_en_us)
         return PocketSphinxStt(defaults.require_path(path, "PocketSphinx model directory"))
     if cfg.engine == "vosk":
         from rtvi_edge.engines.stt_vosk import VoskStt
@@ -44,7 +49,7 @@ def build_stt(config: Config) -> SpeechToText:
                     "`rtvi-edge models pull vosk-small-en-us`)"
                 ]
             )
-        return VoskStt(Path(cfg.model).expanduser())
+        return VoskStt(_model_path(config, cfg.model, Path))
     raise ConfigError([f"[stt] engine = {cfg.engine!r}: unknown engine"])
 
 
@@ -52,7 +57,7 @@ def build_llm(config: Config) -> LanguageModel:
     from rtvi_edge.engines.llm_llama import LlamaLlm
 
     cfg = config.llm
-    path = Path(cfg.model).expanduser() if cfg.model else defaults.smollm2_gguf()
+    path = _model_path(config, cfg.model, defaults.smollm2_gguf)
     return LlamaLlm(path, cfg.context_tokens, cfg.threads)
 
 
@@ -60,7 +65,7 @@ def build_tts(config: Config) -> TextToSpeech:
     from rtvi_edge.engines.tts_piper import PiperTts
 
     cfg = config.tts
-    path = Path(cfg.voice).expanduser() if cfg.voice else defaults.piper_joe()
+    path = _model_path(config, cfg.voice, defaults.piper_joe)
     return PiperTts(path, cfg.noise_scale, cfg.noise_w)
 
 

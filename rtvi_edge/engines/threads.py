@@ -13,12 +13,15 @@ _DONE = object()
 
 
 async def iterate_in_thread(
-    make: Callable[[], Iterator[T]], cancel: threading.Event | None = None
+    make: Callable[[], Iterator[T]],
+    cancel: threading.Event | None = None,
+    go: threading.Event | None = None,
 ) -> AsyncIterator[T]:
     """Yields what `make()` yields, produced in a worker thread.
 
     If the consumer stops early (break, cancellation), `cancel` is set and the
-    generator is closed in its thread so engine locks are released.
+    generator is closed in its thread so engine locks are released. While `go`
+    is clear the producer waits before its next item (to yield the CPU).
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
@@ -31,6 +34,9 @@ async def iterate_in_thread(
                 loop.call_soon_threadsafe(queue.put_nowait, item)
                 if stop.is_set():
                     break
+                while go is not None and not go.wait(0.05):
+                    if stop.is_set():
+                        return
         except BaseException as exc:  # handed to the consumer, re-raised there
             loop.call_soon_threadsafe(queue.put_nowait, exc)
         finally:

@@ -67,9 +67,11 @@ class Progress:
         self.done = 0
         self._started = self._last = time.monotonic()
         self._resumed_at = 0
+        self._active = False
 
     def start(self, total: int | None, done: int) -> None:
         self.total, self.done, self._resumed_at = total, done, done
+        self._active = True
         self._started = self._last = time.monotonic()
         if done:
             log.info("%s: resuming at %s", self.label, _mb(done))
@@ -82,6 +84,8 @@ class Progress:
             self._show(now)
 
     def finish(self) -> None:
+        if not self._active:  # nothing was transferred (e.g. the .part was already whole)
+            return
         self._show(time.monotonic())
         if self.tty:
             self.stream.write("\n")

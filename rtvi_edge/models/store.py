@@ -9,6 +9,7 @@ A model directory appears in one rename, fully unpacked and checked, or not at a
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -64,11 +65,16 @@ def pull(
         log.warning("%s is installed but %s; pulling it again", spec.name, problems[0])
     work = models_dir / PARTIAL / spec.name
     work.mkdir(parents=True, exist_ok=True)
-    previous = read_manifest(target)
-    downloads = [
-        _fetch(spec, f, work, _recorded_sha(previous, f.filename), stream) for f in spec.files
-    ]
-    _install(spec, models_dir, work, downloads)
+    with (work / ".lock").open("w") as lock:
+        try:  # two pulls of one model would write into the same .part files
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DownloadError(f"another `models pull {spec.name}` is running") from None
+        previous = read_manifest(target)
+        downloads = [
+            _fetch(spec, f, work, _recorded_sha(previous, f.filename), stream) for f in spec.files
+        ]
+        _install(spec, models_dir, work, downloads)
     shutil.rmtree(work, ignore_errors=True)
     return spec.installed_path(models_dir)
 
@@ -110,13 +116,12 @@ def _install(
     staged = Path(tempfile.mkdtemp(prefix=f"{spec.name}.staging-", dir=work.parent))
     try:
         files: dict[str, str] = {}
-        for source in downloads:
-            path = work / source["filename"]
-            if ModelFile(source["url"], None).is_archive:
-                unpack(path, staged)
+        for file, source in zip(spec.files, downloads, strict=True):
+            if file.is_archive:
+                unpack(work / file.filename, staged)
             else:
-                os.replace(path, staged / source["filename"])
-                files[source["filename"]] = source["sha256"]
+                os.replace(work / file.filename, staged / file.filename)
+                files[file.filename] = source["sha256"]
         if not (staged / spec.path).exists():
             raise DownloadError(f"{spec.name}: the download has no {spec.path}")
         for path in sorted(p for p in staged.rglob("*") if p.is_file()):

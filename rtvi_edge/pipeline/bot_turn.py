@@ -98,6 +98,10 @@ class BotTurn:
         if not gated:
             self._gate.set()
         self._cancel = threading.Event()
+        # Cleared while the first clause is synthesised: on a small CPU the LLM, far
+        # faster than speech, would otherwise slow down the first audio.
+        self._llm_go = threading.Event()
+        self._llm_go.set()
         self.outcome = TurnOutcome()
         self._segments: list[Segment] = []
         self._started = time.monotonic()
@@ -133,6 +137,7 @@ class BotTurn:
     async def cancel(self) -> TurnOutcome:
         """Stop everything now; returns what was heard."""
         self._cancel.set()
+        self._llm_go.set()
         heard = self._heard_text()  # before the tasks unwind and the sink is cleared
         if self._task is not None and not self._task.done():
             self._task.cancel()
@@ -200,6 +205,7 @@ class BotTurn:
         pieces = iterate_in_thread(
             lambda: self._llm.stream_chat(final, self.spec.params, self._cancel, stats),
             self._cancel,
+            self._llm_go,
         )
         async for piece in pieces:
             if self.outcome.llm_ttfb is None:
@@ -207,6 +213,8 @@ class BotTurn:
             self.outcome.generated += piece
             self._publish(ev.BotLlmText(session_id=sid, text=piece))
             for chunk in chunker.push(piece):
+                if self.outcome.tts_ttfb is None and self._sink is not None:
+                    self._llm_go.clear()  # until the first clause has its audio
                 await text_q.put(chunk)
         for chunk in chunker.flush():
             await text_q.put(chunk)
@@ -309,6 +317,7 @@ class BotTurn:
             pcm_parts = [p async for p in iterate_in_thread(self._synthesis(tts, text))]
             if self.outcome.tts_ttfb is None:
                 self.outcome.tts_ttfb = time.monotonic() - t0
+            self._llm_go.set()
             pcm = resample(b"".join(pcm_parts), tts.sample_rate, sink.sample_rate)
             pcm = apply_gain(pcm, self.spec.volume)
             await audio_q.put(Segment(text=text, pcm=pcm))

@@ -25,7 +25,7 @@ class EndpointParams:
     start_secs: float = 0.1
     stop_secs: float = 0.35
     min_speech_secs: float = 0.15
-    pause_secs: float = 0.1
+    pause_secs: float = 0.064  # two VAD frames: when the transcript is guessed
     hysteresis: float = 0.15  # speech continues while prob >= threshold - hysteresis
 
 

@@ -183,3 +183,11 @@ def test_field_names_are_valid_journal_fields(key: str, name: str) -> None:
 
 def test_priorities() -> None:
     assert [logs.syslog_priority(n) for n in (10, 20, 30, 40, 50)] == [7, 6, 4, 3, 2]
+
+
+def test_fields_are_lifted_for_systemd_pythons_handler() -> None:
+    # systemd.journal.JournalHandler sends upper-case record attributes as journal fields.
+    record = logging.LogRecord("rtvi_edge.x", logging.INFO, __file__, 1, "m", None, None)
+    record.fields = {"turn_id": 7}
+    assert logs.LiftFields().filter(record)
+    assert record.__dict__["TURN_ID"] == "7"

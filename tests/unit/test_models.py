@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import io
 import json
@@ -59,6 +60,12 @@ class Handler(BaseHTTPRequestHandler):
         name = self.path.lstrip("/")
         wanted = self.headers.get("Range")
         state.requests.append((name, wanted))
+        if name.startswith("resolve/"):  # like Hugging Face: a redirect to the CDN
+            self.send_response(302)
+            self.send_header("Location", "/" + name.removeprefix("resolve/"))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         data = state.files.get(name)
         if data is None:
             self.send_error(404)
@@ -165,6 +172,20 @@ def test_resume_from_partial_download(server: Served, tmp_path: Path) -> None:
     part.write_bytes(PAYLOAD[:4000])
     assert pull(spec, tmp_path).read_bytes() == PAYLOAD
     assert server.requests == [("tiny-q4.gguf", "bytes=4000-")]
+
+
+def test_resume_keeps_the_range_across_a_redirect(server: Served, tmp_path: Path) -> None:
+    spec = single(server)
+    file = ModelFile(f"{server.url}/resolve/tiny-q4.gguf", sha(PAYLOAD))
+    spec = ModelSpec(spec.name, "llm", "llama", (file,), spec.path, "", "")
+    part = part_of(tmp_path, spec)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(PAYLOAD[:5000])
+    assert pull(spec, tmp_path).read_bytes() == PAYLOAD
+    assert server.requests == [
+        ("resolve/tiny-q4.gguf", "bytes=5000-"),
+        ("tiny-q4.gguf", "bytes=5000-"),
+    ]
 
 
 def test_complete_part_gets_416_and_is_used(server: Served, tmp_path: Path) -> None:
@@ -450,3 +471,14 @@ def test_progress_logs_when_not_a_terminal(caplog: pytest.LogCaptureFixture) -> 
     assert stream.getvalue() == ""
     assert "model: resuming at 0.0 MB" in caplog.text
     assert "model: 100.0% 0.0 MB of 0.0 MB" in caplog.text
+
+
+def test_a_concurrent_pull_of_the_same_model_is_refused(server: Served, tmp_path: Path) -> None:
+    spec = single(server)
+    work = tmp_path / PARTIAL / spec.name
+    work.mkdir(parents=True)
+    with (work / ".lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(DownloadError, match="another `models pull tiny-llm` is running"):
+            pull(spec, tmp_path)
+    assert server.requests == []
