@@ -98,6 +98,7 @@ def main() -> int:
     ap.add_argument("--turns", type=int, default=10)
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "bench.json")
     ap.add_argument("--skip-tools", action="store_true", help="skip the tool-calling eval")
+    ap.add_argument("--skip-wake", action="store_true", help="skip the wake-word eval")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rtvi-bench-"))
     utterances = [make_wav(q, work / f"q{i}.wav") for i, q in enumerate(QUESTIONS)]
@@ -139,6 +140,10 @@ def main() -> int:
         from rtvi_edge.config import Config
 
         result["tool_calling"] = tools_eval(Config(), work / "tools")
+    if not args.skip_wake:
+        from bench.wake_eval import run as wake_eval
+
+        result["wake_word"] = wake_eval(work / "wake")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print_table(result)

@@ -43,6 +43,21 @@ class AudioConfig:
     volume: float = bounded(1.0, 0.0, 2.0)
     echo_guard: str = choice("half-duplex", "barge-in", default="half-duplex")
     barge_in_threshold: float = bounded(0.85, 0.0, 1.0)  # VAD prob needed while the bot speaks
+    echo_cancel: bool = False  # WebRTC AEC: full-duplex barge-in on a speaker the mic hears
+    echo_delay_ms: int = bounded(40, 0, 500)  # speaker → mic delay hint for the AEC
+    noise_suppression: bool = True  # with echo_cancel: WebRTC noise suppression
+    auto_gain: bool = False  # with echo_cancel: WebRTC automatic gain control
+    reopen_secs: float = bounded(2.0, 0.5, 300.0)  # first retry after a device error
+
+
+@dataclass(frozen=True)
+class WakeConfig:
+    mode: str = choice("always", "wake_word", "push_to_talk", default="always")
+    model: str = "okay_nabu"  # okay_nabu, hey_jarvis, hey_mycroft, alexa, or a .json path
+    threshold: float = bounded(0.0, 0.0, 1.0)  # 0 = the model's own cutoff
+    listen_secs: float = bounded(8.0, 1.0, 60.0)  # after waking, how long to wait for speech
+    follow_up_secs: float = bounded(5.0, 0.0, 60.0)  # after an answer, no wake word needed
+    earcon: bool = True  # a short tone when it wakes
 
 
 @dataclass(frozen=True)
@@ -156,6 +171,7 @@ class DeviceConfig:
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
+    wake: WakeConfig = field(default_factory=WakeConfig)
     vad: VadConfig = field(default_factory=VadConfig)
     stt: SttConfig = field(default_factory=SttConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)

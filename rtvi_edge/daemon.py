@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rtvi_edge import events as ev
-from rtvi_edge.audio.local import AudioSource, open_local_audio
+from rtvi_edge.audio.echo import EchoCanceller
+from rtvi_edge.audio.supervisor import LocalAudioSupervisor
+from rtvi_edge.audio.wake import WakeWordDetector, earcon
 from rtvi_edge.config import Config, default_state_dir, load_config
 from rtvi_edge.engines.hub import EngineHub, build_engines
 from rtvi_edge.errors import ConfigError, RtviEdgeError
 from rtvi_edge.pipeline.conversation import Conversation
-from rtvi_edge.pipeline.output import AudioSink
 from rtvi_edge.pipeline.settings import SessionSettings
+from rtvi_edge.pipeline.wake_gate import WakeGate
 from rtvi_edge.services.device import DeviceSettings, apply_overrides
 from rtvi_edge.services.host import ServiceHost
 from rtvi_edge.tools.setup import ToolSetup
@@ -83,7 +85,7 @@ class Daemon:
         self.local_host: ServiceHost | None = None
         self.rtvi: Any = None
         self.mqtt: Any = None
-        self._audio: tuple[AudioSource, AudioSink] | None = None
+        self.audio: LocalAudioSupervisor | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
         self._ready = False
@@ -145,31 +147,40 @@ class Daemon:
             log.warning("LLM warm-up failed: %s", exc)
 
     def _start_local(self) -> None:
-        assert self.hub is not None
+        assert self.hub is not None and self.device is not None and self.tools is not None
         config = self.config
-        audio = open_local_audio(config.audio) if config.device.local_session else None
-        self._audio = audio
-        sink = audio[1] if audio else None
         self.local = Conversation(
             LOCAL_SESSION,
             self.hub,
             self.bus,
             SessionSettings.from_config(config),
-            sink,
+            None,  # the supervisor attaches the speaker once the device is open
             chunk_ms=config.audio.frame_ms,
         )
-        assert self.device is not None
         self.local_host = ServiceHost(self.local, self.device)
-        assert self.tools is not None
         self.tools.equip(self.local, client_functions=False)
         self.conversations[LOCAL_SESSION] = self.local
-        if audio is not None:
-            self._spawn(self._pump_mic(audio[0]), "local-mic")
+        if not config.device.local_session or config.audio.backend == "none":
+            log.info("local audio is off")
+            return
+        self._setup_hands_free(self.local)
+        echo = None
+        if config.audio.echo_cancel:
+            a = config.audio
+            echo = EchoCanceller(a.echo_delay_ms, a.noise_suppression, a.auto_gain)
+        self.audio = LocalAudioSupervisor(config.audio, self.local, echo)
+        self._spawn(self.audio.run(), "local-audio")
 
-    async def _pump_mic(self, source: AudioSource) -> None:
-        assert self.local is not None
-        async for frame in source.frames():
-            self.local.feed_audio(frame)
+    def _setup_hands_free(self, conv: Conversation) -> None:
+        wake = self.config.wake
+        if wake.mode == "always":
+            return
+        conv.wake_gate = WakeGate(wake.mode, wake.listen_secs, wake.follow_up_secs)
+        if wake.mode == "wake_word":
+            conv.wake_detector = WakeWordDetector(wake.model, wake.threshold)
+            log.info("listening for the wake word %r", conv.wake_detector.name)
+        if wake.earcon:
+            conv.earcon = earcon(self.config.audio.output_rate)
 
     async def _start_mqtt(self) -> None:
         from rtvi_edge.device_control import LocalControl
@@ -203,7 +214,7 @@ class Daemon:
             parts.append(f"stt={e.stt.model_name} llm={e.llm.model_name} tts={e.tts.model_name}")
         if self.rtvi is not None:
             parts.append(f"rtvi=:{self.rtvi.port}")
-        parts.append("local audio on" if self._audio else "local audio off")
+        parts.append("local audio on" if self.audio and self.audio.connected else "local audio off")
         if self.mqtt is not None:
             parts.append("mqtt on")
         return ", ".join(parts)
@@ -243,7 +254,7 @@ class Daemon:
                 "llm": e.llm.model_name,
                 "tts": e.tts.model_name,
             }
-        info["local_audio"] = self._audio is not None
+        info["local_audio"] = bool(self.audio and self.audio.connected)
         return self._ready, info
 
     # -- running -------------------------------------------------------------------
@@ -302,10 +313,10 @@ class Daemon:
             if lag > interval:
                 log.warning("event loop stalled for %.1f s; not pinging the watchdog", lag)
                 continue
-            if self._audio is not None and not any(
-                t.get_name() == "local-mic" and not t.done() for t in self._tasks
+            if self.audio is not None and not any(
+                t.get_name() == "local-audio" and not t.done() for t in self._tasks
             ):
-                log.error("local microphone task died; letting the watchdog restart us")
+                log.error("the local audio task died; letting the watchdog restart us")
                 continue
             self.notifier.watchdog()
 
@@ -318,8 +329,6 @@ class Daemon:
                 await asyncio.wait_for(self.mqtt.stop(), 3)
         if self.rtvi is not None:
             await self.rtvi.stop()
-        if self._audio is not None:
-            self._audio[0].close()
         if self.timers is not None:
             self.timers.close()
         for task in list(self._tasks):
@@ -327,10 +336,6 @@ class Daemon:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.local is not None:
             await self.local.close()
-        if self._audio is not None:
-            close = getattr(self._audio[1], "close", None)
-            if close is not None:
-                close()
         log.info("stopped")
 
 

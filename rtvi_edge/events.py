@@ -141,6 +141,14 @@ class ErrorEvent(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WakeDetected(Event):
+    """The device woke up: by its wake word, or a push-to-talk command."""
+
+    source: Literal["wake_word", "push"]
+    name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class TimerEvent(Event):
     """A timer was set, cancelled, or went off."""
 

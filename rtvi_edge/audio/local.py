@@ -78,11 +78,8 @@ class FileSink:
         self._writer.close()
 
 
-def open_local_audio(cfg: AudioConfig) -> tuple[AudioSource, AudioSink] | None:
-    """The local source and sink for `[audio] backend`, or None (logged) if there are none."""
-    if cfg.backend == "none":
-        log.info("local audio is off ([audio] backend = 'none')")
-        return None
+def open_device(cfg: AudioConfig) -> tuple[AudioSource, AudioSink]:
+    """The local source and sink for `[audio] backend`; raises AudioDeviceError."""
     if cfg.backend == "file":
         if not cfg.input_file:
             raise AudioDeviceError("[audio] backend = 'file' needs [audio] input_file (a WAV)")
@@ -92,8 +89,16 @@ def open_local_audio(cfg: AudioConfig) -> tuple[AudioSource, AudioSink] | None:
         )
     from rtvi_edge.audio.pyaudio_io import open_pyaudio
 
+    return open_pyaudio(cfg)
+
+
+def open_local_audio(cfg: AudioConfig) -> tuple[AudioSource, AudioSink] | None:
+    """Like `open_device`, but None (with one clear warning) when there is no sound card."""
+    if cfg.backend == "none":
+        log.info("local audio is off ([audio] backend = 'none')")
+        return None
     try:
-        return open_pyaudio(cfg)
+        return open_device(cfg)
     except AudioDeviceError as exc:
         log.warning(
             "no usable sound card, local microphone and speaker are off: %s "

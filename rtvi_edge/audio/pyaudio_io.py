@@ -18,6 +18,8 @@ from rtvi_edge.pipeline.output import AudioSink, Pacer, apply_gain, resample
 
 log = logging.getLogger(__name__)
 
+SILENT_DEVICE_SECS = 2.0
+
 
 def _pyaudio() -> Any:
     try:
@@ -89,7 +91,14 @@ class PyAudioSource:
 
     async def frames(self) -> AsyncIterator[bytes]:
         while True:
-            data = await self._queue.get()
+            try:
+                data = await asyncio.wait_for(self._queue.get(), SILENT_DEVICE_SECS)
+            except TimeoutError:
+                # PortAudio stops calling back when a USB mic is unplugged.
+                raise AudioDeviceError(
+                    f"no audio from the microphone for {SILENT_DEVICE_SECS:g} s "
+                    "(unplugged, or taken by another program?)"
+                ) from None
             yield resample(data, self._rate, 16000)
 
     def close(self) -> None:
@@ -102,6 +111,7 @@ class PyAudioSink:
         self.sample_rate = rate
         self.volume = volume
         self._pacer = Pacer(lead=0.1)
+        self.failed: AudioDeviceError | None = None  # the supervisor reopens the device
         self._stream = pa.open(
             format=_pyaudio().paInt16,
             channels=1,
@@ -112,7 +122,11 @@ class PyAudioSink:
 
     async def play(self, pcm: bytes) -> None:
         await self._pacer.wait_turn(len(pcm) / 2 / self.sample_rate)
-        await asyncio.to_thread(self._stream.write, apply_gain(pcm, self.volume))
+        try:
+            await asyncio.to_thread(self._stream.write, apply_gain(pcm, self.volume))
+        except OSError as exc:
+            self.failed = AudioDeviceError(f"speaker: {exc}")
+            raise self.failed from exc
 
     def buffered(self) -> float:
         return self._pacer.buffered()

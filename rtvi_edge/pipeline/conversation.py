@@ -16,12 +16,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rtvi_edge import events as ev
+from rtvi_edge.audio.echo import EchoCanceller
+from rtvi_edge.audio.wake import WakeWordDetector
 from rtvi_edge.engines.hub import EngineHub
 from rtvi_edge.pipeline.bot_turn import BotTurn, TurnOutcome, TurnSpec
 from rtvi_edge.pipeline.context import LlmContext
 from rtvi_edge.pipeline.listener import UserListener, Utterance
 from rtvi_edge.pipeline.output import AudioSink
 from rtvi_edge.pipeline.settings import SessionSettings
+from rtvi_edge.pipeline.wake_gate import WakeGate
 from rtvi_edge.tools.intents import IntentMatch, IntentMatcher
 from rtvi_edge.tools.registry import tool_from_schema
 from rtvi_edge.tools.runner import ToolRunner
@@ -70,6 +73,11 @@ class Conversation:
         self.intents: IntentMatcher | None = None  # local intents, set by the daemon
         self.tool_runner: ToolRunner | None = None  # tools for the LLM, set by the daemon
         self.llm_tools = True
+        # Hands-free parts of the local conversation (set by the daemon):
+        self.echo: EchoCanceller | None = None
+        self.wake_gate: WakeGate | None = None
+        self.wake_detector: WakeWordDetector | None = None
+        self.earcon: bytes = b""
         self._apply_mute()
 
     # -- events ------------------------------------------------------------
@@ -84,6 +92,8 @@ class Conversation:
     def _set_state(self, state: ev.BotState) -> None:
         if self.settings.muted and state != "muted":
             state = "muted"
+        if state == "idle" and self.wake_gate is not None and self.wake_gate.busy:
+            self.wake_gate.turn_finished(time.monotonic())  # the follow-up window opens
         if state != self.state:
             self.state = state
             self.bus.publish(ev.StateChanged(session_id=self.session_id, state=state))
@@ -144,8 +154,32 @@ class Conversation:
 
     # -- input ----------------------------------------------------------------
     def feed_audio(self, pcm16k: bytes) -> None:
-        if not self._closed:
-            self.listener.feed(pcm16k)
+        if self._closed:
+            return
+        if self.echo is not None:
+            pcm16k = self.echo.process(pcm16k)
+        gate = self.wake_gate
+        if gate is not None and not gate.hears(time.monotonic()):
+            if self.wake_detector is not None and self.wake_detector.process(pcm16k):
+                self.wake("wake_word")
+            return
+        self.listener.feed(pcm16k)
+
+    def wake(self, source: str = "push") -> None:
+        """Start listening (wake word heard, or push-to-talk)."""
+        if self.wake_gate is None:
+            return
+        self.wake_gate.wake(time.monotonic())
+        name = self.wake_detector.name if self.wake_detector and source == "wake_word" else ""
+        self.bus.publish(
+            ev.WakeDetected(
+                session_id=self.session_id,
+                source="push" if source == "push" else "wake_word",
+                name=name,
+            )
+        )
+        if self.earcon and self.sink is not None:
+            self._spawn(self.sink.play(self.earcon), "earcon")
 
     async def send_text(
         self, text: str, run_immediately: bool = True, audio_response: bool = True
@@ -199,6 +233,8 @@ class Conversation:
 
     # -- listener callbacks -------------------------------------------------------
     def on_speech_started(self) -> None:
+        if self.wake_gate is not None:
+            self.wake_gate.turn_started()
         self.bus.publish(ev.UserStartedSpeaking(session_id=self.session_id))
         self._set_state("listening")
         if self._turn is not None:

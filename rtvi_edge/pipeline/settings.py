@@ -46,7 +46,10 @@ class SessionSettings:
             tts_speed=config.tts.speed,
             first_chunk_words=config.tts.first_chunk_words,
             interim_secs=config.stt.interim_secs,
-            echo_guard=echo_guard or config.audio.echo_guard,
+            # With echo cancellation the bot's voice is gone from the mic: barge in, with
+            # the barge-in threshold keeping the canceller's brief residue out.
+            echo_guard=echo_guard
+            or ("barge-in" if config.audio.echo_cancel else config.audio.echo_guard),
             barge_in_threshold=config.audio.barge_in_threshold,
             volume=config.audio.volume,
         )

@@ -96,6 +96,13 @@ async def _reset(ctx: ActionContext, args: dict[str, Any]) -> Any:
     return True
 
 
+async def _listen(ctx: ActionContext, args: dict[str, Any]) -> Any:
+    if ctx.conversation.wake_gate is None:
+        raise ServiceConfigError("audio:listen: this conversation always listens ([wake] mode)")
+    ctx.conversation.wake("push")
+    return True
+
+
 async def _disconnect(ctx: ActionContext, args: dict[str, Any]) -> Any:
     if ctx.disconnect is None:
         raise ServiceConfigError("bot:disconnect: this session cannot be disconnected")
@@ -142,6 +149,7 @@ ACTIONS: list[ActionSpec] = [
         _run,
     ),
     ActionSpec("llm", "reset", (), "bool", "forget the conversation (keep the prompt)", _reset),
+    ActionSpec("audio", "listen", (), "bool", "push-to-talk: start listening now", _listen),
     ActionSpec("bot", "disconnect", (), "bool", "end this session", _disconnect),
 ]
 BY_NAME: dict[tuple[str, str], ActionSpec] = {(a.service, a.action): a for a in ACTIONS}

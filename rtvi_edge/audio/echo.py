@@ -1,0 +1,98 @@
+"""Acoustic echo cancellation: the audio played is the reference for WebRTC's AEC.
+
+The sink hands every piece it plays to `reference()`; the microphone path
+runs each 10 ms frame through `process()` together with the reference frame
+that was playing at the same time, so the bot's own voice is removed from what
+the VAD and STT hear, while the user's voice over it stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+
+from rtvi_edge.errors import AudioDeviceError
+from rtvi_edge.pipeline.output import resample
+
+log = logging.getLogger(__name__)
+
+RATE = 16000
+FRAME_BYTES = RATE // 100 * 2  # 10 ms: WebRTC APM's frame
+MAX_REFERENCE_SECS = 10.0
+
+
+class EchoCanceller:
+    def __init__(
+        self, delay_ms: int = 40, noise_suppression: bool = True, auto_gain: bool = False
+    ) -> None:
+        try:
+            from aec_audio_processing import AudioProcessor
+        except ImportError as exc:
+            raise AudioDeviceError(
+                "[audio] echo_cancel needs the aec-audio-processing package "
+                "(scripts/setup installs it)"
+            ) from exc
+        self._ap = AudioProcessor(
+            enable_aec=True, enable_ns=noise_suppression, enable_agc=auto_gain, enable_vad=False
+        )
+        self._ap.set_stream_format(RATE, 1)
+        self._ap.set_reverse_stream_format(RATE, 1)
+        self._ap.set_stream_delay(delay_ms)
+        self._reference: deque[bytes] = deque(maxlen=int(MAX_REFERENCE_SECS * 100))
+        self._ref_pending = b""
+        self._mic_pending = b""
+        self._lock = threading.Lock()  # the sink may run in another thread
+
+    def reference(self, pcm: bytes, rate: int) -> None:
+        """Audio just handed to the speaker (any rate, mono s16le)."""
+        data = self._ref_pending + resample(pcm, rate, RATE)
+        cut = len(data) - len(data) % FRAME_BYTES
+        with self._lock:
+            for i in range(0, cut, FRAME_BYTES):
+                self._reference.append(data[i : i + FRAME_BYTES])
+        self._ref_pending = data[cut:]
+
+    def process(self, mic: bytes) -> bytes:
+        """16 kHz mono s16le from the microphone → the same with the echo removed."""
+        data = self._mic_pending + mic
+        cut = len(data) - len(data) % FRAME_BYTES
+        out = []
+        for i in range(0, cut, FRAME_BYTES):
+            with self._lock:
+                far = self._reference.popleft() if self._reference else bytes(FRAME_BYTES)
+            self._ap.process_reverse_stream(far)
+            out.append(self._ap.process_stream(data[i : i + FRAME_BYTES]))
+        self._mic_pending = data[cut:]
+        return b"".join(out)
+
+    def clear_reference(self) -> None:
+        """Playback was cut (interruption): what was queued will not be heard."""
+        with self._lock:
+            self._reference.clear()
+        self._ref_pending = b""
+
+
+class EchoReferenceSink:
+    """Wraps a sink so everything it plays also feeds the echo canceller."""
+
+    def __init__(self, inner: object, aec: EchoCanceller) -> None:
+        self._inner = inner
+        self._aec = aec
+        self.sample_rate: int = inner.sample_rate  # type: ignore[attr-defined]
+
+    async def play(self, pcm: bytes) -> None:
+        await self._inner.play(pcm)  # type: ignore[attr-defined]
+        self._aec.reference(pcm, self.sample_rate)
+
+    def buffered(self) -> float:
+        return float(self._inner.buffered())  # type: ignore[attr-defined]
+
+    async def discard(self) -> None:
+        self._aec.clear_reference()
+        await self._inner.discard()  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
