@@ -175,6 +175,13 @@ def print_table(r: dict[str, Any]) -> None:
                 f"  {name:<32}{s['tool_and_args_accuracy']:>10.1%}"
                 f"{s['recall_on_tool_requests']:>10.1%}{s['false_calls_on_chat']:>7}"
             )
+    wake = r.get("wake_word")
+    if wake:
+        print(f"\n{'wake word (espeak voices)':<34}{'detected':>10}{'false/h':>10}")
+        for name, s in wake.items():
+            if isinstance(s, dict):
+                print(f"  {name:<32}{s['detected']:>10.1%}{s['false_accepts_per_hour']:>10.1f}")
+        print(f"  (false accepts over {wake['negative_speech_secs']:.0f} s of ordinary speech)")
 
 
 if __name__ == "__main__":
