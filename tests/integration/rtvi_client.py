@@ -41,8 +41,13 @@ async def run_client(plan: dict[str, Any], timeout: float = 90) -> ClientRun:
         json.dump({"timeoutMs": int(timeout * 1000) - 2000, **plan}, f)
         plan_path = f.name
     proc = await asyncio.create_subprocess_exec(
-        "node", str(SCRIPT), plan_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=CLIENT_DIR)
+        "node",
+        str(SCRIPT),
+        plan_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=CLIENT_DIR,
+    )
     try:
         stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError:

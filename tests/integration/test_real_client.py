@@ -29,16 +29,18 @@ async def test_spoken_turn_with_the_real_client(
     tmp_path: Path, speech: Callable[[str], Path]
 ) -> None:
     async with running_daemon(tmp_path) as daemon:
-        run = await run_client({
-            "wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws",
-            "steps": [
-                {"do": "connect"},
-                speak(speech("What is the capital of France?")),
-                wait("user-transcription", final=True),
-                wait("bot-stopped-speaking", 60000),
-                {"do": "sleep", "ms": 300},
-            ],
-        })
+        run = await run_client(
+            {
+                "wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws",
+                "steps": [
+                    {"do": "connect"},
+                    speak(speech("What is the capital of France?")),
+                    wait("user-transcription", final=True),
+                    wait("bot-stopped-speaking", 60000),
+                    {"do": "sleep", "ms": 300},
+                ],
+            }
+        )
     assert run.ok, (run.steps(), run.stderr[-2000:])
     assert run.of("botReady"), "bot-ready reached the client"
     first = run.events[[e.get("event") for e in run.events].index("message")]
@@ -57,29 +59,42 @@ async def test_spoken_turn_with_the_real_client(
 
 
 async def test_send_text_services_and_actions(tmp_path: Path) -> None:
-    update = {"config": [{"service": "tts", "options": [{"name": "speed", "value": 1.2}]}],
-              "interrupt": False}
+    update = {
+        "config": [{"service": "tts", "options": [{"name": "speed", "value": 1.2}]}],
+        "interrupt": False,
+    }
     bad = {"config": [{"service": "tts", "options": [{"name": "speed", "value": "x"}]}]}
     async with running_daemon(tmp_path) as daemon:
-        run = await run_client({
-            "wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws",
-            "steps": [
-                {"do": "connect"},
-                {"do": "request", "t": "describe-config"},
-                {"do": "request", "t": "update-config", "d": update},
-                {"do": "request", "t": "update-config", "d": bad, "optional": True},
-                {"do": "raw", "type": "describe-actions", "id": "da"},
-                {"do": "raw", "type": "action", "id": "say", "data": {
-                    "service": "tts", "action": "say",
-                    "arguments": [{"name": "text", "value": "Hello world!"}]}},
-                wait("bot-stopped-speaking"),
-                {"do": "sendText", "text": "Say hello in three words.", "audioResponse": False},
-                wait("bot-llm-stopped"),
-            ],
-        })
+        run = await run_client(
+            {
+                "wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws",
+                "steps": [
+                    {"do": "connect"},
+                    {"do": "request", "t": "describe-config"},
+                    {"do": "request", "t": "update-config", "d": update},
+                    {"do": "request", "t": "update-config", "d": bad, "optional": True},
+                    {"do": "raw", "type": "describe-actions", "id": "da"},
+                    {
+                        "do": "raw",
+                        "type": "action",
+                        "id": "say",
+                        "data": {
+                            "service": "tts",
+                            "action": "say",
+                            "arguments": [{"name": "text", "value": "Hello world!"}],
+                        },
+                    },
+                    wait("bot-stopped-speaking"),
+                    {"do": "sendText", "text": "Say hello in three words.", "audioResponse": False},
+                    wait("bot-llm-stopped"),
+                ],
+            }
+        )
     steps = run.steps()
     assert [s["ok"] for s in steps] == [True, True, True, False, True, True, True, True, True], (
-        steps, run.stderr[-2000:])
+        steps,
+        run.stderr[-2000:],
+    )
     described = steps[1]["result"]
     assert {s["name"] for s in described["config"]} >= {"vad", "stt", "llm", "tts", "audio"}
     assert "must be of type number" in steps[3]["error"]
@@ -91,20 +106,32 @@ async def test_send_text_services_and_actions(tmp_path: Path) -> None:
 
 async def test_interruption_mid_answer(tmp_path: Path, speech: Callable[[str], Path]) -> None:
     async with running_daemon(tmp_path) as daemon:
-        run = await run_client({
-            "wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws",
-            "steps": [
-                {"do": "connect"},
-                {"do": "request", "t": "update-config", "d": {"config": [
-                    {"service": "llm", "options": [{"name": "max_tokens", "value": 200}]}]}},
-                {"do": "sendText", "text": "Tell me a long story about a dragon and a knight."},
-                wait("bot-started-speaking", 30000),
-                {"do": "sleep", "ms": 1500},
-                speak(speech("Wait a moment please")),
-                wait("bot-interrupted", 15000),
-                wait("user-transcription", 15000, final=True),
-            ],
-        })
+        run = await run_client(
+            {
+                "wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws",
+                "steps": [
+                    {"do": "connect"},
+                    {
+                        "do": "request",
+                        "t": "update-config",
+                        "d": {
+                            "config": [
+                                {
+                                    "service": "llm",
+                                    "options": [{"name": "max_tokens", "value": 200}],
+                                }
+                            ]
+                        },
+                    },
+                    {"do": "sendText", "text": "Tell me a long story about a dragon and a knight."},
+                    wait("bot-started-speaking", 30000),
+                    {"do": "sleep", "ms": 1500},
+                    speak(speech("Wait a moment please")),
+                    wait("bot-interrupted", 15000),
+                    wait("user-transcription", 15000, final=True),
+                ],
+            }
+        )
     assert run.ok, (run.steps(), run.stderr[-2000:])
     t_interrupt = run.messages("bot-interrupted")[0]["t"]
     t_speech = run.of("speechEnd")[0]["t"]
@@ -116,24 +143,47 @@ async def test_interruption_mid_answer(tmp_path: Path, speech: Callable[[str], P
 
 
 async def test_client_function_with_a_registered_handler(tmp_path: Path) -> None:
-    weather = {"type": "function", "function": {
-        "name": "get_weather", "description": "Get the current weather forecast for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                       "required": ["city"]}}}
+    weather = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Get the current weather forecast for a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
     async with running_daemon(tmp_path) as daemon:
-        run = await run_client({
-            "wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws",
-            "steps": [
-                {"do": "connect"},
-                {"do": "registerFunction", "name": "get_weather",
-                 "result": {"temperature_celsius": 21, "conditions": "sunny"}},
-                {"do": "request", "t": "update-config", "d": {"config": [
-                    {"service": "llm", "options": [{"name": "tools", "value": [weather]}]}]}},
-                {"do": "sendText", "text": "What's the weather like in Paris?"},
-                wait("llm-function-call-stopped", 30000),
-                wait("bot-stopped-speaking", 60000),
-            ],
-        })
+        run = await run_client(
+            {
+                "wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws",
+                "steps": [
+                    {"do": "connect"},
+                    {
+                        "do": "registerFunction",
+                        "name": "get_weather",
+                        "result": {"temperature_celsius": 21, "conditions": "sunny"},
+                    },
+                    {
+                        "do": "request",
+                        "t": "update-config",
+                        "d": {
+                            "config": [
+                                {
+                                    "service": "llm",
+                                    "options": [{"name": "tools", "value": [weather]}],
+                                }
+                            ]
+                        },
+                    },
+                    {"do": "sendText", "text": "What's the weather like in Paris?"},
+                    wait("llm-function-call-stopped", 30000),
+                    wait("bot-stopped-speaking", 60000),
+                ],
+            }
+        )
     assert run.ok, (run.steps(), run.stderr[-2000:])
     called = run.of("functionHandlerCalled")
     assert called and "paris" in str(called[0]["params"]).lower()
@@ -145,9 +195,16 @@ async def test_client_function_with_a_registered_handler(tmp_path: Path) -> None
 async def test_start_endpoint_with_token(tmp_path: Path) -> None:
     async with running_daemon(tmp_path, rtvi={"token": "t0ken"}) as daemon:
         base = f"http://127.0.0.1:{daemon.rtvi.port}"
-        good = await run_client({"startEndpoint": f"{base}/start", "token": "t0ken",
-                                 "steps": [{"do": "connect"}, {"do": "sleep", "ms": 200}]})
-        bad = await run_client({"startEndpoint": f"{base}/start", "token": "wrong",
-                                "steps": [{"do": "connect"}]}, timeout=30)
+        good = await run_client(
+            {
+                "startEndpoint": f"{base}/start",
+                "token": "t0ken",
+                "steps": [{"do": "connect"}, {"do": "sleep", "ms": 200}],
+            }
+        )
+        bad = await run_client(
+            {"startEndpoint": f"{base}/start", "token": "wrong", "steps": [{"do": "connect"}]},
+            timeout=30,
+        )
     assert good.ok and good.of("botReady"), (good.steps(), good.stderr[-2000:])
     assert not bad.ok and not bad.of("botReady")
