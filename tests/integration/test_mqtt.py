@@ -237,3 +237,25 @@ async def test_broker_restart_and_broker_down_at_start(tmp_path: Path) -> None:
                 w.close()
         finally:
             broker.stop()
+
+
+async def test_device_control_intent_publishes_to_the_configured_topic(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path)
+    broker.start()
+    w = Watcher(broker.port)
+    try:
+        async with running_daemon(
+            tmp_path / "state",
+            mqtt={"enabled": True, "host": "127.0.0.1", "port": broker.port},
+            tools={"devices": ["kitchen light = home/kitchen/light/set"]},
+        ) as daemon:
+            await asyncio.wait_for(daemon.mqtt.connected.wait(), 15)
+            w.publish(f"{BASE}/ask", "Turn on the kitchen light")
+            assert (await w.wait("home/kitchen/light/set")).payload == b"ON"
+            answer = js(await w.wait(f"{BASE}/event/bot_answer", lambda p: "kitchen" in p))
+            assert "Turning on the kitchen light" in answer["text"]
+            w.publish(f"{BASE}/ask", "Switch the kitchen light off")
+            await w.wait("home/kitchen/light/set", lambda p: p == "OFF")
+    finally:
+        w.close()
+        broker.stop()
