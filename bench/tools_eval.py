@@ -21,8 +21,10 @@ from rtvi_edge.tools.numbers import parse_duration
 from rtvi_edge.tools.registry import Tool, tool_from_schema
 from rtvi_edge.tools.timers import TimerService
 
-WEATHER = tool_from_schema(
-    {
+# A client-side function (as an RTVI client declares it), used by the eval and the tests.
+WEATHER_FUNCTION = {
+    "type": "function",
+    "function": {
         "name": "get_weather",
         "description": "Get the current weather forecast for a city",
         "parameters": {
@@ -30,8 +32,9 @@ WEATHER = tool_from_schema(
             "properties": {"city": {"type": "string"}},
             "required": ["city"],
         },
-    }
-)
+    },
+}
+WEATHER = tool_from_schema(WEATHER_FUNCTION)
 
 Case = tuple[str, str | None, dict[str, Any]]
 CASES: list[Case] = [

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.speech import speech_end
+from bench.tools_eval import WEATHER_FUNCTION
 from rtvi_edge.audio.wav import read_wav
 from tests.integration.daemon_harness import running_daemon
 from tests.integration.rtvi_client import run_client
@@ -143,18 +144,7 @@ async def test_interruption_mid_answer(tmp_path: Path, speech: Callable[[str], P
 
 
 async def test_client_function_with_a_registered_handler(tmp_path: Path) -> None:
-    weather = {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Get the current weather forecast for a city",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    }
+    weather = WEATHER_FUNCTION
     async with running_daemon(tmp_path) as daemon:
         run = await run_client(
             {

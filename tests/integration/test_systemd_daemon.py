@@ -14,13 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.run import free_port
+
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(path: Path, port: int, state: Path, stop_secs: str = "0.35") -> None:

@@ -13,24 +13,14 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bench.tools_eval import WEATHER_FUNCTION
 from rtvi_edge.audio.wav import read_wav
 from rtvi_edge.rtvi import frames
 from tests.integration.daemon_harness import next_message, rtvi, running_daemon
 
 pytestmark = pytest.mark.integration
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Get the current weather forecast for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
+WEATHER = WEATHER_FUNCTION
 
 
 async def connect(http: aiohttp.ClientSession, port: int) -> aiohttp.ClientWebSocketResponse:
