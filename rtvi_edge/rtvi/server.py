@@ -130,8 +130,14 @@ class RtviServer:
         }
         return web.json_response(info, status=200 if ready else 503)
 
-    async def handle_index(self, request: web.Request) -> web.FileResponse:
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
         assert self.web_root is not None
+        if not (self.web_root / "app.js").is_file():
+            return web.Response(
+                status=503,
+                text="The web page is not built yet: run "
+                "scripts/setup (it runs `npm run build` in web/).",
+            )
         return web.FileResponse(self.web_root / "index.html")
 
     async def handle_start(self, request: web.Request) -> web.Response:
