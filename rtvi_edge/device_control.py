@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from rtvi_edge import events as ev
@@ -63,11 +62,12 @@ class LocalControl:
         await self._conv.say(text)
 
     async def ask(self, text: str) -> str:
-        turn = await self._conv.send_text(text)
-        if turn is None or turn.task is None:
-            return ""
-        await asyncio.wait([turn.task])  # an interrupted turn still has its text so far
-        return turn.outcome.generated
+        conv = self._conv
+        await conv.send_text(text)
+        # An LLM turn or a local intent's spoken reply: wait for it, then take what was said.
+        await conv.wait_idle(120)
+        turns = conv.context.turns
+        return str(turns[-1]["content"]) if turns and turns[-1]["role"] == "assistant" else ""
 
     def set_muted(self, muted: bool) -> None:
         self._conv.set_muted(muted)

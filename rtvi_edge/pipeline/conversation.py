@@ -400,11 +400,18 @@ class Conversation:
             )
         )
 
+    def _responding(self) -> bool:
+        """A turn runs, or a committed user message is still on its way to one."""
+        preparing = ("intent-", "turn-after-utterance")
+        return self._turn is not None or any(
+            t.get_name().startswith(preparing) and not t.done() for t in self._tasks
+        )
+
     async def wait_idle(self, timeout: float = 60.0) -> None:
-        """Until no bot turn runs (tests, `ask`, the chat command)."""
+        """Until the bot has answered (tests, MQTT `ask`, the chat command)."""
         deadline = time.monotonic() + timeout
-        while self._turn is not None and time.monotonic() < deadline:
-            task = self._turn.task
+        while self._responding() and time.monotonic() < deadline:
+            task = self._turn.task if self._turn is not None else None
             if task is None:
                 await asyncio.sleep(0.01)
                 continue

@@ -185,6 +185,14 @@ async def test_every_command_round_trips(tmp_path: Path) -> None:
         answer = js(await w.wait(f"{BASE}/event/bot_answer", timeout=30))
         assert answer["text"]
         await w.wait(f"{BASE}/metrics", lambda p: "llm_first_token_ms" in p)
+        # ask with an MQTT 5 response topic: the answer comes back there too
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = "app/answers"
+        props.CorrelationData = b"q-1"
+        w.publish(f"{BASE}/ask", "What time is it?", props)
+        reply = await w.wait("app/answers", timeout=30)
+        assert reply.properties.CorrelationData == b"q-1"
+        assert js(reply)["answer"].startswith("It is ")
         # say
         w.publish(f"{BASE}/say", json.dumps({"text": "Dinner is ready."}))
         await w.wait(f"{BASE}/event/bot_answer", lambda p: "Dinner is ready" in p)
