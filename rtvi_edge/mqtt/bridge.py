@@ -1,10 +1,11 @@
-"""The MQTT bridge: the device's state, events and commands on a broker.
+"""The MQTT bridge: the device's state, events and commands on a broker (I/O shell).
 
-paho-mqtt runs its network loop in its own thread and reconnects by itself
-(1 s doubling to 60 s); its callbacks only hand work to the event loop. A
-broker that is down or slow never blocks the pipeline: publishing is
-fire-and-forget, events wait in paho's bounded queue (QoS 1) while offline,
-and the retained topics are published afresh on every (re)connect.
+paho-mqtt runs the network in its own thread and reconnects by itself (1 s
+doubling to 60 s). Its callbacks only hand work to the event loop with
+`call_soon_threadsafe`; everything else happens on the loop. Publishing never
+waits for the network: messages go through the `Outbox` (latest retained
+values, a bounded drop-oldest queue of events) and are handed to paho only
+while connected, at most `WINDOW` unacknowledged at a time.
 """
 
 from __future__ import annotations
@@ -12,25 +13,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import ssl
-from pathlib import Path
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from rtvi_edge import events as ev
 from rtvi_edge.config import MqttConfig
 from rtvi_edge.control import DeviceControl
-from rtvi_edge.errors import RtviEdgeError
+from rtvi_edge.mqtt import commands as cmd
 from rtvi_edge.mqtt import payloads as p
+from rtvi_edge.mqtt.client import make_client
 from rtvi_edge.mqtt.discovery import discovery_messages, removal_messages
+from rtvi_edge.mqtt.handler import CommandHandler, Reply
+from rtvi_edge.mqtt.outbox import Outbox
+from rtvi_edge.mqtt.system import SystemSampler
 from rtvi_edge.mqtt.topics import Topics
 
 log = logging.getLogger(__name__)
+
+WINDOW = 64  # messages handed to paho and not yet acknowledged by the broker
+MAX_COMMANDS = 16  # commands running at once; more are refused, not queued
 
 
 class MqttBridge:
@@ -41,106 +46,168 @@ class MqttBridge:
             control.device_id, config.base_topic, config.discovery_prefix
         )
         self.mapper = p.EventMapper(self.topics)
-        self.connected = asyncio.Event()
+        self.outbox = Outbox(config.queue_size)
+        self.connected = asyncio.Event()  # connected and subscribed: commands arrive
         self.connects = 0  # how many times it (re)connected
+        self._online = False  # CONNACK seen and no disconnect since
+        self._stopping = False
+        self._unacked: set[int] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._commands: set[asyncio.Task[Any]] = set()
+        self.handler = CommandHandler(control, self.topics, self._send, self._reply)
+        self._catalogue = cmd.Catalogue()
+        self._sub: ev.Subscription | None = None
         client_id = config.client_id or f"rtvi-edge-{control.device_id}"
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
-        )
-        self._client.enable_logger(logging.getLogger("rtvi_edge.mqtt.paho"))
-        if config.username:
-            self._client.username_pw_set(config.username, config.password or None)
-        if config.tls:
-            self._client.tls_set(
-                ca_certs=config.tls_ca or None,
-                certfile=config.tls_cert or None,
-                keyfile=config.tls_key or None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        self._client.will_set(self.topics.availability, "offline", qos=1, retain=True)
-        self._client.reconnect_delay_set(1, 60)
-        self._client.max_queued_messages_set(config.queue_size)
+        self._client = make_client(config, client_id, p.availability(self.topics, online=False))
         self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped, oldest first: the broker was away longer than the queue lasts
+        (or events came faster than the bridge takes them off the bus)."""
+        return self.outbox.dropped + (self._sub.dropped if self._sub is not None else 0)
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
         """Returns at once; connects (and reconnects) in the background."""
         self._loop = asyncio.get_running_loop()
+        c = self.control
+        self._catalogue = cmd.Catalogue.from_descriptions(c.describe_config(), c.describe_actions())
+        self._sub = sub = c.bus.subscribe(maxsize=self.config.queue_size)  # before the snapshot
+        self._put_discovery()
+        for message in self.handler.device_state():
+            self.outbox.put(message)
+        self.outbox.put(p.availability(self.topics, online=True))
+        self._spawn(self._forward_events(sub), "mqtt-events", self._tasks)
+        self._spawn(self._system_metrics(), "mqtt-system-metrics", self._tasks)
         self._client.connect_async(self.config.host, self.config.port, self.config.keepalive)
         self._client.loop_start()
-        self._spawn(self._forward_events(), "mqtt-events")
-        self._spawn(self._system_metrics(), "mqtt-system-metrics")
         log.info(
             "MQTT: connecting to %s:%d as %s", self.config.host, self.config.port, self.topics.base
         )
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
+        """Says `offline` (if connected), disconnects and ends paho's thread."""
+        self._stopping = True
+        tasks = self._tasks | self._commands
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.connected.is_set():
-            info = self._client.publish(self.topics.availability, "offline", qos=1, retain=True)
-            with contextlib.suppress(Exception):
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._online:
+            offline = p.availability(self.topics, online=False)
+            info = self._client.publish(offline.topic, offline.payload, qos=1, retain=True)
+            with contextlib.suppress(RuntimeError, ValueError):
                 await asyncio.to_thread(info.wait_for_publish, 2.0)
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
+        self._online = False
+        self.connected.clear()
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def publish_raw(self, topic: str, payload: str) -> bool:
+        """For device-control tools: sent now or never (False when not connected), so a
+        "turn on the light" is not replayed an hour later."""
+        if not self.connected.is_set():
+            return False
+        info = self._client.publish(topic, payload, qos=1)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    def _spawn(
+        self, coro: Coroutine[Any, Any, None], name: str, owner: set[asyncio.Task[Any]]
+    ) -> None:
         task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        owner.add(task)
+        task.add_done_callback(owner.discard)
 
     # -- paho's thread → the event loop -----------------------------------------
+    def _post(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing left to do
+            loop.call_soon_threadsafe(fn, *args)
+
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if getattr(reason, "is_failure", False):
-            log.warning("MQTT: broker refused the connection: %s", reason)
+            log.warning("MQTT: the broker refused the connection: %s", reason)
             return
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._connected)
+        self._post(self._connected)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        log.debug("MQTT: %s:%d unreachable; retrying", self.config.host, self.config.port)
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._disconnected, str(reason))
+        self._post(self._disconnected, str(reason))
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any
+    ) -> None:
+        refused = [str(r) for r in reasons if getattr(r, "is_failure", False)]
+        self._post(self._subscribed, refused)
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any
+    ) -> None:
+        self._post(self._acked, mid)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._received, msg)
+        self._post(self._received, msg.topic, bytes(msg.payload), msg.retain, _reply_to(msg))
 
     # -- on the event loop ------------------------------------------------------
     def _connected(self) -> None:
+        self._online = True
         self.connects += 1
         log.info("MQTT: connected to %s:%d", self.config.host, self.config.port)
         self._client.subscribe([(topic, 1) for topic in self.topics.subscriptions()])
-        self._publish_retained()
-        self.connected.set()
+        self.outbox.reconnected()  # the broker may have lost every retained value
+        self._pump()
+
+    def _subscribed(self, refused: list[str]) -> None:
+        if refused:
+            log.warning("MQTT: the broker refused some subscriptions: %s", ", ".join(refused))
+        if self._online:
+            self.connected.set()
 
     def _disconnected(self, reason: str) -> None:
-        if self.connected.is_set():
+        if self._online and not self._stopping:
             log.warning("MQTT: lost the broker (%s); reconnecting in the background", reason)
+        self._online = False
         self.connected.clear()
 
-    def _publish_retained(self) -> None:
-        t, c = self.topics, self.control
-        self._send(p.Publish(t.availability, "online", retain=True, qos=1))
-        self._send(p.Publish(t.state, p.dumps({"state": c.state()}), retain=True, qos=1))
-        self._send(p.Publish(t.config, p.dumps(c.get_config()), retain=True, qos=1))
-        self._publish_mute_volume()
-        self._publish_discovery()
+    def _acked(self, mid: int) -> None:
+        self._unacked.discard(mid)
+        if self.outbox.pending_events:
+            self._pump()
 
-    def _publish_mute_volume(self) -> None:
-        t, c = self.topics, self.control
-        self._send(p.Publish(t.mute, "ON" if c.muted() else "OFF", retain=True, qos=1))
-        self._send(p.Publish(t.volume, str(round(c.volume() * 100)), retain=True, qos=1))
+    def _pump(self) -> None:
+        """Hand what is due to paho; never waits (paho's thread does the writing)."""
+        if not self._online:
+            return
+        for message in self.outbox.take(WINDOW - len(self._unacked)):
+            try:
+                info = self._client.publish(
+                    message.topic, message.payload, qos=message.qos, retain=message.retain
+                )
+            except ValueError as exc:  # an invalid topic (from a response topic, say)
+                log.warning("MQTT: cannot publish on %r: %s", message.topic, exc)
+                continue
+            # NO_CONN: the connection just went; paho keeps a QoS 1 message for the next
+            # one, and every retained value is published again then anyway.
+            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                log.warning("MQTT: publish on %s failed: %s", message.topic, info.rc)
+            elif message.qos > 0:
+                self._unacked.add(info.mid)
 
-    def _publish_discovery(self) -> None:
+    def _put_discovery(self, force: bool = False) -> None:
         c = self.control
         messages = (
             discovery_messages(self.topics, c.device_id, c.device_name)
@@ -148,135 +215,85 @@ class MqttBridge:
             else removal_messages(self.topics, c.device_id)
         )
         for message in messages:
-            self._send(message)
+            self.outbox.put(message, force=force)
 
-    def _send(self, message: p.Publish, properties: Properties | None = None) -> bool:
-        info = self._client.publish(
-            message.topic,
-            message.payload,
-            qos=message.qos,
-            retain=message.retain,
-            properties=properties,
-        )
-        return info.rc == mqtt.MQTT_ERR_SUCCESS
+    def _send(self, message: p.Publish) -> None:
+        self.outbox.put(message)
+        self._pump()
 
-    def publish_raw(self, topic: str, payload: str) -> bool:
-        """For device-control tools: False when the broker is not connected."""
-        if not self.connected.is_set():
-            return False
-        return self._send(p.Publish(topic, payload, qos=1))
-
-    async def _forward_events(self) -> None:
-        sub = self.control.bus.subscribe(maxsize=self.config.queue_size)
+    async def _forward_events(self, sub: ev.Subscription) -> None:
+        lost = 0
         try:
             while True:
                 event = await sub.get()
                 for message in self.mapper.map(event):
-                    # Events go at QoS 1 so paho keeps them (bounded) while offline.
-                    self._send(p.Publish(message.topic, message.payload, message.retain, qos=1))
-                if isinstance(event, ev.ConfigChanged) and event.session_id == "local":
-                    self._publish_mute_volume()
+                    self.outbox.put(message)
+                local = event.session_id == self.mapper.local
+                if local and isinstance(event, ev.StateChanged | ev.ConfigChanged):
+                    # muting shows as a state change, the volume in the config
+                    for message in self.handler.mute_volume():
+                        self.outbox.put(message)
+                if sub.dropped != lost:  # a state change may be among them: read it again
+                    lost = sub.dropped
+                    for message in self.handler.device_state():
+                        self.outbox.put(message)
+                self._pump()
         finally:
             sub.close()
 
     async def _system_metrics(self) -> None:
-        import psutil
-
-        proc = psutil.Process(os.getpid())
-        proc.cpu_percent(None)
+        sampler = SystemSampler()
         while True:
             await asyncio.sleep(self.config.metrics_interval_secs)
-            data: dict[str, Any] = {
-                "cpu_percent": psutil.cpu_percent(None),
-                "process_cpu_percent": proc.cpu_percent(None),
-                "rss_mb": round(proc.memory_info().rss / 2**20, 1),
-                "memory_percent": psutil.virtual_memory().percent,
-                "load_1m": round(os.getloadavg()[0], 2),
-            }
-            temp = _temperature()
-            if temp is not None:
-                data["temperature_c"] = temp
-            self._send(p.Publish(self.topics.system_metrics, p.dumps(data), retain=True))
+            data = await asyncio.to_thread(sampler.sample)
+            data["mqtt_dropped_events"] = self.dropped
+            self._send(p.retained(self.topics.system_metrics, p.dumps(data)))
 
-    def _received(self, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic == self.topics.ha_status:
-            if msg.payload.decode("utf-8", "replace").strip() == "online":
-                self._publish_discovery()  # Home Assistant restarted
+    # -- commands ---------------------------------------------------------------
+    def _received(self, topic: str, payload: bytes, retain: bool, reply: Reply | None) -> None:
+        if topic == self.topics.ha_status:
+            if payload.strip() == b"online":  # Home Assistant (re)started
+                self._put_discovery(force=True)
+                self._pump()
             return
-        command = self.topics.command(msg.topic)
-        if command is not None and not msg.retain:  # a stale retained command is not replayed
-            self._spawn(self._command(command, msg), f"mqtt-{command}")
-
-    async def _command(self, command: str, msg: mqtt.MQTTMessage) -> None:
+        kind = self.topics.command(topic)
+        if kind is None:
+            return
+        if retain:  # a stale command left on the broker is never replayed
+            log.info("MQTT: ignoring the retained command on %s", topic)
+            return
+        if kind == "action" and reply is None:
+            reply = Reply(self.topics.action_response)
         try:
-            await self._run(command, msg)
-        except (RtviEdgeError, ValueError) as exc:
-            log.info("MQTT: %s refused: %s", msg.topic, exc)
-            self._send(
-                p.Publish(
-                    self.topics.event("error"),
-                    p.dumps({"topic": msg.topic, "error": str(exc)}),
-                    qos=1,
-                )
-            )
+            command = cmd.parse_command(kind, payload, self._catalogue)
+        except cmd.PayloadError as exc:
+            self.handler.refuse(kind, topic, str(exc), reply, exc.request_id)
+            return
+        if len(self._commands) >= MAX_COMMANDS:
+            error = f"{kind}: busy, {MAX_COMMANDS} commands running"
+            self.handler.refuse(kind, topic, error, reply)
+            return
+        self._spawn(self.handler.run(kind, topic, command, reply), f"mqtt-{kind}", self._commands)
 
-    async def _run(self, command: str, msg: mqtt.MQTTMessage) -> None:
-        c = self.control
-        payload = bytes(msg.payload)
-        if command == "config/set":
-            items, interrupt = p.config_payload(payload)
-            await c.update_config(items, interrupt)
-        elif command == "action":
-            await self._action(msg, payload)
-        elif command == "say":
-            await c.say(p.text_payload(payload, "say"))
-        elif command == "ask":
-            answer = await c.ask(p.text_payload(payload, "ask"))
-            self._reply(msg, {"answer": answer})
-        elif command == "mute/set":
-            c.set_muted(p.switch_payload(payload, "mute/set"))
-            self._publish_mute_volume()
-        elif command == "volume/set":
-            c.set_volume(p.number_payload(payload, "volume/set", 0, 100) / 100)
-            self._publish_mute_volume()
-        elif command == "stop":
-            await c.stop()
-        elif command == "listen":
-            await c.run_action("audio", "listen", [])
-
-    async def _action(self, msg: mqtt.MQTTMessage, payload: bytes) -> None:
-        req_id: Any = None
+    def _reply(self, reply: Reply, body: dict[str, Any]) -> None:
+        """Sent now (not queued): an answer is only useful to the asker while it waits."""
+        if not self._online:
+            return
+        props = None
+        if reply.correlation is not None:
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props.CorrelationData = reply.correlation
         try:
-            service, action, arguments, req_id = p.action_payload(payload)
-            result = await self.control.run_action(service, action, arguments)
-        except (RtviEdgeError, ValueError) as exc:
-            self._reply(msg, {"id": req_id, "error": str(exc)}, self.topics.action_response)
-            raise
-        self._reply(msg, {"id": req_id, "result": result}, self.topics.action_response)
-
-    def _reply(
-        self, msg: mqtt.MQTTMessage, body: dict[str, Any], default_topic: str | None = None
-    ) -> None:
-        """To the MQTT 5 response topic (with its correlation data) if the request named
-        one, else to `default_topic`."""
-        props = getattr(msg, "properties", None)
-        response_topic = getattr(props, "ResponseTopic", None) if props else None
-        out_props = None
-        topic = default_topic
-        if response_topic:
-            topic = response_topic
-            out_props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-            correlation = getattr(props, "CorrelationData", None)
-            if correlation is not None:
-                out_props.CorrelationData = correlation
-        if topic is not None:
-            self._send(p.Publish(topic, p.dumps(body), qos=1), out_props)
+            self._client.publish(reply.topic, p.dumps(body), qos=1, properties=props)
+        except ValueError as exc:
+            log.info("MQTT: cannot answer on %r: %s", reply.topic, exc)
 
 
-def _temperature() -> float | None:
-    """The SoC temperature where the board has a sensor (Pi: thermal_zone0)."""
-    zone = Path("/sys/class/thermal/thermal_zone0/temp")
-    try:
-        return round(int(zone.read_text().strip()) / 1000, 1)
-    except (OSError, ValueError):
+def _reply_to(msg: mqtt.MQTTMessage) -> Reply | None:
+    """The MQTT 5 response topic and correlation data of a request, if any."""
+    props = getattr(msg, "properties", None)
+    topic = getattr(props, "ResponseTopic", None) if props is not None else None
+    if not topic:
         return None
+    correlation = getattr(props, "CorrelationData", None)
+    return Reply(str(topic), bytes(correlation) if correlation is not None else None)

@@ -1,16 +1,22 @@
 """Home Assistant MQTT discovery: one device, its entities, retained config messages.
 
-Topic: <discovery_prefix>/<component>/<node id>/<object id>/config. An empty
-retained payload on the same topic removes the entity.
+Topic: <discovery_prefix>/<component>/rtvi_edge_<device id>/<object id>/config.
+An empty retained payload on the same topic removes the entity. Entity ids are
+suggested with `default_entity_id` (it replaced `object_id` in Home Assistant
+2025.10); older versions ignore the key and name entities from the device.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rtvi_edge import __version__
-from rtvi_edge.mqtt.payloads import Publish, dumps
+from rtvi_edge.mqtt.payloads import Publish, dumps, retained
 from rtvi_edge.mqtt.topics import Topics
+
+# An empty string keeps the previous value: typed turns have no voice-to-voice time.
+_LATENCY = "{{ value_json.voice_to_voice_ms if value_json.voice_to_voice_ms is number else '' }}"
 
 
 def _entities(t: Topics) -> list[tuple[str, str, dict[str, Any]]]:
@@ -23,6 +29,8 @@ def _entities(t: Topics) -> list[tuple[str, str, dict[str, Any]]]:
                 "name": "Assist state",
                 "state_topic": t.state,
                 "value_template": "{{ value_json.state }}",
+                "device_class": "enum",
+                "options": ["idle", "listening", "thinking", "speaking", "muted"],
                 "icon": "mdi:account-voice",
             },
         ),
@@ -31,9 +39,9 @@ def _entities(t: Topics) -> list[tuple[str, str, dict[str, Any]]]:
             "last_transcript",
             {
                 "name": "Last transcript",
-                "state_topic": t.event("user_transcript"),
+                "state_topic": t.last_transcript,
                 "value_template": "{{ value_json.text[:255] }}",
-                "icon": "mdi:text-to-speech",
+                "icon": "mdi:account-voice",
             },
         ),
         (
@@ -41,7 +49,7 @@ def _entities(t: Topics) -> list[tuple[str, str, dict[str, Any]]]:
             "last_answer",
             {
                 "name": "Last answer",
-                "state_topic": t.event("bot_answer"),
+                "state_topic": t.last_answer,
                 "value_template": "{{ value_json.text[:255] }}",
                 "icon": "mdi:robot",
             },
@@ -52,7 +60,7 @@ def _entities(t: Topics) -> list[tuple[str, str, dict[str, Any]]]:
             {
                 "name": "Voice-to-voice latency",
                 "state_topic": t.metrics,
-                "value_template": "{{ value_json.voice_to_voice_ms }}",
+                "value_template": _LATENCY,
                 "unit_of_measurement": "ms",
                 "device_class": "duration",
                 "state_class": "measurement",
@@ -64,7 +72,7 @@ def _entities(t: Topics) -> list[tuple[str, str, dict[str, Any]]]:
             "mute",
             {
                 "name": "Mute microphone",
-                "command_topic": t.t("mute/set"),
+                "command_topic": t.command_topic("mute/set"),
                 "state_topic": t.mute,
                 "payload_on": "ON",
                 "payload_off": "OFF",
@@ -76,11 +84,12 @@ def _entities(t: Topics) -> list[tuple[str, str, dict[str, Any]]]:
             "volume",
             {
                 "name": "Volume",
-                "command_topic": t.t("volume/set"),
+                "command_topic": t.command_topic("volume/set"),
                 "state_topic": t.volume,
                 "min": 0,
                 "max": 100,
-                "step": 5,
+                "step": 1,
+                "mode": "slider",
                 "unit_of_measurement": "%",
                 "icon": "mdi:volume-high",
             },
@@ -90,7 +99,7 @@ def _entities(t: Topics) -> list[tuple[str, str, dict[str, Any]]]:
             "stop",
             {
                 "name": "Stop",
-                "command_topic": t.t("stop"),
+                "command_topic": t.command_topic("stop"),
                 "payload_press": "PRESS",
                 "icon": "mdi:stop",
             },
@@ -100,7 +109,7 @@ def _entities(t: Topics) -> list[tuple[str, str, dict[str, Any]]]:
             "listen",
             {
                 "name": "Listen",
-                "command_topic": t.t("listen"),
+                "command_topic": t.command_topic("listen"),
                 "payload_press": "PRESS",
                 "icon": "mdi:microphone",
             },
@@ -108,50 +117,71 @@ def _entities(t: Topics) -> list[tuple[str, str, dict[str, Any]]]:
         (
             "text",
             "say",
-            {"name": "Say", "command_topic": t.t("say"), "max": 255, "icon": "mdi:bullhorn"},
+            {
+                "name": "Say",
+                "command_topic": t.command_topic("say"),
+                "max": 255,
+                "icon": "mdi:bullhorn",
+            },
         ),
         (
             "text",
             "ask",
-            {"name": "Ask", "command_topic": t.t("ask"), "max": 255, "icon": "mdi:chat-question"},
+            {
+                "name": "Ask",
+                "command_topic": t.command_topic("ask"),
+                "max": 255,
+                "icon": "mdi:chat-question",
+            },
         ),
     ]
 
 
-def discovery_messages(t: Topics, device_id: str, device_name: str) -> list[Publish]:
-    device = {
+def device_block(device_id: str, device_name: str) -> dict[str, Any]:
+    return {
         "identifiers": [f"rtvi-edge-{device_id}"],
         "name": device_name,
         "manufacturer": "rtvi-edge",
         "model": "On-device voice assistant",
         "sw_version": __version__,
     }
+
+
+def discovery_messages(t: Topics, device_id: str, device_name: str) -> list[Publish]:
+    device = device_block(device_id, device_name)
     origin = {"name": "rtvi-edge", "sw_version": __version__}
+    slug = _slug(device_id)
     out = []
     for component, object_id, keys in _entities(t):
         config = {
             "unique_id": f"rtvi_edge_{device_id}_{object_id}",
-            "object_id": f"{device_id}_{object_id}",
+            "default_entity_id": f"{component}.{slug}_{object_id}",
             "availability_topic": t.availability,
             "payload_available": "online",
             "payload_not_available": "offline",
+            "qos": 1,
             "device": device,
             "origin": origin,
             **keys,
         }
-        out.append(
-            Publish(_topic(t, component, device_id, object_id), dumps(config), retain=True, qos=1)
-        )
+        out.append(retained(_topic(t, component, device_id, object_id), dumps(config)))
     return out
 
 
 def removal_messages(t: Topics, device_id: str) -> list[Publish]:
+    """Empty retained configs: Home Assistant removes the entities."""
     return [
-        Publish(_topic(t, component, device_id, object_id), "", retain=True, qos=1)
+        retained(_topic(t, component, device_id, object_id), "")
         for component, object_id, _keys in _entities(t)
     ]
 
 
 def _topic(t: Topics, component: str, device_id: str, object_id: str) -> str:
-    node = "".join(c if c.isalnum() or c in "_-" else "_" for c in device_id)
+    # Discovery topic levels allow only [a-zA-Z0-9_-].
+    node = re.sub(r"[^a-zA-Z0-9_-]", "_", device_id)
     return f"{t.discovery_prefix}/{component}/rtvi_edge_{node}/{object_id}/config"
+
+
+def _slug(text: str) -> str:
+    # Entity ids allow only lower-case letters, digits and single underscores.
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "rtvi_edge"

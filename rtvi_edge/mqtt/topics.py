@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-COMMANDS = ("config/set", "action", "say", "ask", "mute/set", "volume/set", "stop", "listen")
+CommandKind = Literal[
+    "config/set", "action", "say", "ask", "mute/set", "volume/set", "stop", "listen"
+]
+COMMANDS: tuple[CommandKind, ...] = get_args(CommandKind)
 
 
 @dataclass(frozen=True)
@@ -16,11 +20,13 @@ class Topics:
     def for_device(
         cls, device_id: str, base_topic: str = "", discovery_prefix: str = "homeassistant"
     ) -> Topics:
-        return cls(base_topic.rstrip("/") or f"rtvi-edge/{device_id}", discovery_prefix)
+        base = base_topic.strip().strip("/") or f"rtvi-edge/{device_id}"
+        return cls(base, discovery_prefix.strip().strip("/") or "homeassistant")
 
     def t(self, suffix: str) -> str:
         return f"{self.base}/{suffix}"
 
+    # -- out, retained ---------------------------------------------------------
     @property
     def availability(self) -> str:
         return self.t("availability")
@@ -34,14 +40,6 @@ class Topics:
         return self.t("config")
 
     @property
-    def metrics(self) -> str:
-        return self.t("metrics")
-
-    @property
-    def system_metrics(self) -> str:
-        return self.t("metrics/system")
-
-    @property
     def mute(self) -> str:
         return self.t("mute")
 
@@ -50,22 +48,48 @@ class Topics:
         return self.t("volume")
 
     @property
+    def last_transcript(self) -> str:
+        return self.t("last_transcript")
+
+    @property
+    def last_answer(self) -> str:
+        return self.t("last_answer")
+
+    @property
+    def metrics(self) -> str:
+        return self.t("metrics")
+
+    @property
+    def system_metrics(self) -> str:
+        return self.t("metrics/system")
+
+    # -- out, not retained -----------------------------------------------------
+    def event(self, name: str) -> str:
+        return self.t(f"event/{name}")
+
+    @property
     def action_response(self) -> str:
         return self.t("action/response")
 
+    # -- in --------------------------------------------------------------------
+    def command_topic(self, kind: CommandKind) -> str:
+        return self.t(kind)
+
     @property
     def ha_status(self) -> str:
+        """Home Assistant's birth/last-will topic."""
         return f"{self.discovery_prefix}/status"
-
-    def event(self, name: str) -> str:
-        return self.t(f"event/{name}")
 
     def subscriptions(self) -> list[str]:
         return [self.t(c) for c in COMMANDS] + [self.ha_status]
 
-    def command(self, topic: str) -> str | None:
-        """'say', 'config/set', ... for a command topic of this device; None otherwise."""
+    def command(self, topic: str) -> CommandKind | None:
+        """The command a topic of this device is ('say', 'config/set', ...); None otherwise."""
         prefix = self.base + "/"
-        if topic.startswith(prefix) and topic[len(prefix) :] in COMMANDS:
-            return topic[len(prefix) :]
+        if not topic.startswith(prefix):
+            return None
+        suffix = topic[len(prefix) :]
+        for kind in COMMANDS:
+            if suffix == kind:
+                return kind
         return None
