@@ -43,6 +43,7 @@ class AudioConfig:
     volume: float = bounded(1.0, 0.0, 2.0)
     echo_guard: str = choice("half-duplex", "barge-in", default="half-duplex")
     barge_in_threshold: float = bounded(0.85, 0.0, 1.0)  # VAD prob needed while the bot speaks
+    barge_in_secs: float = bounded(0.2, 0.0, 2.0)  # speech held that long interrupts the bot
     echo_cancel: bool = False  # WebRTC AEC: full-duplex barge-in on a speaker the mic hears
     echo_delay_ms: int = bounded(40, 0, 500)  # speaker → mic delay hint for the AEC
     noise_suppression: bool = True  # with echo_cancel: WebRTC noise suppression

@@ -223,8 +223,9 @@ class Daemon:
     def new_conversation(self, session_id: str, session: Any) -> Conversation:
         assert self.hub is not None
         settings = SessionSettings.from_config(self.config, echo_guard="barge-in")
-        # Browser and phone clients cancel their own echo: barge in at the normal threshold.
+        # Browser and phone clients cancel their own echo: barge in like a normal start.
         settings.barge_in_threshold = settings.endpoint.threshold
+        settings.barge_in_secs = settings.endpoint.start_secs
         conv = Conversation(
             session_id,
             self.hub,

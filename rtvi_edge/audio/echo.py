@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 
 from rtvi_edge.errors import AudioDeviceError
 from rtvi_edge.pipeline.output import resample
@@ -19,7 +18,7 @@ log = logging.getLogger(__name__)
 
 RATE = 16000
 FRAME_BYTES = RATE // 100 * 2  # 10 ms: WebRTC APM's frame
-MAX_REFERENCE_SECS = 10.0
+MAX_REFERENCE_BYTES = 10 * RATE * 2  # 10 s
 
 
 class EchoCanceller:
@@ -39,19 +38,24 @@ class EchoCanceller:
         self._ap.set_stream_format(RATE, 1)
         self._ap.set_reverse_stream_format(RATE, 1)
         self._ap.set_stream_delay(delay_ms)
-        self._reference: deque[bytes] = deque(maxlen=int(MAX_REFERENCE_SECS * 100))
-        self._ref_pending = b""
+        # What the speaker plays from the next microphone sample on, sample for sample.
+        self._reference = bytearray()
         self._mic_pending = b""
         self._lock = threading.Lock()  # the sink may run in another thread
 
     def reference(self, pcm: bytes, rate: int) -> None:
         """Audio just handed to the speaker (any rate, mono s16le)."""
-        data = self._ref_pending + resample(pcm, rate, RATE)
-        cut = len(data) - len(data) % FRAME_BYTES
+        pcm = resample(pcm, rate, RATE)
         with self._lock:
-            for i in range(0, cut, FRAME_BYTES):
-                self._reference.append(data[i : i + FRAME_BYTES])
-        self._ref_pending = data[cut:]
+            # Playback cannot start before now: if it ran dry, this piece is heard
+            # only after the microphone audio already received (some not yet processed).
+            gap = len(self._mic_pending) - len(self._reference)
+            if gap > 0:
+                self._reference += bytes(gap)
+            self._reference += pcm
+            excess = len(self._reference) - MAX_REFERENCE_BYTES
+            if excess > 0:  # nobody feeds the microphone: keep the newest only
+                del self._reference[: excess + excess % 2]
 
     def process(self, mic: bytes) -> bytes:
         """16 kHz mono s16le from the microphone → the same with the echo removed."""
@@ -60,17 +64,12 @@ class EchoCanceller:
         out = []
         for i in range(0, cut, FRAME_BYTES):
             with self._lock:
-                far = self._reference.popleft() if self._reference else bytes(FRAME_BYTES)
+                far = bytes(self._reference[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\0")
+                del self._reference[:FRAME_BYTES]
             self._ap.process_reverse_stream(far)
             out.append(self._ap.process_stream(data[i : i + FRAME_BYTES]))
         self._mic_pending = data[cut:]
         return b"".join(out)
-
-    def clear_reference(self) -> None:
-        """Playback was cut (interruption): what was queued will not be heard."""
-        with self._lock:
-            self._reference.clear()
-        self._ref_pending = b""
 
 
 class EchoReferenceSink:
@@ -89,7 +88,8 @@ class EchoReferenceSink:
         return float(self._inner.buffered())  # type: ignore[attr-defined]
 
     async def discard(self) -> None:
-        self._aec.clear_reference()
+        # What was handed over is still played (the device's buffer, the pacer's lead)
+        # and echoes: its reference stays, so that tail is cancelled too.
         await self._inner.discard()  # type: ignore[attr-defined]
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ from rtvi_edge.tools.runner import ToolRunner
 
 log = logging.getLogger(__name__)
 
-ECHO_TAIL_SECS = 0.3  # room reverb of the bot's last word, still ignored in half-duplex
+ECHO_TAIL_SECS = 0.3  # room reverb of the bot's last word: ignored, or held to the barge-in bar
 
 
 class Conversation:
@@ -121,14 +121,20 @@ class Conversation:
         half = self.settings.echo_guard == "half-duplex"
         if bot_speaking:
             self.listener.deaf = half or self.settings.muted
-            self.listener.threshold_override = None if half else self.settings.barge_in_threshold
+            self.listener.barge_in = None if half else self.settings.barge_in()
             return
-        self.listener.threshold_override = None
-        if half and not self.settings.muted:
-            loop = asyncio.get_running_loop()
-            self._undeafen = loop.call_later(ECHO_TAIL_SECS, self._apply_mute)
-        else:
-            self._apply_mute()
+        if self.settings.muted:
+            self._end_echo_tail()
+            return
+        # The room still rings with the bot's last word for a moment: deaf (half-duplex)
+        # or still under the barge-in bar until it has died away.
+        loop = asyncio.get_running_loop()
+        self._undeafen = loop.call_later(ECHO_TAIL_SECS, self._end_echo_tail)
+
+    def _end_echo_tail(self) -> None:
+        self._undeafen = None
+        self.listener.barge_in = None
+        self._apply_mute()
 
     def _apply_mute(self) -> None:
         self.listener.deaf = self.settings.muted

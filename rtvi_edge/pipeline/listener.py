@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rtvi_edge.engines.base import SpeechToText, SttStream, VadStream
-from rtvi_edge.pipeline.endpointing import Endpointer, EndpointParams, Signal
+from rtvi_edge.pipeline.endpointing import BargeIn, Endpointer, EndpointParams, Signal
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 PREROLL_SECS = 0.3  # audio kept from before the VAD fired, so first syllables are not lost
+PREROLL_LEAD_SECS = 0.2  # kept from before the speech began, however long it took to fire
+MAX_PREROLL_SECS = 1.0
 STREAMING_PARTIAL_SECS = 0.25
 
 
@@ -136,14 +138,14 @@ class UserListener:
         self.interim_secs = interim_secs
         self._cb = callbacks
         self._pending = b""
-        self._preroll: deque[bytes] = deque(maxlen=max(1, int(PREROLL_SECS / self._frame_secs)))
+        self._preroll: deque[bytes] = deque(maxlen=int(MAX_PREROLL_SECS / self._frame_secs))
         self._held: list[bytes] = []  # silence after a pause: fed only if speech resumes
         self._worker: SttWorker | None = None
         self._utt: Utterance | None = None
         self._spec_task: asyncio.Task[None] | None = None
         self._end_task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
-        self.threshold_override: float | None = None
+        self.barge_in: BargeIn | None = None  # while the bot speaks: what may interrupt it
         self.deaf = False  # half-duplex: ignore the mic while the bot speaks
 
     @property
@@ -168,11 +170,8 @@ class UserListener:
             self._preroll.clear()
             return
         prob = self._vad.probability(frame)
-        if self.threshold_override is not None and self.endpointer.state in ("quiet", "starting"):
-            # Barge-in while the bot talks needs a clearer voice than a normal start.
-            prob = prob if prob >= self.threshold_override else 0.0
         in_utterance = self.endpointer.state in ("speaking", "paused")
-        signals = self.endpointer.feed(prob, self._frame_secs)
+        signals = self.endpointer.feed(prob, self._frame_secs, self.barge_in)
         now = time.monotonic()
         if Signal.STARTED in signals:
             self._start_utterance(now, frame)
@@ -231,7 +230,10 @@ class UserListener:
             self.interim_secs,
             self._cb.on_interim,
         )
-        for pre in self._preroll:
+        # A barge-in fires later after its onset than a normal start: reach further back.
+        keep = max(PREROLL_SECS, self.endpointer.onset_secs + PREROLL_LEAD_SECS)
+        frames = list(self._preroll)[-max(1, int(keep / self._frame_secs)) :]
+        for pre in frames:
             self._worker.feed(pre)
         self._preroll.clear()
         self._worker.feed(frame)

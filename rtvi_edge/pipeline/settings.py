@@ -7,7 +7,7 @@ from typing import Any
 
 from rtvi_edge.config import Config
 from rtvi_edge.engines.base import GenerationParams
-from rtvi_edge.pipeline.endpointing import EndpointParams
+from rtvi_edge.pipeline.endpointing import BargeIn, EndpointParams
 
 
 @dataclass
@@ -24,6 +24,7 @@ class SessionSettings:
     interim_secs: float = 0.8
     echo_guard: str = "half-duplex"  # or "barge-in"
     barge_in_threshold: float = 0.85
+    barge_in_secs: float = 0.2
     volume: float = 1.0
     muted: bool = False
     tools: list[dict[str, Any]] = field(default_factory=list)  # client-declared functions
@@ -51,8 +52,16 @@ class SessionSettings:
             echo_guard=echo_guard
             or ("barge-in" if config.audio.echo_cancel else config.audio.echo_guard),
             barge_in_threshold=config.audio.barge_in_threshold,
+            barge_in_secs=config.audio.barge_in_secs,
             volume=config.audio.volume,
         )
+
+    def barge_in(self) -> BargeIn | None:
+        """What may interrupt the bot; None: whatever starts a turn (no higher bar)."""
+        e = self.endpoint
+        if self.barge_in_threshold <= e.threshold and self.barge_in_secs <= e.start_secs:
+            return None
+        return BargeIn(threshold=self.barge_in_threshold, min_secs=self.barge_in_secs)
 
     def generation(self) -> GenerationParams:
         return GenerationParams(

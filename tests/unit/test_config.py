@@ -70,3 +70,17 @@ def test_check_config_command_exit_status(tmp_path: Path) -> None:
         text=True,
     )
     assert ok.returncode == 0, ok.stderr
+
+
+def test_barge_in_bar_comes_from_the_audio_section() -> None:
+    from rtvi_edge.pipeline.endpointing import BargeIn
+    from rtvi_edge.pipeline.settings import SessionSettings
+
+    config = config_from_mapping({"audio": {"echo_cancel": True, "barge_in_secs": 0.3}})
+    settings = SessionSettings.from_config(config)
+    assert settings.echo_guard == "barge-in"
+    assert settings.barge_in() == BargeIn(threshold=0.85, min_secs=0.3)
+    # no higher bar than a normal start (RTVI clients cancel their own echo): none
+    settings.barge_in_threshold = settings.endpoint.threshold
+    settings.barge_in_secs = settings.endpoint.start_secs
+    assert settings.barge_in() is None
