@@ -109,7 +109,7 @@ def proc_memory(pid: int) -> dict[str, float]:
     return out
 
 
-def stats(values: list[float]) -> dict[str, float | int | None]:
+def stats(values: list[float | None] | list[float]) -> dict[str, float | int | None]:
     vals = sorted(v for v in values if v is not None)
     if not vals:
         return {"n": 0, "median": None, "p90": None, "min": None, "max": None}
@@ -137,6 +137,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "bench.json")
     ap.add_argument("--skip-tools", action="store_true", help="skip the tool-calling eval")
     ap.add_argument("--skip-wake", action="store_true", help="skip the wake-word eval")
+    ap.add_argument("--skip-barge-in", action="store_true", help="skip the barge-in eval")
+    ap.add_argument("--barge-in-trials", type=int, default=5)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rtvi-bench-"))
     utterances = [make_wav(q, work / f"q{i}.wav") for i, q in enumerate(QUESTIONS)]
@@ -184,6 +186,10 @@ def main() -> int:
         from bench.wake_eval import run as wake_eval
 
         result["wake_word"] = wake_eval(work / "wake")
+    if not args.skip_barge_in:
+        from bench.barge_in_eval import run as barge_in_eval
+
+        result["barge_in"] = barge_in_eval(work / "barge", args.barge_in_trials)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print_table(result)
@@ -225,6 +231,16 @@ def print_table(r: dict[str, Any]) -> None:
             if isinstance(s, dict):
                 print(f"  {name:<32}{s['detected']:>10.1%}{s['false_accepts_per_hour']:>10.1f}")
         print(f"  (false accepts over {wake['negative_speech_secs']:.0f} s of ordinary speech)")
+    barge = r.get("barge_in")
+    if barge:
+        lat = barge["barge_in_latency_median_secs"]
+        print(f"\nbarge-in over the echo canceller (simulated room, {barge['trials']} trials)")
+        print(f"  {'user talking over the bot interrupts it':<44}{barge['user_interrupted']:>8.0%}")
+        print(f"  {'  median time from the first word':<44}{fmt(lat):>8}")
+        own = barge["self_interruptions_with_aec"]
+        print(f"  {'bot interrupting itself, with AEC':<44}{own:>8}")
+        ctl = barge["control_without_aec_self_interrupted"]
+        print(f"  {'bot interrupting itself, without AEC (control)':<44}{ctl:>8.0%}")
 
 
 if __name__ == "__main__":

@@ -76,13 +76,13 @@ class Endpointer:
             if prob >= p.threshold:
                 self.state, self._voiced = "starting", frame_secs
                 if self._voiced >= p.start_secs - 1e-9:
-                    self._begin(out)
+                    self._begin(out, onset=0.0)
         elif self.state == "starting":
             self._recent.clear()
             if prob >= p.threshold - p.hysteresis:
                 self._voiced += frame_secs
                 if self._voiced >= p.start_secs - 1e-9:
-                    self._begin(out)
+                    self._begin(out, onset=self._voiced - frame_secs)
             else:
                 self.state, self._voiced = "quiet", 0.0
         elif prob >= (p.threshold if self.state == "paused" else p.threshold - p.hysteresis):
@@ -115,9 +115,9 @@ class Endpointer:
         if self._voiced >= need - 1e-9 and max(self._recent) >= b.threshold:
             self._begin(out, onset=(len(self._recent) - 1 - voiced[0]) * frame_secs)
 
-    def _begin(self, out: list[Signal], onset: float | None = None) -> None:
+    def _begin(self, out: list[Signal], onset: float) -> None:
         self.state = "speaking"
-        self.onset_secs = self._voiced if onset is None else onset
+        self.onset_secs = onset
         self._speech, self._silence = self._voiced, 0.0
         self._recent.clear()
         out.append(Signal.STARTED)

@@ -157,7 +157,7 @@ class RtviServer:
                 {"error": f"the device already serves {self.config.max_sessions} sessions"},
                 status=503,
             )
-        scheme = "wss" if request.secure else "ws"
+        scheme = "wss" if request.secure or _behind_tls_proxy(request) else "ws"
         reply: dict[str, Any] = {"wsUrl": f"{scheme}://{request.host}/ws"}
         if self.config.token:
             reply["token"] = self.config.token
@@ -214,3 +214,14 @@ class RtviServer:
                 self._session_tasks.discard(task)
             log.info("session %s closed", session_id)
         return ws
+
+
+def _behind_tls_proxy(request: web.Request) -> bool:
+    """A reverse proxy terminating HTTPS says so; the socket URL must then be wss://."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    if forwarded == "https":
+        return True
+    first = request.headers.get("Forwarded", "").split(",")[0]
+    return any(
+        part.strip().lower() in ("proto=https", 'proto="https"') for part in first.split(";")
+    )

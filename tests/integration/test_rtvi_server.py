@@ -226,7 +226,13 @@ async def test_token_origins_and_session_limit(tmp_path: Path) -> None:
         ok = await http.post(f"{base}/start", json={}, headers={"Authorization": "Bearer s3cret"})
         assert ok.status == 200
         body = await ok.json()
-        assert body["wsUrl"].endswith("/ws") and body["token"] == "s3cret"
+        assert body["wsUrl"].startswith("ws://") and body["wsUrl"].endswith("/ws")
+        assert body["token"] == "s3cret"
+        for proxy in ({"X-Forwarded-Proto": "https"}, {"Forwarded": "for=1.2.3.4;proto=https"}):
+            behind = await http.post(
+                f"{base}/start", json={"token": "s3cret"}, headers={"Host": "pi.lan", **proxy}
+            )
+            assert (await behind.json())["wsUrl"] == "wss://pi.lan/ws"
         bad_origin = await http.post(
             f"{base}/start", json={"token": "s3cret"}, headers={"Origin": "http://evil.example"}
         )

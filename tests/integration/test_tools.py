@@ -65,9 +65,10 @@ async def test_spoken_timer_speaks_when_it_expires(
         seen = await collect_until(ws, lambda m: m["type"] == "bot-stopped-speaking")
         set_at = time.monotonic()
         await mic
-        assert "Timer set for 5 seconds" in tts_texts(seen), tts_texts(seen)
         finals = [m for m in seen if m["type"] == "user-transcription" and m["data"]["final"]]
-        assert "timer" in finals[0]["data"]["text"].lower()
+        heard = [m["data"]["text"] for m in finals]
+        assert "Timer set for 5 seconds" in tts_texts(seen), (heard, tts_texts(seen))
+        assert "timer" in heard[0].lower()
         fired = await collect_until(ws, lambda m: m["type"] == "bot-stopped-speaking", 20)
         assert "timer is done" in tts_texts(fired)
         assert time.monotonic() - set_at >= 3.0  # it waited for the timer
