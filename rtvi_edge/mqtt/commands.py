@@ -13,6 +13,7 @@ from typing import Any
 
 from rtvi_edge.errors import RtviEdgeError
 from rtvi_edge.mqtt.topics import CommandKind
+from rtvi_edge.services.value_types import type_ok
 
 MAX_PAYLOAD = 256 * 1024  # a config with a long prompt fits; a runaway publisher does not
 MAX_TEXT = 4096
@@ -278,20 +279,3 @@ def _arguments(where: str, raw: Any, spec: ActionSpec, req_id: Any) -> list[dict
         if required and name not in given:
             raise PayloadError(f"{where}: missing argument {name!r} ({type_name})", req_id)
     return raw
-
-
-def type_ok(type_name: str, value: Any) -> bool:
-    """RTVI type names; an unknown name accepts anything (the device checks it)."""
-    if type_name == "bool":
-        return isinstance(value, bool)
-    if type_name == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if type_name == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if type_name == "string":
-        return isinstance(value, str)
-    if type_name == "array":
-        return isinstance(value, list)
-    if type_name == "object":
-        return isinstance(value, dict)
-    return True

@@ -9,7 +9,7 @@ from typing import Any
 from rtvi_edge.errors import ServiceConfigError
 from rtvi_edge.pipeline.context import validate_messages
 from rtvi_edge.pipeline.conversation import Conversation
-from rtvi_edge.services.options import TypeName, _type_ok
+from rtvi_edge.services.value_types import TypeName, type_ok
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def parse_arguments(spec: ActionSpec, arguments: Any) -> dict[str, Any]:
         if name not in known:
             names = ", ".join(known) or "none"
             raise ServiceConfigError(f"{label}: unknown argument {name!r} (known: {names})")
-        if not _type_ok(known[name].type, arg["value"]):
+        if not type_ok(known[name].type, arg["value"]):
             raise ServiceConfigError(
                 f"{label}: argument {name!r} = {arg['value']!r} must be of type {known[name].type}"
             )

@@ -16,9 +16,9 @@ from rtvi_edge.config import Config
 from rtvi_edge.errors import ServiceConfigError
 from rtvi_edge.pipeline.context import validate_messages
 from rtvi_edge.pipeline.settings import SessionSettings
+from rtvi_edge.services.value_types import TypeName, type_ok
 
 Scope = Literal["session", "device"]
-TypeName = Literal["number", "integer", "string", "bool", "array", "object"]
 
 
 @dataclass(frozen=True)
@@ -42,20 +42,6 @@ class OptionSpec:
             "scope": self.scope,
             "description": self.description,
         }
-
-
-def _type_ok(type_name: TypeName, value: Any) -> bool:
-    if type_name == "bool":
-        return isinstance(value, bool)
-    if type_name == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if type_name == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if type_name == "string":
-        return isinstance(value, str)
-    if type_name == "array":
-        return isinstance(value, list)
-    return isinstance(value, dict)
 
 
 def _range(lo: float, hi: float) -> Callable[[Any], Any]:
@@ -90,7 +76,7 @@ def _check_vad_params(value: Any) -> Any:
         if key not in _VAD_KEYS:
             raise ServiceConfigError(f"unknown key {key!r} (known: {', '.join(sorted(_VAD_KEYS))})")
         lo, hi = _VAD_KEYS[key]
-        if not _type_ok("number", v) or not lo <= v <= hi:
+        if not type_ok("number", v) or not lo <= v <= hi:
             raise ServiceConfigError(f"{key} must be a number between {lo} and {hi}")
     return value
 

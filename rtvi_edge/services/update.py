@@ -9,7 +9,8 @@ from typing import Any
 from rtvi_edge.config import Config, replace_section
 from rtvi_edge.errors import ServiceConfigError
 from rtvi_edge.pipeline.settings import SessionSettings
-from rtvi_edge.services.options import BY_KEY, SERVICES, _type_ok
+from rtvi_edge.services.options import BY_KEY, SERVICES
+from rtvi_edge.services.value_types import type_ok
 
 
 @dataclass
@@ -54,7 +55,7 @@ def _plan_option(where: str, service: str, opt: Any, update: ConfigUpdate) -> No
         known = ", ".join(o for (s, o) in BY_KEY if s == service)
         raise ServiceConfigError(f"{where}: {service} has no option {name!r} (known: {known})")
     label = f"{where} ({service}.{name})"
-    if not _type_ok(spec.type, value):
+    if not type_ok(spec.type, value):
         raise ServiceConfigError(f"{label} = {value!r}: must be of type {spec.type}")
     if spec.check is not None:
         try:
