@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.room import bot_talks_in_room
-from bench.speech import make_wav
+from bench.speech import make_wav, speech_start
 from rtvi_edge import events as ev
 from rtvi_edge.config import Config
 from rtvi_edge.engines.hub import build_engines
@@ -58,19 +58,7 @@ async def _trials(trials: int, user: bytes, onset: float) -> dict[str, Any]:
     }
 
 
-def _onset(pcm: bytes) -> float:
-    """When the recording's speech begins (first 10 ms block above -40 dBFS)."""
-    import numpy as np
-
-    audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
-    block = 160
-    for i in range(0, len(audio) - block, block):
-        if np.sqrt(np.mean(audio[i : i + block] ** 2)) > 327.68:
-            return i / 16000
-    return 0.0
-
-
 def run(work: Path, trials: int = 5) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     user, _ = make_wav(USER_SAYS, work / "user.wav")
-    return asyncio.run(_trials(trials, user, _onset(user)))
+    return asyncio.run(_trials(trials, user, speech_start(user)))

@@ -30,11 +30,22 @@ def make_wav(text: str, path: Path) -> tuple[bytes, float]:
     return pcm, speech_end(pcm)
 
 
-def speech_end(pcm: bytes, rate: int = 16000) -> float:
-    """The end of the last 10 ms block above -40 dBFS."""
+def _loud_blocks(pcm: bytes, rate: int) -> tuple[np.ndarray, int]:
+    """Indexes of the 10 ms blocks above -40 dBFS, and the block size."""
     audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
     block = rate // 100
     n = len(audio) // block
     rms = np.sqrt(np.mean(audio[: n * block].reshape(n, block) ** 2, axis=1))
-    loud = np.nonzero(rms > 32768 * 10 ** (-40 / 20))[0]
+    return np.nonzero(rms > 32768 * 10 ** (-40 / 20))[0], block
+
+
+def speech_start(pcm: bytes, rate: int = 16000) -> float:
+    """The start of the first 10 ms block above -40 dBFS."""
+    loud, block = _loud_blocks(pcm, rate)
+    return float(loud[0] * block / rate) if loud.size else 0.0
+
+
+def speech_end(pcm: bytes, rate: int = 16000) -> float:
+    """The end of the last 10 ms block above -40 dBFS."""
+    loud, block = _loud_blocks(pcm, rate)
     return float((loud[-1] + 1) * block / rate) if loud.size else 0.0
