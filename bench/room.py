@@ -15,11 +15,14 @@ import numpy as np
 
 from rtvi_edge import events as ev
 from rtvi_edge.audio.echo import EchoCanceller, EchoReferenceSink
+from rtvi_edge.audio.pcm import resample
+from rtvi_edge.audio.sink import AudioSink, NullSink
 from rtvi_edge.config import config_from_mapping
 from rtvi_edge.engines.hub import EngineHub, Engines
 from rtvi_edge.pipeline.conversation import Conversation
-from rtvi_edge.pipeline.output import NullSink, resample
+from rtvi_edge.pipeline.hands_free import HandsFree, WakeDetector
 from rtvi_edge.pipeline.settings import SessionSettings
+from rtvi_edge.pipeline.wake_gate import WakeGate
 
 FRAME = 512  # microphone frames: 32 ms at 16 kHz
 ECHO_PATHS = ((640, 0.45), (1040, 0.15))  # (delay in samples, gain)
@@ -78,7 +81,11 @@ async def run_mic(conv: Conversation, room: Room, secs: float) -> None:
 
 
 def make_conversation(
-    engines: Engines, sink: NullSink, aec: bool
+    engines: Engines,
+    sink: NullSink,
+    aec: bool,
+    wake_gate: WakeGate | None = None,
+    wake_detector: WakeDetector | None = None,
 ) -> tuple[Conversation, ev.Subscription]:
     """The daemon's own settings for a device with `[audio] echo_cancel = true`; without
     the canceller it barges in under the very same settings (the control)."""
@@ -86,13 +93,11 @@ def make_conversation(
     bus = ev.EventBus()
     settings = SessionSettings.from_config(config)
     settings.max_tokens = 120
-    conv = Conversation("local", EngineHub(engines, config), bus, settings, None)
-    if aec:
-        canceller = EchoCanceller(delay_ms=40)
-        conv.echo = canceller
-        conv.sink = EchoReferenceSink(sink, canceller)  # type: ignore[assignment]
-    else:
-        conv.sink = sink
+    canceller = EchoCanceller(delay_ms=40) if aec else None
+    heard: AudioSink = EchoReferenceSink(sink, canceller) if canceller is not None else sink
+    hub = EngineHub(engines, config)
+    hands_free = HandsFree(echo=canceller, wake_gate=wake_gate, wake_detector=wake_detector)
+    conv = Conversation("local", hub, bus, settings, heard, hands_free=hands_free)
     return conv, bus.subscribe()
 
 

@@ -14,27 +14,27 @@ import signal
 import socket
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from rtvi_edge import events as ev
-from rtvi_edge.audio.echo import EchoCanceller
+from rtvi_edge.assembly import LOCAL_SESSION, Assembly
+from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.audio.supervisor import LocalAudioSupervisor
-from rtvi_edge.audio.wake import WakeWordDetector, earcon
 from rtvi_edge.config import Config, default_state_dir, load_config
-from rtvi_edge.engines.hub import EngineHub, build_engines
+from rtvi_edge.engines.hub import EngineHub, Engines, build_engines
 from rtvi_edge.errors import ConfigError, RtviEdgeError
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.pipeline.settings import SessionSettings
-from rtvi_edge.pipeline.wake_gate import WakeGate
+from rtvi_edge.services.conversation_services import ConversationServices
 from rtvi_edge.services.device import DeviceSettings, apply_overrides
-from rtvi_edge.services.host import ServiceHost
 from rtvi_edge.tools.setup import ToolSetup
 from rtvi_edge.tools.timers import Timer, TimerService
 
 log = logging.getLogger(__name__)
 
-LOCAL_SESSION = "local"
+__all__ = ["LOCAL_SESSION", "Daemon", "Notify", "run_daemon"]
 WEB_ROOT = Path(__file__).parent / "web"
 
 
@@ -71,9 +71,15 @@ def device_id_for(config: Config) -> str:
 
 class Daemon:
     def __init__(
-        self, config: Config, config_path: Path | None = None, notifier: Notify | None = None
+        self,
+        config: Config,
+        config_path: Path | None = None,
+        notifier: Notify | None = None,
+        engines: Engines | None = None,
     ) -> None:
+        """`engines`: already built (tests hand in fakes); None: built from config at start."""
         self.file_config = config
+        self._given_engines = engines
         self.config_path = config_path
         self.notifier = notifier if notifier is not None else default_notifier()
         self.bus = ev.EventBus()
@@ -82,7 +88,8 @@ class Daemon:
         self.hub: EngineHub | None = None
         self.device: DeviceSettings | None = None
         self.local: Conversation | None = None
-        self.local_host: ServiceHost | None = None
+        self.local_services: ConversationServices | None = None
+        self.assembly: Assembly | None = None
         self.rtvi: Any = None
         self.mqtt: Any = None
         self.audio: LocalAudioSupervisor | None = None
@@ -106,12 +113,15 @@ class Daemon:
         t0 = time.monotonic()
         self.notifier.status("loading models")
         config = apply_overrides(self.file_config, self.state_dir)
-        engines = await asyncio.to_thread(build_engines, config)
+        engines = self._given_engines
+        if engines is None:
+            engines = await asyncio.to_thread(build_engines, config)
         self.hub = EngineHub(engines, config)
         self.device = DeviceSettings(self.file_config, config, self.hub, self.state_dir)
         await asyncio.to_thread(self._warm_up)
         self.timers = TimerService(self.state_dir, self.bus, self._timer_fired)
         self.tools = ToolSetup(config, self.timers, self._mqtt_publish)
+        self.assembly = Assembly(lambda: self.config, self.hub, self.bus, self.tools)
         self._start_local()
         self.timers.start()
         if config.rtvi.enabled:
@@ -147,46 +157,28 @@ class Daemon:
             log.warning("LLM warm-up failed: %s", exc)
 
     def _start_local(self) -> None:
-        assert self.hub is not None and self.device is not None and self.tools is not None
+        assert self.assembly is not None and self.device is not None
         config = self.config
-        self.local = Conversation(
-            LOCAL_SESSION,
-            self.hub,
-            self.bus,
-            SessionSettings.from_config(config),
-            None,  # the supervisor attaches the speaker once the device is open
-            chunk_ms=config.audio.frame_ms,
-        )
-        self.local_host = ServiceHost(self.local, self.device)
-        self.tools.equip(self.local, client_functions=False)
+        with_audio = config.device.local_session and config.audio.backend != "none"
+        local = self.assembly.local(with_audio)
+        self.local = local.conversation
+        self.local_services = ConversationServices(self.local, self.device)
         self.conversations[LOCAL_SESSION] = self.local
-        if not config.device.local_session or config.audio.backend == "none":
+        if not with_audio:
             log.info("local audio is off")
             return
-        self._setup_hands_free(self.local)
-        echo = None
-        if config.audio.echo_cancel:
-            a = config.audio
-            echo = EchoCanceller(a.echo_delay_ms, a.noise_suppression, a.auto_gain)
-        self.audio = LocalAudioSupervisor(config.audio, self.local, echo)
+        self.audio = LocalAudioSupervisor(config.audio, self.local, local.echo)
         self._spawn(self.audio.run(), "local-audio")
 
-    def _setup_hands_free(self, conv: Conversation) -> None:
-        wake = self.config.wake
-        if wake.mode == "always":
-            return
-        conv.wake_gate = WakeGate(wake.mode, wake.listen_secs, wake.follow_up_secs)
-        if wake.mode == "wake_word":
-            conv.wake_detector = WakeWordDetector(wake.model, wake.threshold)
-            log.info("listening for the wake word %r", conv.wake_detector.name)
-        if wake.earcon:
-            conv.earcon = earcon(self.config.audio.output_rate)
-
     async def _start_mqtt(self) -> None:
-        from rtvi_edge.device_control import LocalControl
+        from rtvi_edge.local_control import LocalControl
         from rtvi_edge.mqtt.bridge import MqttBridge
 
-        self.mqtt = MqttBridge(self.config.mqtt, LocalControl(self))
+        assert self.local is not None and self.local_services is not None
+        control = LocalControl(
+            self.bus, self.device_id, lambda: self.config, self.local, self.local_services
+        )
+        self.mqtt = MqttBridge(self.config.mqtt, control)
         await self.mqtt.start()
 
     def _mqtt_publish(self, topic: str, payload: str) -> bool:
@@ -220,31 +212,17 @@ class Daemon:
         return ", ".join(parts)
 
     # -- SessionFactory (RTVI) ------------------------------------------------------
-    def new_conversation(self, session_id: str, session: Any) -> Conversation:
-        assert self.hub is not None
-        settings = SessionSettings.from_config(self.config, echo_guard="barge-in")
-        # Browser and phone clients cancel their own echo: barge in like a normal start.
-        settings.barge_in_threshold = settings.endpoint.threshold
-        settings.barge_in_secs = settings.endpoint.start_secs
-        conv = Conversation(
-            session_id,
-            self.hub,
-            self.bus,
-            settings,
-            session.sink,
-            chunk_ms=self.config.rtvi.chunk_ms,
-        )
-        assert self.tools is not None
-        self.tools.equip(conv, client_functions=True)
-        session.on_function_result = lambda msg: conv.resolve_function_call(
-            msg.tool_call_id, msg.result
-        )
+    def new_conversation(self, session_id: str, sink: AudioSink) -> Conversation:
+        assert self.assembly is not None
+        conv = self.assembly.rtvi(session_id, sink)
         self.conversations[session_id] = conv
         return conv
 
-    def new_host(self, conversation: Conversation, disconnect: Any) -> ServiceHost:
+    def new_services(
+        self, conversation: Conversation, disconnect: Callable[[], Awaitable[None]]
+    ) -> ConversationServices:
         assert self.device is not None
-        return ServiceHost(conversation, self.device, disconnect)
+        return ConversationServices(conversation, self.device, disconnect)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         info: dict[str, Any] = {"device_id": self.device_id}
@@ -297,8 +275,7 @@ class Daemon:
         self.device.base = new
         self.device.config = merged
         if self.local is not None:
-            self.local.settings = SessionSettings.from_config(merged)
-            self.local.apply_settings()
+            self.local.update_settings(SessionSettings.from_config(merged))
         log.info("config reloaded from %s", self.config_path or "defaults")
         self.notifier.status(self.describe())
         self.notifier.ready_after_reload()
@@ -314,9 +291,7 @@ class Daemon:
             if lag > interval:
                 log.warning("event loop stalled for %.1f s; not pinging the watchdog", lag)
                 continue
-            if self.audio is not None and not any(
-                t.get_name() == "local-audio" and not t.done() for t in self._tasks
-            ):
+            if self.audio is not None and not self.audio.running:
                 log.error("the local audio task died; letting the watchdog restart us")
                 continue
             self.notifier.watchdog()

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 
+from rtvi_edge.audio.pcm import resample
+from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.errors import AudioDeviceError
-from rtvi_edge.pipeline.output import resample
 
 log = logging.getLogger(__name__)
 
@@ -75,22 +76,22 @@ class EchoCanceller:
 class EchoReferenceSink:
     """Wraps a sink so everything it plays also feeds the echo canceller."""
 
-    def __init__(self, inner: object, aec: EchoCanceller) -> None:
+    def __init__(self, inner: AudioSink, aec: EchoCanceller) -> None:
         self._inner = inner
         self._aec = aec
-        self.sample_rate: int = inner.sample_rate  # type: ignore[attr-defined]
+        self.sample_rate: int = inner.sample_rate
 
     async def play(self, pcm: bytes) -> None:
-        await self._inner.play(pcm)  # type: ignore[attr-defined]
+        await self._inner.play(pcm)
         self._aec.reference(pcm, self.sample_rate)
 
     def buffered(self) -> float:
-        return float(self._inner.buffered())  # type: ignore[attr-defined]
+        return float(self._inner.buffered())
 
     async def discard(self) -> None:
         # What was handed over is still played (the device's buffer, the pacer's lead)
         # and echoes: its reference stays, so that tail is cancelled too.
-        await self._inner.discard()  # type: ignore[attr-defined]
+        await self._inner.discard()
 
     def close(self) -> None:
         close = getattr(self._inner, "close", None)

@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
+from rtvi_edge.audio.pcm import apply_gain
+from rtvi_edge.audio.sink import AudioSink, Pacer
 from rtvi_edge.audio.wav import WavWriter, read_wav
 from rtvi_edge.config import AudioConfig
 from rtvi_edge.errors import AudioDeviceError
-from rtvi_edge.pipeline.output import AudioSink, Pacer, apply_gain
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,10 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from rtvi_edge.audio.pcm import apply_gain, resample
+from rtvi_edge.audio.sink import AudioSink, Pacer
 from rtvi_edge.config import AudioConfig
 from rtvi_edge.errors import AudioDeviceError
-from rtvi_edge.pipeline.output import AudioSink, Pacer, apply_gain, resample
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from rtvi_edge import events as ev
 from rtvi_edge.audio.echo import EchoCanceller, EchoReferenceSink
 from rtvi_edge.audio.local import AudioSource, open_device
+from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.config import AudioConfig
 from rtvi_edge.errors import AudioDeviceError
-from rtvi_edge.pipeline.conversation import Conversation
-from rtvi_edge.pipeline.output import AudioSink
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +27,26 @@ MAX_RETRY_SECS = 60.0
 Opener = Callable[[AudioConfig], tuple[AudioSource, AudioSink]]
 
 
+class MicrophoneUser(Protocol):
+    """What the supervisor feeds (the local conversation; owned here, so audio never
+    imports the pipeline)."""
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def bus(self) -> ev.EventBus: ...
+
+    def feed_audio(self, pcm16k: bytes) -> None: ...
+
+    def attach_sink(self, sink: AudioSink | None) -> None: ...
+
+
 class LocalAudioSupervisor:
     def __init__(
         self,
         cfg: AudioConfig,
-        conversation: Conversation,
+        conversation: MicrophoneUser,
         echo: EchoCanceller | None = None,
         opener: Opener = open_device,
     ) -> None:
@@ -42,12 +57,20 @@ class LocalAudioSupervisor:
         self.source: AudioSource | None = None
         self.sink: AudioSink | None = None
         self.failures = 0
+        self.running = False  # run() is alive (the daemon's watchdog asks)
 
     @property
     def connected(self) -> bool:
         return self.source is not None
 
     async def run(self) -> None:
+        self.running = True
+        try:
+            await self._run()
+        finally:
+            self.running = False
+
+    async def _run(self) -> None:
         delay = self.cfg.reopen_secs
         while True:
             try:
@@ -88,11 +111,10 @@ class LocalAudioSupervisor:
     def _attach(self, source: AudioSource, sink: AudioSink) -> None:
         self.source = source
         self.sink = EchoReferenceSink(sink, self.echo) if self.echo is not None else sink
-        self.conversation.sink = self.sink
-        self.conversation.echo = self.echo
+        self.conversation.attach_sink(self.sink)
 
     def _detach(self) -> None:
-        self.conversation.sink = None  # text-only until the device is back
+        self.conversation.attach_sink(None)  # text-only until the device is back
         for part in (self.source, self.sink):
             close = getattr(part, "close", None)
             if close is not None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rtvi_edge.audio.pcm import resample
 from rtvi_edge.errors import AudioDeviceError
-from rtvi_edge.pipeline.output import resample
 
 
 def read_wav(path: Path, rate: int = 16000) -> bytes:

@@ -22,10 +22,10 @@ from paho.mqtt.properties import Properties
 
 from rtvi_edge import events as ev
 from rtvi_edge.config import MqttConfig
-from rtvi_edge.control import DeviceControl
 from rtvi_edge.mqtt import commands as cmd
 from rtvi_edge.mqtt import payloads as p
 from rtvi_edge.mqtt.client import make_client
+from rtvi_edge.mqtt.control import DeviceControl
 from rtvi_edge.mqtt.discovery import discovery_messages, removal_messages
 from rtvi_edge.mqtt.handler import CommandHandler, Reply
 from rtvi_edge.mqtt.outbox import Outbox

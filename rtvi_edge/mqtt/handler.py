@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rtvi_edge.control import DeviceControl
 from rtvi_edge.errors import RtviEdgeError
 from rtvi_edge.mqtt import commands as cmd
 from rtvi_edge.mqtt import payloads as p
+from rtvi_edge.mqtt.control import DeviceControl
 from rtvi_edge.mqtt.topics import CommandKind, Topics
 
 log = logging.getLogger(__name__)

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rtvi_edge import events as ev
+from rtvi_edge.audio.pcm import apply_gain, resample
+from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.engines.base import (
     ConstrainedModel,
     GenerationParams,
@@ -31,7 +33,6 @@ from rtvi_edge.engines.base import (
 from rtvi_edge.engines.threads import iterate_in_thread
 from rtvi_edge.errors import RtviEdgeError
 from rtvi_edge.pipeline.chunker import TextChunker, speakable
-from rtvi_edge.pipeline.output import AudioSink, apply_gain, resample
 from rtvi_edge.tools import router
 from rtvi_edge.tools.runner import ToolRunner
 

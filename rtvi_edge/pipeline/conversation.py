@@ -1,9 +1,12 @@
 """One conversation (session): the user's listener, the LLM context and the bot's turns.
 
 Several conversations share one `EngineHub` (the local mic, each RTVI client).
-Turn-taking is an explicit state machine: idle → listening → thinking →
-speaking → idle, with `muted` beside it. User speech during a bot turn
-interrupts it and the context keeps only what the user heard.
+A conversation is built complete by the composition root (`rtvi_edge/assembly.py`):
+its tools, intents and hands-free parts come through the constructor, and its
+settings and context change only through the methods below, which keep the
+rules in one place. Turn-taking is the state machine of `turn_state.py`. User
+speech during a bot turn interrupts it and the context keeps only what the
+user heard.
 """
 
 from __future__ import annotations
@@ -12,26 +15,29 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from rtvi_edge import events as ev
-from rtvi_edge.audio.echo import EchoCanceller
-from rtvi_edge.audio.wake import WakeWordDetector
+from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.engines.hub import EngineHub
 from rtvi_edge.pipeline.bot_turn import BotTurn, TurnOutcome, TurnSpec
 from rtvi_edge.pipeline.context import LlmContext
+from rtvi_edge.pipeline.hands_free import HandsFree
 from rtvi_edge.pipeline.listener import UserListener, Utterance
-from rtvi_edge.pipeline.output import AudioSink
-from rtvi_edge.pipeline.settings import SessionSettings
-from rtvi_edge.pipeline.wake_gate import WakeGate
-from rtvi_edge.tools.intents import IntentMatch, IntentMatcher
+from rtvi_edge.pipeline.settings import SessionSettings, clamp_volume
+from rtvi_edge.pipeline.turn_state import TurnEvent, TurnState, next_state
+from rtvi_edge.tools.intents import IntentMatch
 from rtvi_edge.tools.registry import tool_from_schema
-from rtvi_edge.tools.runner import ToolRunner
+from rtvi_edge.tools.setup import SessionHandle, SessionTools
 
 log = logging.getLogger(__name__)
 
 ECHO_TAIL_SECS = 0.3  # room reverb of the bot's last word: ignored, or held to the barge-in bar
+
+ToolsFactory = Callable[[SessionHandle], SessionTools]
+Clock = Callable[[], float]
 
 
 class Conversation:
@@ -43,13 +49,19 @@ class Conversation:
         settings: SessionSettings,
         sink: AudioSink | None,
         chunk_ms: int = 40,
+        *,
+        tools: ToolsFactory | None = None,
+        hands_free: HandsFree | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        self.session_id = session_id
+        self._session_id = session_id
         self.hub = hub
         self.bus = bus
-        self.settings = settings
-        self.sink = sink
+        self._settings = settings
+        self._sink = sink
         self.chunk_ms = chunk_ms
+        self.hands_free = hands_free or HandsFree()
+        self._clock: Clock = clock or time.monotonic
         self.context = LlmContext(
             settings.system_prompt,
             settings.initial_messages,
@@ -63,46 +75,98 @@ class Conversation:
             interim_secs=settings.interim_secs,
             callbacks=self,
         )
-        self.state: ev.BotState = "muted" if settings.muted else "idle"
-        self._turn: BotTurn | None = None
+        self._state = TurnState.MUTED if settings.muted else TurnState.IDLE
+        self._current: BotTurn | None = None
         self._turn_utt: Utterance | None = None
-        self._spec_text: str | None = None
+        self._speculative_text: str | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._undeafen: asyncio.TimerHandle | None = None
         self._closed = False
-        self.intents: IntentMatcher | None = None  # local intents, set by the daemon
-        self.tool_runner: ToolRunner | None = None  # tools for the LLM, set by the daemon
-        self.llm_tools = True
-        # Hands-free parts of the local conversation (set by the daemon):
-        self.echo: EchoCanceller | None = None
-        self.wake_gate: WakeGate | None = None
-        self.wake_detector: WakeWordDetector | None = None
-        self.earcon: bytes = b""
-        self._apply_mute()
+        # Idleness as an event: no turn runs and no committed message awaits its answer.
+        self._preparing = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.tools = tools(self) if tools is not None else None
+        self._apply_settings()
+
+    # -- what others read ----------------------------------------------------------
+    @property
+    def session_id(self) -> str:
+        return self._session_id
+
+    @property
+    def settings(self) -> SessionSettings:
+        """Read-only by convention: change it with `update_settings()` and the setters."""
+        return self._settings
+
+    @property
+    def sink(self) -> AudioSink | None:
+        return self._sink
+
+    @property
+    def state(self) -> TurnState:
+        return self._state
+
+    @property
+    def volume(self) -> float:
+        return self._settings.volume
+
+    @property
+    def listens_always(self) -> bool:
+        """No wake word or push-to-talk stands between the microphone and the listener."""
+        return self.hands_free.wake_gate is None
+
+    @property
+    def _turn(self) -> BotTurn | None:
+        return self._current
+
+    @_turn.setter
+    def _turn(self, turn: BotTurn | None) -> None:
+        self._current = turn
+        self._update_idle()
+
+    def _update_idle(self) -> None:
+        if self._current is None and self._preparing == 0:
+            self._idle.set()
+        else:
+            self._idle.clear()
 
     # -- events ------------------------------------------------------------
     def publish(self, event: ev.Event) -> None:
         if isinstance(event, ev.BotStartedSpeaking):
-            self._set_state("speaking")
+            self._transition(TurnEvent.BOT_SPEAKING)
             self._guard_echo(True)
         elif isinstance(event, ev.BotStoppedSpeaking):
             self._guard_echo(False)
         self.bus.publish(event)
 
-    def _set_state(self, state: ev.BotState) -> None:
-        if self.settings.muted and state != "muted":
-            state = "muted"
-        if state == "idle" and self.wake_gate is not None and self.wake_gate.busy:
-            self.wake_gate.turn_finished(time.monotonic())  # the follow-up window opens
-        if state != self.state:
-            self.state = state
-            self.bus.publish(ev.StateChanged(session_id=self.session_id, state=state))
+    def _transition(self, event: TurnEvent) -> None:
+        state = next_state(self._state, event, self._settings.muted)
+        gate = self.hands_free.wake_gate
+        if state is TurnState.IDLE and gate is not None and gate.busy:
+            gate.turn_finished(self._clock())  # the follow-up window opens
+        if state is not self._state:
+            self._state = state
+            self.bus.publish(ev.StateChanged(session_id=self.session_id, state=state.wire))
 
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+    def _turn_ended(self) -> None:
+        speaking = self.listener.in_speech
+        self._transition(TurnEvent.TURN_ENDED_USER_SPEAKING if speaking else TurnEvent.TURN_ENDED)
+
+    def _spawn(self, coro: Any, name: str, prepares_answer: bool = False) -> asyncio.Task[Any]:
+        """An owned task; `prepares_answer`: a committed user message is on its way to a turn."""
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
+        if prepares_answer:
+            self._preparing += 1
+            self._update_idle()
+            task.add_done_callback(self._prepared)
         task.add_done_callback(self._task_done)
         return task
+
+    def _prepared(self, task: asyncio.Task[Any]) -> None:
+        self._preparing -= 1
+        self._update_idle()
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -137,46 +201,76 @@ class Conversation:
         self._apply_mute()
 
     def _apply_mute(self) -> None:
-        self.listener.deaf = self.settings.muted
-        if self.settings.muted:
-            self._set_state("muted")
-        elif self.state == "muted":
-            self._set_state("idle")
+        self.listener.deaf = self._settings.muted
+        self._transition(TurnEvent.MUTED if self._settings.muted else TurnEvent.UNMUTED)
 
+    # -- changes from outside (services, tools, MQTT): the rules live here ----------
     def set_muted(self, muted: bool) -> None:
-        self.settings.muted = muted
+        self._settings.muted = muted
         self._apply_mute()
 
-    def apply_settings(self) -> None:
-        """Push changed settings into the running parts."""
-        s = self.settings
+    def set_volume(self, volume: float) -> None:
+        self._settings.volume = clamp_volume(volume)
+
+    def attach_sink(self, sink: AudioSink | None) -> None:
+        """Where the voice goes now (None: text only, e.g. while the speaker is gone)."""
+        self._sink = sink
+
+    def update_settings(self, settings: SessionSettings, reset_context: bool = False) -> None:
+        """New settings, pushed into the running parts; `reset_context`: start over
+        from the (new) initial messages."""
+        settings.volume = clamp_volume(settings.volume)
+        self._settings = settings
+        self._apply_settings()
+        if reset_context:
+            self.context.initial_messages = list(settings.initial_messages)
+            self.context.reset()
+
+    def _apply_settings(self) -> None:
+        s = self._settings
         self.listener.set_params(s.endpoint)
         self.listener.interim_secs = s.interim_secs
         self.context.history_tokens = s.history_tokens
         self.context.system_prompt = s.system_prompt
-        if self.tool_runner is not None:
-            self.tool_runner.client_tools = [tool_from_schema(t) for t in s.tools]
+        if self.tools is not None:
+            self.tools.runner.client_tools = [tool_from_schema(t) for t in s.tools]
         self._apply_mute()
+
+    def append_messages(self, messages: list[dict[str, Any]]) -> None:
+        """Validated messages added to the context (llm:append_to_messages)."""
+        for message in messages:
+            self.context.append(message)
+
+    def set_messages(self, messages: list[dict[str, Any]]) -> None:
+        """The context replaced; a leading system message becomes the prompt (llm:set_context)."""
+        self.context.set_messages(messages)
+        self._settings.system_prompt = self.context.system_prompt
+
+    def reset_context(self) -> None:
+        """Forget the conversation, keep the prompt (llm:reset)."""
+        self.context.reset()
 
     # -- input ----------------------------------------------------------------
     def feed_audio(self, pcm16k: bytes) -> None:
         if self._closed:
             return
-        if self.echo is not None:
-            pcm16k = self.echo.process(pcm16k)
-        gate = self.wake_gate
-        if gate is not None and not gate.hears(time.monotonic()):
-            if self.wake_detector is not None and self.wake_detector.process(pcm16k):
+        hf = self.hands_free
+        if hf.echo is not None:
+            pcm16k = hf.echo.process(pcm16k)
+        gate = hf.wake_gate
+        if gate is not None and not gate.hears(self._clock()):
+            if hf.wake_detector is not None and hf.wake_detector.process(pcm16k):
                 self.wake("wake_word")
             return
         self.listener.feed(pcm16k)
 
     def wake(self, source: str = "push") -> None:
         """Start listening (wake word heard, or push-to-talk)."""
-        if self.wake_gate is None:
+        hf = self.hands_free
+        if hf.wake_gate is None:
             return
-        self.wake_gate.wake(time.monotonic())
-        name = self.wake_detector.name if self.wake_detector and source == "wake_word" else ""
+        hf.wake_gate.wake(self._clock())
+        name = hf.wake_detector.name if hf.wake_detector and source == "wake_word" else ""
         self.bus.publish(
             ev.WakeDetected(
                 session_id=self.session_id,
@@ -184,8 +278,8 @@ class Conversation:
                 name=name,
             )
         )
-        if self.earcon and self.sink is not None:
-            self._spawn(self.sink.play(self.earcon), "earcon")
+        if hf.earcon and self._sink is not None:
+            self._spawn(self._sink.play(hf.earcon), "earcon")
 
     async def send_text(
         self, text: str, run_immediately: bool = True, audio_response: bool = True
@@ -223,7 +317,7 @@ class Conversation:
     async def interrupt(self) -> bool:
         """Stop the bot now; the context keeps what the user heard. True if it was busy."""
         turn, self._turn = self._turn, None
-        self._spec_text = None
+        self._speculative_text = None
         if turn is None:
             return False
         outcome = await turn.cancel()
@@ -234,15 +328,15 @@ class Conversation:
         if outcome.spoken:
             self.context.add_assistant(outcome.spoken)
         self.bus.publish(ev.BotInterrupted(session_id=self.session_id, spoken_text=outcome.spoken))
-        self._set_state("listening" if self.listener.in_speech else "idle")
+        self._turn_ended()
         return True
 
     # -- listener callbacks -------------------------------------------------------
     def on_speech_started(self) -> None:
-        if self.wake_gate is not None:
-            self.wake_gate.turn_started()
+        if self.hands_free.wake_gate is not None:
+            self.hands_free.wake_gate.turn_started()
         self.bus.publish(ev.UserStartedSpeaking(session_id=self.session_id))
-        self._set_state("listening")
+        self._transition(TurnEvent.USER_STARTED)
         if self._turn is not None:
             self._spawn(self.interrupt(), "interrupt")
 
@@ -257,9 +351,10 @@ class Conversation:
         # Speculation: think and synthesise now, speak only if the endpoint confirms.
         if not text or self._turn is not None:
             return
-        if self.intents is not None and self.intents.match(text) is not None:
+        intents = self.tools.intents if self.tools is not None else None
+        if intents is not None and intents.match(text) is not None:
             return  # commands have side effects: wait for the confirmed endpoint
-        self._spec_text = text
+        self._speculative_text = text
         self._turn_utt = utt
         self._start_turn(self.context.for_llm(pending_user=text), speak=True, gated=True)
 
@@ -273,7 +368,7 @@ class Conversation:
         if not utt.text:
             if turn is not None and not turn.committed:
                 self._spawn(self.interrupt(), "drop-speculation")
-            self._set_state("idle")
+            self._transition(TurnEvent.USER_SILENT)
             return
         self.bus.publish(
             ev.UserTranscription(
@@ -282,12 +377,12 @@ class Conversation:
         )
         self.context.add_user(utt.text)
         self._turn_utt = utt
-        if turn is not None and not turn.committed and self._spec_text == utt.text:
-            utt.final_at = utt.spec_at  # the speculative transcript was the final one
+        if turn is not None and not turn.committed and self._speculative_text == utt.text:
+            utt.final_at = utt.speculated_at  # the speculative transcript was the final one
             turn.commit()
-            self._set_state("thinking")
+            self._transition(TurnEvent.TURN_STARTED)
             return
-        self._spawn(self._restart_turn(), "turn-after-utterance")
+        self._spawn(self._restart_turn(), "turn-after-utterance", prepares_answer=True)
 
     def on_stt_error(self, message: str) -> None:
         self.bus.publish(ev.ErrorEvent(session_id=self.session_id, message=message))
@@ -299,15 +394,22 @@ class Conversation:
 
     def _respond(self, text: str, speak: bool) -> BotTurn | None:
         """Answer a committed user message: a local intent if one matches, else the LLM."""
-        match = self.intents.match(text) if self.intents is not None else None
+        intents = self.tools.intents if self.tools is not None else None
+        match = intents.match(text) if intents is not None else None
         if match is None:
             return self._start_turn(self.context.for_llm(), speak=speak)
-        self._spawn(self._run_intent(match, speak), f"intent-{match.intent.name}")
+        self._spawn(
+            self._run_intent(match, speak), f"intent-{match.intent.name}", prepares_answer=True
+        )
         return None
 
     async def _run_intent(self, match: IntentMatch, speak: bool) -> None:
-        assert self.tool_runner is not None
-        result = await self.tool_runner.local.call(match.intent.tool, match.args)
+        assert self.tools is not None
+        result = (
+            await self.tools.runner.local.call(match.intent.tool, match.args)
+            if match.intent.tool
+            else {}  # an answer without a tool (e.g. a device that is not set up)
+        )
         log.info(
             "session %s: intent %s %s -> %s", self.session_id, match.intent.name, match.args, result
         )
@@ -316,10 +418,10 @@ class Conversation:
             self._start_turn(None, text=reply, speak=speak)
         else:
             self.context.add_assistant("")  # e.g. "stop": the user's turn got no words
-            self._set_state("idle")
+            self._transition(TurnEvent.TURN_ENDED)
 
     def resolve_function_call(self, call_id: str, result: object) -> bool:
-        return self.tool_runner is not None and self.tool_runner.resolve(call_id, result)
+        return self.tools is not None and self.tools.runner.resolve(call_id, result)
 
     # -- turns -------------------------------------------------------------
     def _start_turn(
@@ -336,19 +438,20 @@ class Conversation:
             messages=messages,
             text=text,
             params=s.generation(),
-            speak=speak and self.sink is not None,
+            speak=speak and self._sink is not None,
             speed=s.tts_speed,
             volume=s.volume,
             first_chunk_words=s.first_chunk_words,
             chunk_ms=self.chunk_ms,
         )
-        tools = self.tool_runner if (messages is not None and self.llm_tools) else None
+        t = self.tools
+        runner = t.runner if (t is not None and messages is not None and t.llm_tools) else None
         turn = BotTurn(
-            spec, engines.llm, engines.tts, self.sink, self.publish, gated=gated, tools=tools
+            spec, engines.llm, engines.tts, self._sink, self.publish, gated=gated, tools=runner
         )
         self._turn = turn
         if not gated:
-            self._set_state("thinking")
+            self._transition(TurnEvent.TURN_STARTED)
         turn.start()
         self._spawn(self._supervise(turn), "turn-supervisor")
         return turn
@@ -367,7 +470,7 @@ class Conversation:
             self.bus.publish(
                 ev.ErrorEvent(session_id=self.session_id, message=f"bot turn failed: {exc}")
             )
-            self._set_state("idle")
+            self._transition(TurnEvent.TURN_ENDED)
             return
         if self._turn is not turn:
             return
@@ -378,7 +481,7 @@ class Conversation:
         if said:
             self.context.add_assistant(said)
         self._publish_metrics(outcome)
-        self._set_state("listening" if self.listener.in_speech else "idle")
+        self._turn_ended()
 
     def _publish_metrics(self, outcome: TurnOutcome) -> None:
         utt, self._turn_utt = self._turn_utt, None
@@ -406,24 +509,11 @@ class Conversation:
             )
         )
 
-    def _responding(self) -> bool:
-        """A turn runs, or a committed user message is still on its way to one."""
-        preparing = ("intent-", "turn-after-utterance")
-        return self._turn is not None or any(
-            t.get_name().startswith(preparing) and not t.done() for t in self._tasks
-        )
-
     async def wait_idle(self, timeout: float = 60.0) -> None:
-        """Until the bot has answered (tests, MQTT `ask`, the chat command)."""
-        deadline = time.monotonic() + timeout
-        while self._responding() and time.monotonic() < deadline:
-            task = self._turn.task if self._turn is not None else None
-            if task is None:
-                await asyncio.sleep(0.01)
-                continue
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(task), deadline - time.monotonic())
-            await asyncio.sleep(0)
+        """Until the bot has answered (tests, MQTT `ask`, the chat command); at most `timeout`."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
 
     @property
     def closed(self) -> bool:

@@ -37,7 +37,7 @@ class Utterance:
     speech_end_at: float = 0.0
     paused_at: float = 0.0
     ended_at: float = 0.0
-    spec_at: float = 0.0  # speculative transcript ready
+    speculated_at: float = 0.0  # speculative transcript ready
     final_at: float = 0.0  # final transcript ready
     text: str = ""
 
@@ -142,7 +142,7 @@ class UserListener:
         self._held: list[bytes] = []  # silence after a pause: fed only if speech resumes
         self._worker: SttWorker | None = None
         self._utt: Utterance | None = None
-        self._spec_task: asyncio.Task[None] | None = None
+        self._speculation: asyncio.Task[None] | None = None
         self._end_task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self.barge_in: BargeIn | None = None  # while the bot speaks: what may interrupt it
@@ -193,7 +193,7 @@ class UserListener:
             return
         self._utt.paused_at = now
         self._utt.speech_end_at = now - self.endpointer.silence_secs
-        self._spec_task = asyncio.create_task(self._speculate(self._utt, self._worker))
+        self._speculation = asyncio.create_task(self._speculate(self._utt, self._worker))
 
     def _resume(self, frame: bytes) -> None:
         if self._worker is not None:
@@ -201,9 +201,9 @@ class UserListener:
                 self._worker.feed(held)
             self._worker.feed(frame)
         self._held.clear()
-        if self._spec_task:
-            self._spec_task.cancel()
-            self._spec_task = None
+        if self._speculation:
+            self._speculation.cancel()
+            self._speculation = None
         self._cb.on_speech_resumed()
 
     def _end(self, now: float) -> None:
@@ -216,7 +216,7 @@ class UserListener:
             self._cb.on_utterance(utt)  # a blip: an utterance with no text
             return
         self._end_task = asyncio.create_task(self._finish(self._utt, self._worker))
-        self._spec_task = None
+        self._speculation = None
         self._worker = None
         self._utt = None
         self._held.clear()
@@ -246,7 +246,7 @@ class UserListener:
             log.warning("speculative transcription failed: %s", exc)
             return
         if self._utt is utt and self.endpointer.state == "paused":
-            utt.spec_at = time.monotonic()
+            utt.speculated_at = time.monotonic()
             self._cb.on_speech_paused(text, utt)
 
     async def _finish(self, utt: Utterance, worker: SttWorker) -> None:
@@ -263,9 +263,9 @@ class UserListener:
 
     def _abort(self, reset_endpointer: bool = True) -> None:
         """Drop the utterance in progress (bot turn took the floor, or a blip)."""
-        if self._spec_task:
-            self._spec_task.cancel()
-            self._spec_task = None
+        if self._speculation:
+            self._speculation.cancel()
+            self._speculation = None
         if self._worker:
             task = asyncio.create_task(self._worker.close())
             self._closing.add(task)

@@ -9,6 +9,12 @@ from rtvi_edge.config import Config
 from rtvi_edge.engines.base import GenerationParams
 from rtvi_edge.pipeline.endpointing import BargeIn, EndpointParams
 
+MAX_VOLUME = 2.0  # output gain; the one limit for RTVI, MQTT and the volume tools
+
+
+def clamp_volume(volume: float) -> float:
+    return max(0.0, min(MAX_VOLUME, float(volume)))
+
 
 @dataclass
 class SessionSettings:

@@ -19,12 +19,13 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from rtvi_edge import __version__
+from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.config import RtviConfig
 from rtvi_edge.events import EventBus
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.rtvi.protocol import RtviProtocol
 from rtvi_edge.rtvi.session import RtviSession
-from rtvi_edge.services.host import ServiceHost
+from rtvi_edge.services.conversation_services import ConversationServices
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,11 @@ log = logging.getLogger(__name__)
 class SessionFactory(Protocol):
     bus: EventBus
 
-    def new_conversation(self, session_id: str, session: RtviSession) -> Conversation: ...
+    def new_conversation(self, session_id: str, sink: AudioSink) -> Conversation: ...
 
-    def new_host(
+    def new_services(
         self, conversation: Conversation, disconnect: Callable[[], Awaitable[None]]
-    ) -> ServiceHost: ...
+    ) -> ConversationServices: ...
 
     def health(self) -> tuple[bool, dict[str, Any]]: ...
 
@@ -195,8 +196,8 @@ class RtviServer:
         session = RtviSession(
             session_id,
             ws,
-            lambda s: f.new_conversation(session_id, s),
-            f.new_host,
+            lambda s: f.new_conversation(session_id, s.sink),
+            f.new_services,
             f.bus,
             protocol,
             self.config.output_rate,

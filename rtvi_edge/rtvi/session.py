@@ -19,12 +19,13 @@ import numpy as np
 from aiohttp import WSMsgType, web
 
 from rtvi_edge import events as ev
+from rtvi_edge.audio.pcm import resample
+from rtvi_edge.audio.sink import Pacer
 from rtvi_edge.errors import RtviEdgeError
 from rtvi_edge.pipeline.conversation import Conversation
-from rtvi_edge.pipeline.output import Pacer, resample
 from rtvi_edge.rtvi import messages as m
 from rtvi_edge.rtvi.protocol import AudioIn, RequestIn, RtviProtocol
-from rtvi_edge.services.host import ServiceHost
+from rtvi_edge.services.conversation_services import ConversationServices
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class RtviSession:
         session_id: str,
         ws: web.WebSocketResponse,
         make_conversation: Callable[[RtviSession], Conversation],
-        make_host: Callable[[Conversation, Callable[[], Awaitable[None]]], ServiceHost],
+        make_host: Callable[[Conversation, Callable[[], Awaitable[None]]], ConversationServices],
         bus: ev.EventBus,
         protocol: RtviProtocol,
         output_rate: int,
@@ -66,8 +67,6 @@ class RtviSession:
         self.bus = bus
         self.protocol = protocol
         self.sink = WebSocketSink(self, output_rate)
-        # set by the conversation factory below
-        self.on_function_result: Callable[[m.FunctionCallResult], bool] | None = None
         self.conversation = make_conversation(self)
         self.host = make_host(self.conversation, self.close)
         self._write_q: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -171,7 +170,7 @@ class RtviSession:
     def _enqueue(self, msg: m.ClientMsg) -> None:
         if isinstance(msg, m.FunctionCallResult):
             # Answered at once: a turn is waiting on it.
-            if self.on_function_result is None or not self.on_function_result(msg):
+            if not self.conversation.resolve_function_call(msg.tool_call_id, msg.result):
                 self.protocol.error_response(
                     msg.id, f"no function call {msg.tool_call_id!r} is waiting for a result"
                 )

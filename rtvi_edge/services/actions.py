@@ -63,8 +63,7 @@ async def _interrupt(ctx: ActionContext, args: dict[str, Any]) -> Any:
 
 async def _append(ctx: ActionContext, args: dict[str, Any]) -> Any:
     conv = ctx.conversation
-    for msg in validate_messages(args["messages"]):
-        conv.context.append(msg)
+    conv.append_messages(validate_messages(args["messages"]))
     if args["run_immediately"]:
         await conv.run_llm()
     return True
@@ -78,8 +77,7 @@ async def _set_context(ctx: ActionContext, args: dict[str, Any]) -> Any:
     conv = ctx.conversation
     messages = validate_messages(args["messages"])
     await conv.interrupt()
-    conv.context.set_messages(messages)
-    conv.settings.system_prompt = conv.context.system_prompt
+    conv.set_messages(messages)
     if args["run_immediately"]:
         await conv.run_llm()
     return True
@@ -92,12 +90,12 @@ async def _run(ctx: ActionContext, args: dict[str, Any]) -> Any:
 
 async def _reset(ctx: ActionContext, args: dict[str, Any]) -> Any:
     await ctx.conversation.interrupt()
-    ctx.conversation.context.reset()
+    ctx.conversation.reset_context()
     return True
 
 
 async def _listen(ctx: ActionContext, args: dict[str, Any]) -> Any:
-    if ctx.conversation.wake_gate is None:
+    if ctx.conversation.listens_always:
         raise ServiceConfigError("audio:listen: this conversation always listens ([wake] mode)")
     ctx.conversation.wake("push")
     return True

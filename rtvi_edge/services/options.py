@@ -15,7 +15,7 @@ from typing import Any, Literal
 from rtvi_edge.config import Config
 from rtvi_edge.errors import ServiceConfigError
 from rtvi_edge.pipeline.context import validate_messages
-from rtvi_edge.pipeline.settings import SessionSettings
+from rtvi_edge.pipeline.settings import MAX_VOLUME, SessionSettings
 from rtvi_edge.services.value_types import TypeName, type_ok
 
 Scope = Literal["session", "device"]
@@ -286,8 +286,8 @@ def _build_options() -> list[OptionSpec]:
             "volume",
             "number",
             "session",
-            "output gain 0.0-2.0",
-            check=_range(0.0, 2.0),
+            f"output gain 0.0-{MAX_VOLUME:.1f}",
+            check=_range(0.0, MAX_VOLUME),
             **_session("volume", float),
         ),
         OptionSpec(

@@ -156,7 +156,7 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
 
         async def change_volume(args: dict[str, Any]) -> dict[str, Any]:
             step = 0.2 if args["direction"] == "up" else -0.2
-            ctx.set_volume(max(0.0, min(1.0, ctx.get_volume() + step)))
+            ctx.set_volume(max(0.0, min(1.0, ctx.get_volume() + step)))  # by voice: up to 100%
             return {"volume": round(ctx.get_volume() * 100)}
 
         async def mute_speaker(args: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,9 @@ _FILLERS = re.compile(
 )
 _TRAILING = re.compile(r"\s+(?:please|right now|now|for me|thanks|thank you)$")
 
+# "Turn on the X" for an X the device cannot switch: answered honestly, never by the
+# LLM (a small model would happily claim it did). No tool runs for these.
+
 
 @dataclass(frozen=True)
 class Intent:
@@ -48,6 +51,18 @@ class IntentMatch:
             return self.intent.response.format(**values)
         except (KeyError, IndexError, ValueError):
             return self.intent.response
+
+
+NO_SUCH_DEVICE = Intent(
+    "no_such_device",
+    "",
+    (),
+    "Sorry, I can't control the {device}: no device by that name is set up.",
+)
+UNREACHABLE_DEVICE = Intent(
+    "unreachable_device", "", (), "Sorry, I can't reach the {device} from here: MQTT is off."
+)
+_ANY_DEVICE = r"(?:the )?(?P<device>[\w' .-]+?)"
 
 
 def normalize(text: str) -> str:
@@ -86,17 +101,20 @@ def load_intents(path: Path) -> list[Intent]:
 class IntentMatcher:
     def __init__(self, intents: list[Intent], devices: list[str], tools: set[str]) -> None:
         self.intents = [i for i in intents if i.tool in tools]
+        self._devices = set(devices)
         device_alt = "|".join(re.escape(d) for d in sorted(devices, key=len, reverse=True))
         self._compiled: list[tuple[Intent, re.Pattern[str]]] = []
         for intent in self.intents:
             for pattern in intent.patterns:
                 if "{device}" in pattern and not device_alt:
                     continue
-                regex = re.escape(normalize(pattern) if "{" not in pattern else pattern.lower())
-                regex = regex.replace(r"\{duration\}", r"(?P<duration>.+?)")
-                regex = regex.replace(r"\{number\}", rf"(?P<number>{NUMBER_RE})")
-                regex = regex.replace(r"\{device\}", rf"(?:the )?(?P<device>{device_alt})")
-                self._compiled.append((intent, re.compile(rf"^{regex}$")))
+                device = rf"(?:the )?(?P<device>{device_alt})"
+                self._compiled.append((intent, _compile(pattern, device)))
+        # Last, after every real intent: a device command naming no switchable device.
+        for intent in intents:
+            for pattern in intent.patterns:
+                if "{device}" in pattern and not pattern.startswith("{device}"):
+                    self._compiled.append((NO_SUCH_DEVICE, _compile(pattern, _ANY_DEVICE)))
 
     def match(self, text: str) -> IntentMatch | None:
         norm = normalize(text)
@@ -109,6 +127,8 @@ class IntentMatcher:
             slots = self._slots(m.groupdict())
             if slots is None:
                 continue
+            if intent is NO_SUCH_DEVICE and slots.get("device") in self._devices:
+                intent = UNREACHABLE_DEVICE  # set up, but its tool is off (no MQTT here)
             args = {
                 k: slots[v[1:]] if isinstance(v, str) and v.startswith("$") else v
                 for k, v in intent.args.items()
@@ -133,6 +153,14 @@ class IntentMatcher:
                 return None
             slots[name] = value
         return slots
+
+
+def _compile(pattern: str, device: str) -> re.Pattern[str]:
+    regex = re.escape(normalize(pattern) if "{" not in pattern else pattern.lower())
+    regex = regex.replace(r"\{duration\}", r"(?P<duration>.+?)")
+    regex = regex.replace(r"\{number\}", rf"(?P<number>{NUMBER_RE})")
+    regex = regex.replace(r"\{device\}", device)
+    return re.compile(rf"^{regex}$")
 
 
 def intents_for(extra_file: str) -> list[Intent]:

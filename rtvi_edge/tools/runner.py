@@ -13,12 +13,14 @@ log = logging.getLogger(__name__)
 
 
 class ToolRunner:
-    def __init__(self, local: ToolRegistry, client_timeout: float = 10.0) -> None:
+    def __init__(
+        self, local: ToolRegistry, client_timeout: float = 10.0, client_functions: bool = False
+    ) -> None:
         self.local = local
         self.client_tools: list[Tool] = []
         self.client_timeout = client_timeout
         self._pending: dict[str, asyncio.Future[Any]] = {}
-        self.can_call_client: Callable[[], bool] = lambda: False
+        self.can_call_client: Callable[[], bool] = lambda: client_functions
 
     def tools(self) -> list[Tool]:
         names = {t.name for t in self.client_tools}

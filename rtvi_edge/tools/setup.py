@@ -1,11 +1,17 @@
-"""Builds each conversation's tools and the device's intent matcher from config."""
+"""Builds each conversation's tools and the device's intent matcher from config.
+
+The tools layer owns `SessionHandle`, what a builtin tool may do to the
+conversation it serves; the pipeline's `Conversation` satisfies it, so tools
+never import the pipeline.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from rtvi_edge.config import Config
-from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.tools.builtin import ToolContext, build_tools, parse_devices, timezone
 from rtvi_edge.tools.intents import IntentMatcher, intents_for
 from rtvi_edge.tools.registry import ToolRegistry
@@ -13,8 +19,31 @@ from rtvi_edge.tools.runner import ToolRunner
 from rtvi_edge.tools.timers import TimerService
 
 
+class SessionHandle(Protocol):
+    """The conversation a set of tools serves."""
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def volume(self) -> float: ...
+
+    def set_volume(self, volume: float) -> None: ...
+
+    async def interrupt(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class SessionTools:
+    """One conversation's tools: what runs them, the intents, and whether the LLM may call."""
+
+    runner: ToolRunner
+    intents: IntentMatcher | None
+    llm_tools: bool
+
+
 class ToolSetup:
-    """Device-wide tool settings; `equip()` gives a conversation its tools."""
+    """Device-wide tool settings; `for_session()` builds one conversation's tools."""
 
     def __init__(
         self,
@@ -36,19 +65,19 @@ class ToolSetup:
             else None
         )
 
-    def _context(self, conv: Conversation | None) -> ToolContext:
+    def _context(self, session: SessionHandle | None) -> ToolContext:
         async def stop() -> None:
-            if conv is not None:
-                await conv.interrupt()
+            if session is not None:
+                await session.interrupt()
 
         def set_volume(v: float) -> None:
-            if conv is not None:
-                conv.settings.volume = v
+            if session is not None:
+                session.set_volume(v)
 
         return ToolContext(
-            session_id=conv.session_id if conv else "",
+            session_id=session.session_id if session else "",
             timers=self.timers,
-            get_volume=lambda: conv.settings.volume if conv else 1.0,
+            get_volume=lambda: session.volume if session else 1.0,
             set_volume=set_volume,
             stop=stop,
             publish=self.publish,
@@ -58,13 +87,9 @@ class ToolSetup:
             tz=self.tz,
         )
 
-    def equip(self, conv: Conversation, client_functions: bool) -> None:
+    def for_session(self, session: SessionHandle, client_functions: bool) -> SessionTools:
         registry = ToolRegistry()
-        for tool in build_tools(self._context(conv), self.config):
+        for tool in build_tools(self._context(session), self.config):
             registry.add(tool)
-        runner = ToolRunner(registry, self.client_timeout)
-        runner.can_call_client = lambda: client_functions
-        conv.tool_runner = runner
-        conv.intents = self.matcher
-        conv.llm_tools = self.config.llm_tools
-        conv.apply_settings()
+        runner = ToolRunner(registry, self.client_timeout, client_functions=client_functions)
+        return SessionTools(runner, self.matcher, self.config.llm_tools)

@@ -13,6 +13,7 @@ import pytest
 from bench.room import FRAME, bot_talks_in_room, drain
 from bench.room import make_conversation as make
 from rtvi_edge import events as ev
+from rtvi_edge.audio.sink import NullSink
 from rtvi_edge.audio.supervisor import LocalAudioSupervisor
 from rtvi_edge.audio.wake import WakeWordDetector
 from rtvi_edge.audio.wav import read_wav
@@ -20,7 +21,6 @@ from rtvi_edge.config import AudioConfig
 from rtvi_edge.engines.hub import Engines
 from rtvi_edge.errors import AudioDeviceError
 from rtvi_edge.pipeline.conversation import Conversation
-from rtvi_edge.pipeline.output import NullSink
 from rtvi_edge.pipeline.wake_gate import WakeGate
 
 pytestmark = pytest.mark.integration
@@ -58,9 +58,8 @@ async def feed_wav(conv: Conversation, pcm: bytes, tail_secs: float = 1.0) -> No
 async def test_wake_word_then_question_then_follow_up(
     engines: Engines, speech: Callable[[str], Path]
 ) -> None:
-    conv, sub = make(engines, NullSink(22050), aec=False)
-    conv.wake_gate = WakeGate("wake_word", listen_secs=6, follow_up_secs=6)
-    conv.wake_detector = WakeWordDetector("okay_nabu")
+    gate = WakeGate("wake_word", listen_secs=6, follow_up_secs=6)
+    conv, sub = make(engines, NullSink(22050), False, gate, WakeWordDetector("okay_nabu"))
     question = read_wav(speech("What is the capital of France?"), 16000)
     # no wake word: ignored
     await feed_wav(conv, question)
@@ -87,8 +86,8 @@ async def test_wake_word_then_question_then_follow_up(
 
 
 async def test_push_to_talk(engines: Engines, speech: Callable[[str], Path]) -> None:
-    conv, sub = make(engines, NullSink(22050), aec=False)
-    conv.wake_gate = WakeGate("push_to_talk", listen_secs=6, follow_up_secs=0)
+    gate = WakeGate("push_to_talk", listen_secs=6, follow_up_secs=0)
+    conv, sub = make(engines, NullSink(22050), False, gate)
     question = read_wav(speech("What is two plus two?"), 16000)
     await feed_wav(conv, question)
     assert not any(isinstance(e, ev.UserStartedSpeaking) for e in drain(sub))

@@ -23,9 +23,9 @@ from paho.mqtt.properties import Properties
 
 from rtvi_edge import events as ev
 from rtvi_edge.config import MqttConfig
-from rtvi_edge.control import DeviceControl
 from rtvi_edge.errors import ConfigError, ServiceConfigError
 from rtvi_edge.mqtt.bridge import MqttBridge
+from rtvi_edge.mqtt.control import DeviceControl
 from tests.integration.mosquitto import Mosquitto, make_certificates
 
 pytestmark = pytest.mark.integration

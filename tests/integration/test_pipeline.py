@@ -88,7 +88,7 @@ async def test_spoken_question_gets_a_spoken_answer(
 async def test_interruption_cuts_the_bot_and_trims_the_context(
     engines: Engines, speech: Callable[[str], Path]
 ) -> None:
-    from rtvi_edge.pipeline.output import NullSink
+    from rtvi_edge.audio.sink import NullSink
 
     conv, sub = conversation(
         engines, NullSink(24000), echo_guard="barge-in", barge_in_threshold=0.5, max_tokens=200

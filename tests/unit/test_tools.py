@@ -82,13 +82,30 @@ def test_intents_match(text: str, intent: str, args: dict[str, Any]) -> None:
     [
         "What time is it in Tokyo?",
         "Tell me about timers.",
-        "Turn on the garage door",
         "Set a timer",
         "stop the war",
     ],
 )
 def test_intents_leave_the_rest_to_the_llm(text: str) -> None:
     assert matcher().match(text) is None
+
+
+@pytest.mark.parametrize(
+    ("devices", "tools", "text", "answer"),
+    [
+        # a device that is not set up: an honest answer, never the LLM claiming it did it
+        (["kitchen light"], ALL_TOOLS, "Turn on the garage door", "no device by that name"),
+        ([], ALL_TOOLS - {"control_device"}, "turn on the kitchen light", "no device by that"),
+        # set up, but no MQTT to reach it (the chat command)
+        (["kitchen light"], ALL_TOOLS - {"control_device"}, "switch off the kitchen light", "MQTT"),
+    ],
+)
+def test_device_commands_never_reach_the_llm(
+    devices: list[str], tools: set[str], text: str, answer: str
+) -> None:
+    m = IntentMatcher(intents_for(""), devices, tools).match(text)
+    assert m is not None and m.intent.tool == ""  # answered without a tool
+    assert answer in m.response({})
 
 
 def test_intents_file_extends_and_overrides(tmp_path: Path) -> None:

@@ -1,62 +1,65 @@
-"""`DeviceControl` for the MQTT bridge: the local conversation and the device settings."""
+"""`DeviceControl` for the MQTT bridge: the local conversation and its services.
+
+Built by the daemon from the parts it owns (no reference back to the daemon).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from rtvi_edge import events as ev
-
-if TYPE_CHECKING:
-    from rtvi_edge.daemon import Daemon
-    from rtvi_edge.pipeline.conversation import Conversation
-    from rtvi_edge.services.host import ServiceHost
+from rtvi_edge.config import Config
+from rtvi_edge.pipeline.conversation import Conversation
+from rtvi_edge.services.conversation_services import ConversationServices
 
 
 class LocalControl:
-    def __init__(self, daemon: Daemon) -> None:
-        self._daemon = daemon
-
-    @property
-    def _conv(self) -> Conversation:
-        assert self._daemon.local is not None
-        return self._daemon.local
-
-    @property
-    def _host(self) -> ServiceHost:
-        assert self._daemon.local_host is not None
-        return self._daemon.local_host
+    def __init__(
+        self,
+        bus: ev.EventBus,
+        device_id: str,
+        config: Callable[[], Config],
+        conversation: Conversation,
+        services: ConversationServices,
+    ) -> None:
+        self._bus = bus
+        self._device_id = device_id
+        self._config = config
+        self._conv = conversation
+        self._services = services
 
     @property
     def bus(self) -> ev.EventBus:
-        return self._daemon.bus
+        return self._bus
 
     @property
     def device_id(self) -> str:
-        return self._daemon.device_id
+        return self._device_id
 
     @property
     def device_name(self) -> str:
-        return self._daemon.config.device.name
+        return self._config().device.name
 
     def state(self) -> ev.BotState:
-        return self._conv.state
+        return self._conv.state.wire
 
     def get_config(self) -> list[dict[str, Any]]:
-        return self._host.get_config()
+        return self._services.get_config()
 
     def describe_config(self) -> list[dict[str, Any]]:
-        return self._host.describe_config()
+        return self._services.describe_config()
 
     def describe_actions(self) -> list[dict[str, Any]]:
-        return self._host.describe_actions()
+        return self._services.describe_actions()
 
     async def update_config(
         self, config: list[dict[str, Any]], interrupt: bool = False
     ) -> list[dict[str, Any]]:
-        return await self._host.update_config(config, interrupt)
+        return await self._services.update_config(config, interrupt)
 
     async def run_action(self, service: str, action: str, arguments: list[dict[str, Any]]) -> Any:
-        return await self._host.run_action(service, action, arguments)
+        return await self._services.run_action(service, action, arguments)
 
     async def say(self, text: str) -> None:
         await self._conv.say(text)
@@ -73,10 +76,10 @@ class LocalControl:
         self._conv.set_muted(muted)
 
     def set_volume(self, volume: float) -> None:
-        self._conv.settings.volume = max(0.0, min(2.0, volume))
+        self._conv.set_volume(volume)
 
     def volume(self) -> float:
-        return self._conv.settings.volume
+        return self._conv.volume
 
     def muted(self) -> bool:
         return self._conv.settings.muted

@@ -1,5 +1,6 @@
-"""The services of one conversation: what `get-config`, `update-config` and
-`action` act on, for an RTVI session or for the local conversation (MQTT)."""
+"""The RTVI services of one conversation: what `get-config`, `update-config` and
+`action` act on, for an RTVI session or for the local conversation (MQTT).
+Validation happens here once; the MQTT commands only check the payload's shape."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rtvi_edge.services.device import DeviceSettings
 from rtvi_edge.services.update import plan_update
 
 
-class ServiceHost:
+class ConversationServices:
     def __init__(
         self,
         conversation: Conversation,
@@ -40,11 +41,7 @@ class ServiceHost:
         plan = plan_update(items, conv.settings, self.device.config)
         if plan.device_changed:
             await self.device.apply(plan.device)  # raises before anything else is applied
-        conv.settings = plan.settings
-        conv.apply_settings()
-        if plan.context_reset:
-            conv.context.initial_messages = list(plan.settings.initial_messages)
-            conv.context.reset()
+        conv.update_settings(plan.settings, reset_context=plan.context_reset)
         if interrupt:
             await conv.interrupt()
         config = self.get_config()

@@ -1,4 +1,4 @@
-"""Where a conversation's voice goes: a paced audio sink.
+"""Where a conversation's voice goes: a paced audio sink (an audio primitive, no pipeline).
 
 Clients (and sound cards) play whatever they are handed, so pieces are handed
 over in real time with a small lead; `buffered()` says how much handed-over
@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Protocol
-
-import numpy as np
-import soxr
 
 
 class AudioSink(Protocol):
@@ -54,21 +51,6 @@ class Pacer:
 
     def reset(self) -> None:
         self._next = None
-
-
-def resample(pcm: bytes, in_rate: int, out_rate: int) -> bytes:
-    if in_rate == out_rate or not pcm:
-        return pcm
-    audio = np.frombuffer(pcm, dtype=np.int16)
-    out = soxr.resample(audio, in_rate, out_rate, quality="HQ")
-    return np.asarray(out, dtype=np.int16).tobytes()
-
-
-def apply_gain(pcm: bytes, gain: float) -> bytes:
-    if gain == 1.0:
-        return pcm
-    audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) * gain
-    return bytes(np.clip(audio, -32768, 32767).astype(np.int16).tobytes())
 
 
 class NullSink:
