@@ -18,12 +18,7 @@ log = logging.getLogger("rtvi_edge")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rtvi-edge", description="On-device voice assistant daemon")
     p.add_argument("--version", action="version", version=f"rtvi-edge {__version__}")
-    p.add_argument(
-        "--config",
-        help="config file (default: $RTVI_EDGE_CONFIG, then "
-        "/etc/rtvi-edge/config.toml, else built-in defaults)",
-    )
-    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    _add_common(p, default=None)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the daemon")
     chk = sub.add_parser("check-config", help="validate a config file and exit")
@@ -43,7 +38,20 @@ def _parser() -> argparse.ArgumentParser:
         add_models_parser(sub)
     except ImportError:  # pragma: no cover - part of the package
         pass
+    # `rtvi-edge run --config FILE` as well as `rtvi-edge --config FILE run`
+    for command in sub.choices.values():
+        _add_common(command, default=argparse.SUPPRESS)
     return p
+
+
+def _add_common(p: argparse.ArgumentParser, default: object) -> None:
+    p.add_argument(
+        "--config",
+        default=default,
+        help="config file (default: $RTVI_EDGE_CONFIG, then "
+        "/etc/rtvi-edge/config.toml, else built-in defaults)",
+    )
+    p.add_argument("--log-level", default=default, choices=["debug", "info", "warning", "error"])
 
 
 def _setup_logging(config: Config, override: str | None) -> None:
