@@ -1,9 +1,12 @@
-"""Run the real daemon in-process on 127.0.0.1, a free port, no sound card."""
+"""Run the real daemon in-process on 127.0.0.1, a free port, no sound card; and talk
+RTVI to it over a real WebSocket."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ import aiohttp
 
 from rtvi_edge.config import config_from_mapping
 from rtvi_edge.daemon import Daemon
+from rtvi_edge.engines.hub import Engines
 from rtvi_edge.rtvi import frames
 
 
@@ -55,9 +59,12 @@ class RecordingNotifier:
 
 
 @asynccontextmanager
-async def running_daemon(state_dir: Path, **sections: dict[str, Any]) -> AsyncIterator[Daemon]:
+async def running_daemon(
+    state_dir: Path, engines: Engines | None = None, **sections: dict[str, Any]
+) -> AsyncIterator[Daemon]:
+    """`engines`: fakes for the fast tests (tests/fakes.py); None: the real models."""
     config = config_from_mapping(daemon_config(state_dir, **sections))
-    daemon = Daemon(config, None, RecordingNotifier())
+    daemon = Daemon(config, None, RecordingNotifier(), engines=engines)
     await daemon.start()
     try:
         yield daemon
@@ -81,3 +88,51 @@ async def next_message(ws: aiohttp.ClientWebSocketResponse, timeout: float = 30)
         if isinstance(frame, frames.MessageFrame):
             parsed: dict[str, Any] = json.loads(frame.data)
             return parsed
+
+
+async def ready_ws(
+    http: aiohttp.ClientSession, port: int, query: str = ""
+) -> aiohttp.ClientWebSocketResponse:
+    """A WebSocket past the RTVI handshake (client-ready → bot-ready)."""
+    ws = await http.ws_connect(f"http://127.0.0.1:{port}/ws{query}")
+    await ws.send_bytes(
+        rtvi("client-ready", {"version": "2.1.0", "about": {"library": "t"}}, "ready-1")
+    )
+    first = await next_message(ws)
+    assert first["type"] == "bot-ready" and first["id"] == "ready-1", first
+    return ws
+
+
+async def until_type(
+    ws: aiohttp.ClientWebSocketResponse, mtype: str, timeout: float = 30
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[tuple[float, int]]]:
+    """Reads until a message of `mtype`; returns it, the messages before, and audio arrivals."""
+    seen: list[dict[str, Any]] = []
+    audio: list[tuple[float, int]] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.BINARY, msg
+            frame = frames.decode_frame(msg.data)
+            if isinstance(frame, frames.AudioFrame):
+                audio.append((time.monotonic(), len(frame.audio) // 2))
+                assert frame.sample_rate == 24000 and frame.num_channels == 1
+                continue
+            assert isinstance(frame, frames.MessageFrame)
+            parsed: dict[str, Any] = json.loads(frame.data)
+            if parsed["type"] == mtype:
+                return parsed, seen, audio
+            seen.append(parsed)
+
+
+async def collect_until(
+    ws: aiohttp.ClientWebSocketResponse, done: Callable[[dict[str, Any]], bool], timeout: float = 60
+) -> list[dict[str, Any]]:
+    """RTVI messages up to and including the first for which `done` is true."""
+    seen: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            msg = await next_message(ws, timeout)
+            seen.append(msg)
+            if done(msg):
+                return seen

@@ -3,52 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
 from rtvi_edge.rtvi import frames
-from tests.integration.daemon_harness import next_message, rtvi, running_daemon
+from tests.integration.daemon_harness import (
+    next_message,
+    ready_ws,
+    rtvi,
+    running_daemon,
+    until_type,
+)
 
 pytestmark = pytest.mark.integration
-
-
-async def ready_ws(
-    session: aiohttp.ClientSession, port: int, query: str = ""
-) -> aiohttp.ClientWebSocketResponse:
-    ws = await session.ws_connect(f"http://127.0.0.1:{port}/ws{query}")
-    await ws.send_bytes(
-        rtvi("client-ready", {"version": "2.1.0", "about": {"library": "t"}}, "ready-1")
-    )
-    first = await next_message(ws)
-    assert first["type"] == "bot-ready" and first["id"] == "ready-1"
-    return ws
-
-
-async def until_type(
-    ws: aiohttp.ClientWebSocketResponse, mtype: str, timeout: float = 30
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[tuple[float, int]]]:
-    """Reads until a message of `mtype`; returns it, the messages before, and audio arrivals."""
-    seen: list[dict[str, Any]] = []
-    audio: list[tuple[float, int]] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = await ws.receive(timeout=max(0.1, deadline - time.monotonic()))
-        assert msg.type == aiohttp.WSMsgType.BINARY, msg
-        frame = frames.decode_frame(msg.data)
-        if isinstance(frame, frames.AudioFrame):
-            audio.append((time.monotonic(), len(frame.audio) // 2))
-            assert frame.sample_rate == 24000 and frame.num_channels == 1
-            continue
-        assert isinstance(frame, frames.MessageFrame)
-        parsed = json.loads(frame.data)
-        if parsed["type"] == mtype:
-            return parsed, seen, audio
-        seen.append(parsed)
 
 
 async def test_text_turn_streams_events_and_paced_audio(tmp_path: Path) -> None:

@@ -16,30 +16,17 @@ import pytest
 from bench.tools_eval import WEATHER_FUNCTION
 from rtvi_edge.audio.wav import read_wav
 from rtvi_edge.rtvi import frames
-from tests.integration.daemon_harness import next_message, rtvi, running_daemon
+from tests.integration.daemon_harness import (
+    collect_until,
+    next_message,
+    ready_ws,
+    rtvi,
+    running_daemon,
+)
 
 pytestmark = pytest.mark.integration
 
 WEATHER = WEATHER_FUNCTION
-
-
-async def connect(http: aiohttp.ClientSession, port: int) -> aiohttp.ClientWebSocketResponse:
-    ws = await http.ws_connect(f"http://127.0.0.1:{port}/ws")
-    await ws.send_bytes(rtvi("client-ready", {"version": "2.1.0", "about": {}}, "r"))
-    assert (await next_message(ws))["type"] == "bot-ready"
-    return ws
-
-
-async def collect_until(
-    ws: aiohttp.ClientWebSocketResponse, done: Callable[[dict[str, Any]], bool], timeout: float = 60
-) -> list[dict[str, Any]]:
-    seen: list[dict[str, Any]] = []
-    async with asyncio.timeout(timeout):
-        while True:
-            msg = await next_message(ws, timeout)
-            seen.append(msg)
-            if done(msg):
-                return seen
 
 
 async def speak(ws: aiohttp.ClientWebSocketResponse, wav: Path) -> None:
@@ -60,7 +47,7 @@ async def test_spoken_timer_speaks_when_it_expires(
     tmp_path: Path, speech: Callable[[str], Path]
 ) -> None:
     async with running_daemon(tmp_path) as daemon, aiohttp.ClientSession() as http:
-        ws = await connect(http, daemon.rtvi.port)
+        ws = await ready_ws(http, daemon.rtvi.port)
         mic = asyncio.create_task(speak(ws, speech("Set a timer for five seconds.")))
         seen = await collect_until(ws, lambda m: m["type"] == "bot-stopped-speaking")
         set_at = time.monotonic()
@@ -78,7 +65,7 @@ async def test_spoken_timer_speaks_when_it_expires(
 
 async def test_what_time_is_it_answers_the_real_time(tmp_path: Path) -> None:
     async with running_daemon(tmp_path) as daemon, aiohttp.ClientSession() as http:
-        ws = await connect(http, daemon.rtvi.port)
+        ws = await ready_ws(http, daemon.rtvi.port)
         await ws.send_bytes(
             rtvi("send-text", {"content": "What time is it?", "options": {"audio_response": False}})
         )
@@ -94,7 +81,7 @@ async def test_what_time_is_it_answers_the_real_time(tmp_path: Path) -> None:
 
 async def test_client_function_is_called_and_its_result_spoken(tmp_path: Path) -> None:
     async with running_daemon(tmp_path) as daemon, aiohttp.ClientSession() as http:
-        ws = await connect(http, daemon.rtvi.port)
+        ws = await ready_ws(http, daemon.rtvi.port)
         await ws.send_bytes(
             rtvi(
                 "update-config",
@@ -140,7 +127,7 @@ async def test_client_function_timeout_is_spoken(tmp_path: Path) -> None:
         running_daemon(tmp_path, rtvi={"function_call_timeout_secs": 1.0}) as daemon,
         aiohttp.ClientSession() as http,
     ):
-        ws = await connect(http, daemon.rtvi.port)
+        ws = await ready_ws(http, daemon.rtvi.port)
         await ws.send_bytes(
             rtvi(
                 "update-config",
@@ -176,7 +163,7 @@ async def test_client_function_timeout_is_spoken(tmp_path: Path) -> None:
 
 async def test_bad_tools_config_is_refused(tmp_path: Path) -> None:
     async with running_daemon(tmp_path) as daemon, aiohttp.ClientSession() as http:
-        ws = await connect(http, daemon.rtvi.port)
+        ws = await ready_ws(http, daemon.rtvi.port)
         await ws.send_bytes(
             rtvi(
                 "update-config",

@@ -1,0 +1,159 @@
+"""Fake engines behind the engine Protocols (engines/base.py), and helpers to drive them.
+
+For the fast tests of orchestration (turn-taking, interruption, sessions, the
+daemon): no models, no threads of real work. The voice is a convention:
+`speech()` is loud audio the fake VAD calls speech, `silence()` is zeros; the
+fake STT answers each utterance with the next line of its script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from rtvi_edge import events as ev
+from rtvi_edge.engines.base import GenerationParams, GenerationStats
+from rtvi_edge.engines.hub import Engines
+
+RATE = 16000
+FRAME = 512  # the fake VAD's frame, like Silero's
+E = TypeVar("E", bound=ev.Event)
+
+
+class FakeVadStream:
+    frame_samples = FRAME
+
+    def probability(self, frame: bytes) -> float:
+        return 1.0 if any(frame[:64]) else 0.0
+
+    def reset(self) -> None:
+        pass
+
+
+class FakeVad:
+    name = "fake-vad"
+
+    def open_stream(self) -> FakeVadStream:
+        return FakeVadStream()
+
+
+class FakeSttStream:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.fed = 0
+
+    def feed(self, pcm: bytes) -> None:
+        self.fed += len(pcm)
+
+    def partial(self) -> str:
+        return self.text
+
+    def finish(self) -> str:
+        return self.text
+
+
+class FakeStt:
+    """Utterance n is heard as `script[n]` (then "" once the script is used up)."""
+
+    name = "fake-stt"
+    model_name = "fake-stt"
+    streaming = False
+
+    def __init__(self, script: list[str] | None = None) -> None:
+        self.script = list(script or [])
+
+    def open_stream(self) -> FakeSttStream:
+        return FakeSttStream(self.script.pop(0) if self.script else "")
+
+
+class FakeLlm:
+    """Answers `reply(messages)` (default: echoes the user), a word at a time."""
+
+    name = "fake-llm"
+    model_name = "fake-llm"
+
+    def __init__(
+        self,
+        reply: Callable[[list[dict[str, Any]]], str] | None = None,
+        word_secs: float = 0.0,
+    ) -> None:
+        self.reply = reply or (lambda messages: f"You said {messages[-1]['content']}.")
+        self.word_secs = word_secs
+        self.calls: list[list[dict[str, Any]]] = []
+
+    def stream_chat(
+        self,
+        messages: list[dict[str, Any]],
+        params: GenerationParams,
+        cancel: threading.Event,
+        stats: GenerationStats,
+    ) -> Iterator[str]:
+        self.calls.append(messages)
+        stats.prompt_tokens = sum(self.count_tokens(str(m.get("content", ""))) for m in messages)
+        for i, word in enumerate(self.reply(messages).split()):
+            if cancel.is_set() or (self.word_secs and cancel.wait(self.word_secs)):
+                return
+            stats.completion_tokens += 1
+            yield word if i == 0 else " " + word
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+class FakeTts:
+    """`secs_per_char` of quiet noise per character: long enough to interrupt."""
+
+    name = "fake-tts"
+    model_name = "fake-tts"
+    sample_rate = RATE
+
+    def __init__(self, secs_per_char: float = 0.005) -> None:
+        self.secs_per_char = secs_per_char
+        self.spoken: list[str] = []
+
+    def synthesize(self, text: str, speed: float) -> Iterator[bytes]:
+        self.spoken.append(text)
+        yield b"\x01\x00" * max(1, int(len(text) * self.secs_per_char * RATE))
+
+
+def fake_engines(
+    script: list[str] | None = None, llm: FakeLlm | None = None, tts: FakeTts | None = None
+) -> Engines:
+    return Engines(stt=FakeStt(script), llm=llm or FakeLlm(), tts=tts or FakeTts(), vad=FakeVad())
+
+
+def speech(secs: float) -> bytes:
+    """What the fake VAD hears as speech."""
+    return b"\x00\x20" * int(secs * RATE)
+
+
+def silence(secs: float) -> bytes:
+    return bytes(2 * int(secs * RATE))
+
+
+async def feed(
+    conv: Any, pcm: bytes, frame: int = FRAME, realtime: bool = False
+) -> None:  # a Conversation or anything with feed_audio
+    """Audio into `conv` frame by frame, yielding to the loop between frames."""
+    for i in range(0, len(pcm), frame * 2):
+        conv.feed_audio(pcm[i : i + frame * 2])
+        await asyncio.sleep(frame / RATE if realtime else 0)
+
+
+async def next_event(sub: ev.Subscription, kind: type[E], timeout: float = 10) -> E:
+    """The next event of `kind` (earlier ones of other kinds are dropped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await sub.get()
+            if isinstance(event, kind):
+                return event
+
+
+def drain(sub: ev.Subscription) -> list[ev.Event]:
+    """Everything queued now, without waiting."""
+    out = []
+    while not sub.queue.empty():
+        out.append(sub.queue.get_nowait())
+    return out
