@@ -3,23 +3,21 @@
 For the fast tests of orchestration (turn-taking, interruption, sessions, the
 daemon): no models, no threads of real work. The voice is a convention:
 `speech()` is loud audio the fake VAD calls speech, `silence()` is zeros; the
-fake STT answers each utterance with the next line of its script.
+fake STT answers each utterance with the next line of its script. Event waiters
+and audio feeders are in tests/helpers.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
-from rtvi_edge import events as ev
 from rtvi_edge.engines.base import GenerationParams, GenerationStats
 from rtvi_edge.engines.hub import Engines
 
 RATE = 16000
 FRAME = 512  # the fake VAD's frame, like Silero's
-E = TypeVar("E", bound=ev.Event)
 
 
 class FakeVadStream:
@@ -131,29 +129,3 @@ def speech(secs: float) -> bytes:
 
 def silence(secs: float) -> bytes:
     return bytes(2 * int(secs * RATE))
-
-
-async def feed(
-    conv: Any, pcm: bytes, frame: int = FRAME, realtime: bool = False
-) -> None:  # a Conversation or anything with feed_audio
-    """Audio into `conv` frame by frame, yielding to the loop between frames."""
-    for i in range(0, len(pcm), frame * 2):
-        conv.feed_audio(pcm[i : i + frame * 2])
-        await asyncio.sleep(frame / RATE if realtime else 0)
-
-
-async def next_event(sub: ev.Subscription, kind: type[E], timeout: float = 10) -> E:
-    """The next event of `kind` (earlier ones of other kinds are dropped)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            event = await sub.get()
-            if isinstance(event, kind):
-                return event
-
-
-def drain(sub: ev.Subscription) -> list[ev.Event]:
-    """Everything queued now, without waiting."""
-    out = []
-    while not sub.queue.empty():
-        out.append(sub.queue.get_nowait())
-    return out

@@ -15,7 +15,7 @@ client printed::
         ],
     })
     assert run.ok, run.failure()
-    assert run.first("firstBotAudio")["msAfterSpeechEnd"] < 2000
+    assert run.first("firstBotAudio")["msAfterSpeechEnd"] > 0
 
 `run_client` is async so that a server running in the test's own event loop keeps serving;
 `run_client_sync` is for a server in another process or thread.

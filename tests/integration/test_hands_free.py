@@ -4,7 +4,6 @@ word with its follow-up window, push-to-talk, and a sound device that fails."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from rtvi_edge.engines.hub import Engines
 from rtvi_edge.errors import AudioDeviceError
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.pipeline.wake_gate import WakeGate
+from tests.helpers import feed
 
 pytestmark = pytest.mark.integration
 
@@ -47,12 +47,7 @@ async def test_user_speech_over_the_bot_still_interrupts(
 
 
 async def feed_wav(conv: Conversation, pcm: bytes, tail_secs: float = 1.0) -> None:
-    pcm = pcm + bytes(int(tail_secs * 16000) * 2)
-    t = time.monotonic()
-    for i in range(0, len(pcm), FRAME * 2):
-        conv.feed_audio(pcm[i : i + FRAME * 2])
-        t += FRAME / 16000
-        await asyncio.sleep(max(0.0, t - time.monotonic()))
+    await feed(conv, pcm + bytes(int(tail_secs * 16000) * 2), FRAME, realtime=True)
 
 
 async def test_wake_word_then_question_then_follow_up(

@@ -4,67 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from rtvi_edge.daemon import Daemon
 from tests.integration.daemon_harness import running_daemon
 from tests.integration.mosquitto import Mosquitto
+from tests.integration.mqtt_watcher import Watcher, js
 
 pytestmark = pytest.mark.integration
 BASE = "rtvi-edge/test-device"
-
-
-class Watcher:
-    """A paho client that records everything on the broker."""
-
-    def __init__(self, port: int) -> None:
-        self.messages: list[mqtt.MQTTMessage] = []
-        self._lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        self.client.on_message = self._on_message
-        self.client.on_connect = lambda c, *a: c.subscribe("#", qos=1)
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-
-    def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            self.messages.append(msg)
-
-    def clear(self) -> None:
-        with self._lock:
-            self.messages.clear()
-
-    async def wait(
-        self, topic: str, pred: Callable[[str], bool] = lambda _p: True, timeout: float = 20
-    ) -> mqtt.MQTTMessage:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                for m in self.messages:
-                    if m.topic == topic and pred(m.payload.decode()):
-                        return m
-            await asyncio.sleep(0.05)
-        with self._lock:
-            seen = sorted({m.topic for m in self.messages})
-        raise AssertionError(f"nothing on {topic} in {timeout} s (seen: {seen})")
-
-    def publish(self, topic: str, payload: str, properties: Properties | None = None) -> None:
-        self.client.publish(topic, payload, qos=1, properties=properties).wait_for_publish(5)
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 @asynccontextmanager
@@ -89,10 +44,6 @@ async def setup(
     finally:
         watcher.close()
         broker.stop()
-
-
-def js(msg: mqtt.MQTTMessage) -> Any:
-    return json.loads(msg.payload.decode())
 
 
 async def test_discovery_availability_and_retained_state(tmp_path: Path) -> None:
@@ -128,7 +79,7 @@ async def test_discovery_availability_and_retained_state(tmp_path: Path) -> None
             late.close()
         # Home Assistant restarting asks for discovery again
         w.clear()
-        w.publish("homeassistant/status", "online")
+        await w.publish("homeassistant/status", "online")
         await w.wait("homeassistant/button/rtvi_edge_test-device/stop/config")
 
 
@@ -136,12 +87,12 @@ async def test_every_command_round_trips(tmp_path: Path) -> None:
     async with setup(tmp_path) as (daemon, _broker, w):
         await w.wait(f"{BASE}/availability", lambda p: p == "online")
         # config/set, good and bad (all-or-nothing)
-        w.publish(
+        await w.publish(
             f"{BASE}/config/set",
             json.dumps([{"service": "tts", "options": [{"name": "speed", "value": 1.3}]}]),
         )
         await w.wait(f"{BASE}/config", lambda p: '"speed","value":1.3' in p)
-        w.publish(
+        await w.publish(
             f"{BASE}/config/set",
             json.dumps(
                 {
@@ -156,7 +107,7 @@ async def test_every_command_round_trips(tmp_path: Path) -> None:
         assert err["topic"] == f"{BASE}/config/set"
         assert daemon.local is not None and daemon.local.settings.tts_speed == 1.3
         # action on action/response
-        w.publish(
+        await w.publish(
             f"{BASE}/action",
             json.dumps(
                 {
@@ -175,12 +126,14 @@ async def test_every_command_round_trips(tmp_path: Path) -> None:
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = "app/replies"
         props.CorrelationData = b"corr-42"
-        w.publish(f"{BASE}/action", json.dumps({"service": "llm", "action": "get_context"}), props)
+        await w.publish(
+            f"{BASE}/action", json.dumps({"service": "llm", "action": "get_context"}), props
+        )
         reply = await w.wait("app/replies")
         assert reply.properties.CorrelationData == b"corr-42"
         assert js(reply)["result"]["messages"][-1] == {"role": "user", "content": "Hi"}
         # ask: a typed turn; the transcript and the answer come out as events
-        w.publish(f"{BASE}/ask", "What is two plus two?")
+        await w.publish(f"{BASE}/ask", "What is two plus two?")
         await w.wait(f"{BASE}/event/user_transcript", lambda p: "two plus two" in p)
         answer = js(await w.wait(f"{BASE}/event/bot_answer", timeout=30))
         assert answer["text"]
@@ -189,23 +142,23 @@ async def test_every_command_round_trips(tmp_path: Path) -> None:
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = "app/answers"
         props.CorrelationData = b"q-1"
-        w.publish(f"{BASE}/ask", "What time is it?", props)
+        await w.publish(f"{BASE}/ask", "What time is it?", props)
         reply = await w.wait("app/answers", timeout=30)
         assert reply.properties.CorrelationData == b"q-1"
         assert js(reply)["answer"].startswith("It is ")
         # say
-        w.publish(f"{BASE}/say", json.dumps({"text": "Dinner is ready."}))
+        await w.publish(f"{BASE}/say", json.dumps({"text": "Dinner is ready."}))
         await w.wait(f"{BASE}/event/bot_answer", lambda p: "Dinner is ready" in p)
         # mute, volume, stop
-        w.publish(f"{BASE}/mute/set", "ON")
+        await w.publish(f"{BASE}/mute/set", "ON")
         await w.wait(f"{BASE}/mute", lambda p: p == "ON")
         await w.wait(f"{BASE}/state", lambda p: "muted" in p)
-        w.publish(f"{BASE}/mute/set", "OFF")
+        await w.publish(f"{BASE}/mute/set", "OFF")
         await w.wait(f"{BASE}/mute", lambda p: p == "OFF")
-        w.publish(f"{BASE}/volume/set", "40")
+        await w.publish(f"{BASE}/volume/set", "40")
         await w.wait(f"{BASE}/volume", lambda p: p == "40")
         assert daemon.local.settings.volume == pytest.approx(0.4)
-        w.publish(f"{BASE}/stop", "PRESS")
+        await w.publish(f"{BASE}/stop", "PRESS")
         # bad payloads: an error event each, nothing applied, still connected
         for topic, payload, needle in [
             ("config/set", "{nope", "not valid JSON"),
@@ -215,7 +168,7 @@ async def test_every_command_round_trips(tmp_path: Path) -> None:
             ("mute/set", "maybe", "ON or OFF"),
             ("say", "", "empty text"),
         ]:
-            w.publish(f"{BASE}/{topic}", payload)
+            await w.publish(f"{BASE}/{topic}", payload)
             await w.wait(f"{BASE}/event/error", lambda p, n=needle: n in p)
         assert daemon.local.settings.volume == pytest.approx(0.4)
         assert daemon.mqtt.connected.is_set()
@@ -223,12 +176,10 @@ async def test_every_command_round_trips(tmp_path: Path) -> None:
 
 async def test_broker_restart_and_broker_down_at_start(tmp_path: Path) -> None:
     broker = Mosquitto(tmp_path)  # not started: the broker is down when the daemon starts
-    t0 = time.monotonic()
     async with running_daemon(
         tmp_path / "state", mqtt={"enabled": True, "host": "127.0.0.1", "port": broker.port}
     ) as daemon:
-        assert time.monotonic() - t0 < 30  # started without waiting for the broker
-        assert not daemon.mqtt.connected.is_set()
+        assert not daemon.mqtt.connected.is_set()  # started without waiting for the broker
         broker.start()
         try:
             await asyncio.wait_for(daemon.mqtt.connected.wait(), 15)
@@ -258,11 +209,11 @@ async def test_device_control_intent_publishes_to_the_configured_topic(tmp_path:
             tools={"devices": ["kitchen light = home/kitchen/light/set"]},
         ) as daemon:
             await asyncio.wait_for(daemon.mqtt.connected.wait(), 15)
-            w.publish(f"{BASE}/ask", "Turn on the kitchen light")
+            await w.publish(f"{BASE}/ask", "Turn on the kitchen light")
             assert (await w.wait("home/kitchen/light/set")).payload == b"ON"
             answer = js(await w.wait(f"{BASE}/event/bot_answer", lambda p: "kitchen" in p))
             assert "Turning on the kitchen light" in answer["text"]
-            w.publish(f"{BASE}/ask", "Switch the kitchen light off")
+            await w.publish(f"{BASE}/ask", "Switch the kitchen light off")
             await w.wait("home/kitchen/light/set", lambda p: p == "OFF")
     finally:
         w.close()

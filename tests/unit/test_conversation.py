@@ -15,7 +15,8 @@ from rtvi_edge.pipeline.settings import SessionSettings
 from rtvi_edge.pipeline.turn_state import TurnState
 from rtvi_edge.pipeline.wake_gate import WakeGate
 from rtvi_edge.tools.setup import ToolSetup
-from tests.fakes import FakeLlm, FakeTts, drain, fake_engines, feed, next_event, silence, speech
+from tests.fakes import FakeLlm, FakeTts, fake_engines, silence, speech
+from tests.helpers import drain, feed, next_event
 
 
 def build(

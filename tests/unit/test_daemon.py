@@ -16,7 +16,8 @@ from rtvi_edge.audio.supervisor import LocalAudioSupervisor
 from rtvi_edge.config import AudioConfig
 from rtvi_edge.errors import AudioDeviceError
 from rtvi_edge.local_control import LocalControl
-from tests.fakes import fake_engines, next_event, silence
+from tests.fakes import fake_engines, silence
+from tests.helpers import next_event
 from tests.integration.daemon_harness import ready_ws, rtvi, running_daemon, until_type
 
 

@@ -1,0 +1,46 @@
+"""Shared test helpers: event waiters and audio feeders (for fakes and real engines)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol, TypeVar
+
+from rtvi_edge import events as ev
+
+RATE = 16000
+E = TypeVar("E", bound=ev.Event)
+
+
+class Microphone(Protocol):
+    def feed_audio(self, pcm16k: bytes) -> None: ...
+
+
+async def feed(conv: Microphone, pcm: bytes, frame: int = 512, realtime: bool = False) -> None:
+    """16 kHz audio into `conv` frame by frame; `realtime`: paced like a microphone
+    (on an absolute schedule, so a slow frame does not stretch the audio)."""
+    t = time.monotonic()
+    for i in range(0, len(pcm), frame * 2):
+        conv.feed_audio(pcm[i : i + frame * 2])
+        if realtime:
+            t += frame / RATE
+            await asyncio.sleep(max(0.0, t - time.monotonic()))
+        else:
+            await asyncio.sleep(0)
+
+
+async def next_event(sub: ev.Subscription, kind: type[E], timeout: float = 10) -> E:
+    """The next event of `kind` (earlier ones of other kinds are dropped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await sub.get()
+            if isinstance(event, kind):
+                return event
+
+
+def drain(sub: ev.Subscription) -> list[ev.Event]:
+    """Everything queued now, without waiting."""
+    out = []
+    while not sub.queue.empty():
+        out.append(sub.queue.get_nowait())
+    return out
