@@ -56,7 +56,6 @@ class MqttBridge:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._commands: set[asyncio.Task[Any]] = set()
         self.handler = CommandHandler(control, self.topics, self._send, self._reply)
-        self._catalogue = cmd.Catalogue()
         self._sub: ev.Subscription | None = None
         client_id = config.client_id or f"rtvi-edge-{control.device_id}"
         self._client = make_client(config, client_id, p.availability(self.topics, online=False))
@@ -78,7 +77,6 @@ class MqttBridge:
         """Returns at once; connects (and reconnects) in the background."""
         self._loop = asyncio.get_running_loop()
         c = self.control
-        self._catalogue = cmd.Catalogue.from_descriptions(c.describe_config(), c.describe_actions())
         self._sub = sub = c.bus.subscribe(maxsize=self.config.queue_size)  # before the snapshot
         self._put_discovery()
         for message in self.handler.device_state():
@@ -265,7 +263,7 @@ class MqttBridge:
         if kind == "action" and reply is None:
             reply = Reply(self.topics.action_response)
         try:
-            command = cmd.parse_command(kind, payload, self._catalogue)
+            command = cmd.parse_command(kind, payload)
         except cmd.PayloadError as exc:
             self.handler.refuse(kind, topic, str(exc), reply, exc.request_id)
             return

@@ -1,19 +1,20 @@
-"""Command payloads → typed, checked commands (sans-I/O).
+"""Command payloads → typed commands (sans-I/O).
 
-Every check happens here, before anything is applied, so that a bad message
-is refused as a whole with an error that names the problem. Option values are
-checked again (ranges, choices) by `DeviceControl`, which owns them.
+Here the payload's form is checked (JSON, text, numbers, the shape of a config
+or an action), so that a bad message is refused with an error that names the
+problem. What a config or an action means (services, options, types, ranges,
+arguments) is checked once, by the RTVI services behind `DeviceControl`, and
+refused the same way, before anything is applied.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rtvi_edge.errors import RtviEdgeError
 from rtvi_edge.mqtt.topics import CommandKind
-from rtvi_edge.services.value_types import type_ok
 
 MAX_PAYLOAD = 256 * 1024  # a config with a long prompt fits; a runaway publisher does not
 MAX_TEXT = 4096
@@ -74,46 +75,14 @@ class Listen:
 Command = SetConfig | RunAction | Say | Ask | SetMute | SetVolume | Stop | Listen
 
 
-@dataclass(frozen=True)
-class ActionSpec:
-    arguments: dict[str, tuple[str, bool]]  # name → (type, required)
-
-
-@dataclass(frozen=True)
-class Catalogue:
-    """What the device accepts, from `describe_config()` / `describe_actions()`."""
-
-    options: dict[str, dict[str, str]] = field(default_factory=dict)  # service → name → type
-    actions: dict[tuple[str, str], ActionSpec] = field(default_factory=dict)
-
-    @classmethod
-    def from_descriptions(
-        cls, config: list[dict[str, Any]], actions: list[dict[str, Any]]
-    ) -> Catalogue:
-        options = {
-            str(s["name"]): {str(o["name"]): str(o.get("type", "")) for o in s.get("options", [])}
-            for s in config
-        }
-        specs = {
-            (str(a["service"]), str(a["action"])): ActionSpec(
-                {
-                    str(arg["name"]): (str(arg.get("type", "")), bool(arg.get("required", True)))
-                    for arg in a.get("arguments", [])
-                }
-            )
-            for a in actions
-        }
-        return cls(options, specs)
-
-
-def parse_command(kind: CommandKind, payload: bytes, catalogue: Catalogue) -> Command:
+def parse_command(kind: CommandKind, payload: bytes) -> Command:
     """The command on a topic; raises PayloadError naming what is wrong."""
     if len(payload) > MAX_PAYLOAD:
         raise PayloadError(f"{kind}: payload is larger than {MAX_PAYLOAD} bytes")
     if kind == "config/set":
-        return _config(payload, catalogue)
+        return _config(payload)
     if kind == "action":
-        return _action(payload, catalogue)
+        return _action(payload)
     if kind == "say":
         return Say(_text(payload, kind))
     if kind == "ask":
@@ -188,7 +157,7 @@ def _number(payload: bytes, what: str, lo: float, hi: float) -> float:
 
 
 # -- config/set -------------------------------------------------------------------
-def _config(payload: bytes, catalogue: Catalogue) -> SetConfig:
+def _config(payload: bytes) -> SetConfig:
     obj = _json(payload, "config/set")
     interrupt: Any = False
     if isinstance(obj, dict) and "config" in obj:
@@ -202,20 +171,15 @@ def _config(payload: bytes, catalogue: Catalogue) -> SetConfig:
             'or {"config": [...], "interrupt": bool}'
         )
     for i, item in enumerate(obj):
-        _check_service(f"config/set: config[{i}]", item, catalogue)
+        _check_service(f"config/set: config[{i}]", item)
     return SetConfig(obj, interrupt)
 
 
-def _check_service(where: str, item: Any, catalogue: Catalogue) -> None:
+def _check_service(where: str, item: Any) -> None:
     if not isinstance(item, dict):
         raise PayloadError(f"{where}: must be an object with service and options")
-    service = item.get("service")
-    if not isinstance(service, str):
+    if not isinstance(item.get("service"), str):
         raise PayloadError(f"{where}.service: must be a string")
-    known = catalogue.options.get(service)
-    if known is None:
-        names = ", ".join(catalogue.options) or "none"
-        raise PayloadError(f"{where}.service: unknown service {service!r} (known: {names})")
     options = item.get("options")
     if not isinstance(options, list):
         raise PayloadError(f"{where}.options: must be a list of {{name, value}}")
@@ -223,18 +187,10 @@ def _check_service(where: str, item: Any, catalogue: Catalogue) -> None:
         at = f"{where}.options[{j}]"
         if not isinstance(opt, dict) or not isinstance(opt.get("name"), str) or "value" not in opt:
             raise PayloadError(f"{at}: must be an object with a name (string) and a value")
-        name = opt["name"]
-        if name not in known:
-            names = ", ".join(known) or "none"
-            raise PayloadError(f"{at}: {service} has no option {name!r} (known: {names})")
-        if not type_ok(known[name], opt["value"]):
-            raise PayloadError(
-                f"{at}: {service}.{name} = {opt['value']!r} must be of type {known[name]}"
-            )
 
 
 # -- action ---------------------------------------------------------------------
-def _action(payload: bytes, catalogue: Catalogue) -> RunAction:
+def _action(payload: bytes) -> RunAction:
     obj = _json(payload, "action")
     if not isinstance(obj, dict):
         raise PayloadError("action: payload must be an object {service, action, arguments, id?}")
@@ -242,40 +198,21 @@ def _action(payload: bytes, catalogue: Catalogue) -> RunAction:
     service, action = obj.get("service"), obj.get("action")
     if not isinstance(service, str) or not isinstance(action, str):
         raise PayloadError("action: service and action must be strings", req_id)
-    spec = catalogue.actions.get((service, action))
-    if spec is None:
-        known = ", ".join(f"{s}:{a}" for s, a in catalogue.actions) or "none"
-        raise PayloadError(f"action: unknown action {service}:{action} (known: {known})", req_id)
-    arguments = _arguments(f"action {service}:{action}", obj.get("arguments"), spec, req_id)
+    arguments = _arguments(f"action {service}:{action}", obj.get("arguments"), req_id)
     return RunAction(service, action, arguments, req_id)
 
 
-def _arguments(where: str, raw: Any, spec: ActionSpec, req_id: Any) -> list[dict[str, Any]]:
+def _arguments(where: str, raw: Any, req_id: Any) -> list[dict[str, Any]]:
     if raw is None:
         raw = []
     if isinstance(raw, dict):  # {"text": "hi"} is accepted for [{"name": "text", "value": "hi"}]
         raw = [{"name": k, "value": v} for k, v in raw.items()]
     if not isinstance(raw, list):
         raise PayloadError(f"{where}: arguments must be a list of {{name, value}}", req_id)
-    given: set[str] = set()
     for i, arg in enumerate(raw):
         if not isinstance(arg, dict) or not isinstance(arg.get("name"), str) or "value" not in arg:
             raise PayloadError(
                 f"{where}: arguments[{i}] must be an object with a name (string) and a value",
                 req_id,
             )
-        name = arg["name"]
-        if name not in spec.arguments:
-            known = ", ".join(spec.arguments) or "none"
-            raise PayloadError(f"{where}: unknown argument {name!r} (known: {known})", req_id)
-        type_name = spec.arguments[name][0]
-        if not type_ok(type_name, arg["value"]):
-            raise PayloadError(
-                f"{where}: argument {name!r} = {arg['value']!r} must be of type {type_name}",
-                req_id,
-            )
-        given.add(name)
-    for name, (type_name, required) in spec.arguments.items():
-        if required and name not in given:
-            raise PayloadError(f"{where}: missing argument {name!r} ({type_name})", req_id)
     return raw

@@ -24,6 +24,7 @@ from rtvi_edge.config import MqttConfig
 from rtvi_edge.errors import ConfigError, ServiceConfigError
 from rtvi_edge.mqtt.bridge import MqttBridge
 from rtvi_edge.mqtt.control import DeviceControl
+from rtvi_edge.services.value_types import type_ok
 from tests.integration.mosquitto import Mosquitto, make_certificates
 from tests.integration.mqtt_watcher import Watcher, js
 
@@ -116,6 +117,7 @@ class FakeDeviceControl:
     async def update_config(
         self, config: list[dict[str, Any]], interrupt: bool = False
     ) -> list[dict[str, Any]]:
+        self._check_config(config)
         new: dict[str, Any] = {"speed": self.speed, "voice": self.voice, "volume": self._volume}
         for item in config:
             for opt in item["options"]:
@@ -127,9 +129,37 @@ class FakeDeviceControl:
         self.bus.publish(ev.ConfigChanged(session_id="local", config=self.get_config()))
         return self.get_config()
 
+    def _check_config(self, config: list[dict[str, Any]]) -> None:
+        """What the RTVI services check (the bridge leaves it to them)."""
+        known = {
+            s["name"]: {o["name"]: o["type"] for o in s["options"]} for s in self.describe_config()
+        }
+        for i, item in enumerate(config):
+            service = item["service"]
+            if service not in known:
+                raise ServiceConfigError(f"config[{i}].service = {service!r}: unknown service")
+            for opt in item["options"]:
+                name, value = opt["name"], opt["value"]
+                if name not in known[service]:
+                    raise ServiceConfigError(f"{service} has no option {name!r}")
+                if not type_ok(known[service][name], value):
+                    raise ServiceConfigError(
+                        f"{service}.{name} = {value!r}: must be of type {known[service][name]}"
+                    )
+
+    def _check_action(self, service: str, action: str, args: dict[str, Any]) -> None:
+        specs = {(a["service"], a["action"]): a for a in self.describe_actions()}
+        spec = specs.get((service, action))
+        if spec is None:
+            raise ServiceConfigError(f"unknown action {service}:{action}")
+        for arg in spec["arguments"]:
+            if arg.get("required") and arg["name"] not in args:
+                raise ServiceConfigError(f"{service}:{action}: missing argument {arg['name']!r}")
+
     async def run_action(self, service: str, action: str, arguments: list[dict[str, Any]]) -> Any:
-        self.actions.append((service, action, arguments))
         args = {a["name"]: a["value"] for a in arguments}
+        self._check_action(service, action, args)
+        self.actions.append((service, action, arguments))
         if (service, action) == ("tts", "say"):
             if not args["text"].strip():
                 raise ServiceConfigError("tts:say: text is empty")
@@ -423,7 +453,7 @@ async def test_mute_volume_stop_listen(
     [
         ("config/set", "{nope", "not valid JSON"),
         ("config/set", '{"config": 3}', "must be a list"),
-        ("config/set", '[{"service": "stt", "options": []}]', "unknown service 'stt'"),
+        ("config/set", '[{"service": "stt", "options": []}]', "'stt': unknown service"),
         ("config/set", '[{"service": "tts", "options": [{"name": "speed", "value": "x"}]}]',
          "must be of type number"),
         ("action", "[]", "must be an object"),

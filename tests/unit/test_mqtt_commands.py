@@ -10,31 +10,11 @@ from rtvi_edge.mqtt import commands as c
 from rtvi_edge.mqtt.topics import COMMANDS, CommandKind, Topics
 
 T = Topics.for_device("kitchen")
-CAT = c.Catalogue.from_descriptions(
-    [
-        {
-            "name": "tts",
-            "options": [{"name": "speed", "type": "number"}, {"name": "voice", "type": "string"}],
-        },
-        {"name": "audio", "options": [{"name": "muted", "type": "bool"}]},
-    ],
-    [
-        {
-            "service": "tts",
-            "action": "say",
-            "arguments": [
-                {"name": "text", "type": "string", "required": True},
-                {"name": "interrupt", "type": "bool", "required": False},
-            ],
-        },
-        {"service": "llm", "action": "get_context", "arguments": []},
-    ],
-)
 
 
 def parse(kind: CommandKind, payload: str | bytes) -> c.Command:
     raw = payload.encode() if isinstance(payload, str) else payload
-    return c.parse_command(kind, raw, CAT)
+    return c.parse_command(kind, raw)
 
 
 # -- topics --------------------------------------------------------------------------
@@ -137,41 +117,13 @@ OPT = {"name": "speed", "value": 1.2}
         ("config/set", '{"config": [], "interrupt": "yes"}', "interrupt must be true or false"),
         ("config/set", "[1]", "config[0]: must be an object"),
         ("config/set", '[{"service": 3, "options": []}]', "service: must be a string"),
-        ("config/set", '[{"service": "stt", "options": []}]', "unknown service 'stt'"),
         ("config/set", '[{"service": "tts", "options": {}}]', "options: must be a list"),
         ("config/set", '[{"service": "tts", "options": [{"name": "speed"}]}]', "name (string)"),
-        (
-            "config/set",
-            json.dumps([{"service": "tts", "options": [OPT, {"name": "pitch", "value": 1}]}]),
-            "options[1]: tts has no option 'pitch' (known: speed, voice)",
-        ),
-        (
-            "config/set",
-            '[{"service": "tts", "options": [{"name": "speed", "value": "fast"}]}]',
-            "tts.speed = 'fast' must be of type number",
-        ),
-        (
-            "config/set",
-            '[{"service": "audio", "options": [{"name": "muted", "value": 1}]}]',
-            "must be of type bool",
-        ),
         ("action", "{nope", "not valid JSON"),
         ("action", "[1]", "must be an object"),
         ("action", '{"service": "tts"}', "service and action must be strings"),
-        ("action", '{"service": "tts", "action": "sing"}', "unknown action tts:sing"),
-        ("action", '{"service": "tts", "action": "say"}', "missing argument 'text'"),
         ("action", '{"service": "tts", "action": "say", "arguments": 3}', "must be a list"),
         ("action", '{"service": "tts", "action": "say", "arguments": [3]}', "arguments[0]"),
-        (
-            "action",
-            '{"service": "tts", "action": "say", "arguments": {"txt": "x"}}',
-            "unknown argument 'txt' (known: text, interrupt)",
-        ),
-        (
-            "action",
-            '{"service": "tts", "action": "say", "arguments": {"text": 5}}',
-            "argument 'text' = 5 must be of type string",
-        ),
         ("say", "", "empty text"),
         ("say", "   ", "empty text"),
         ("say", '{"txt": "hi"}', 'must be {"text": "..."}'),
@@ -199,11 +151,17 @@ def test_bad_payloads(kind: CommandKind, payload: str | bytes, needle: str) -> N
 
 def test_a_refused_action_keeps_its_id() -> None:
     with pytest.raises(c.PayloadError) as info:
-        parse("action", '{"service": "tts", "action": "sing", "id": "a9"}')
+        parse("action", '{"service": "tts", "action": 3, "id": "a9"}')
     assert info.value.request_id == "a9"
 
 
-def test_unknown_types_are_left_to_the_device() -> None:
-    assert c.type_ok("something-new", object())
-    assert not c.type_ok("integer", True) and c.type_ok("integer", 3)
-    assert c.type_ok("array", []) and c.type_ok("object", {}) and not c.type_ok("object", [])
+@pytest.mark.parametrize(
+    ("kind", "payload"),
+    [
+        ("config/set", '[{"service": "stt", "options": [{"name": "pitch", "value": "x"}]}]'),
+        ("action", '{"service": "tts", "action": "sing", "arguments": {"txt": 5}}'),
+    ],
+)
+def test_what_a_command_means_is_left_to_the_services(kind: CommandKind, payload: str) -> None:
+    # one validation: the RTVI services behind DeviceControl refuse these (test_services.py)
+    assert isinstance(parse(kind, payload), c.SetConfig | c.RunAction)

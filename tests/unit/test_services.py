@@ -99,3 +99,11 @@ def test_action_arguments_are_checked() -> None:
         ("llm", "run"),
         ("bot", "disconnect"),
     } <= set(actions.BY_NAME)
+
+
+def test_unknown_value_types_are_accepted() -> None:
+    from rtvi_edge.services.value_types import type_ok
+
+    assert type_ok("something-new", object())
+    assert not type_ok("integer", True) and type_ok("integer", 3)
+    assert type_ok("array", []) and type_ok("object", {}) and not type_ok("object", [])
