@@ -13,9 +13,9 @@ from typing import Any
 
 import aiohttp
 
-from rtvi_edge.config import config_from_mapping
+from rtvi_edge.config import Config, config_from_mapping
 from rtvi_edge.daemon import Daemon
-from rtvi_edge.engines.hub import Engines
+from rtvi_edge.engines.hub import Engines, build_engines
 from rtvi_edge.rtvi import frames
 
 
@@ -62,14 +62,33 @@ class RecordingNotifier:
 async def running_daemon(
     state_dir: Path, engines: Engines | None = None, **sections: dict[str, Any]
 ) -> AsyncIterator[Daemon]:
-    """`engines`: fakes for the fast tests (tests/fakes.py); None: the real models."""
+    """`engines`: fakes for the fast tests (tests/fakes.py); None: the real models
+    (loaded once per test process when the config asks for the default ones)."""
     config = config_from_mapping(daemon_config(state_dir, **sections))
+    if engines is None and _default_engines(config):
+        engines = await _shared_engines()
     daemon = Daemon(config, None, RecordingNotifier(), engines=engines)
     await daemon.start()
     try:
         yield daemon
     finally:
         await daemon.stop()
+
+
+_SHARED: list[Engines] = []
+
+
+def _default_engines(config: Config) -> bool:
+    d = Config()
+    return (config.stt, config.llm, config.tts, config.vad) == (d.stt, d.llm, d.tts, d.vad)
+
+
+async def _shared_engines() -> Engines:
+    """The default models, built once: each daemon swaps its own engines on update-config,
+    so sharing the first build is safe, and saves seconds of loading per test."""
+    if not _SHARED:
+        _SHARED.append(await asyncio.to_thread(build_engines, Config()))
+    return _SHARED[0]
 
 
 def rtvi(mtype: str, data: Any = None, msg_id: str = "1") -> bytes:
