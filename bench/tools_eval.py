@@ -160,7 +160,8 @@ def intent_results(tools: list[Tool]) -> list[tuple[Case, str | None, Any]]:
     results = []
     for case in CASES:
         m = matcher.match(case[0])
-        results.append((case, m.intent.tool if m else None, m.args if m else None))
+        tool = m.intent.tool if m else None  # "": answered without a tool (no such device)
+        results.append((case, tool or None, m.args if m else None))
     return results
 
 
