@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from rtvi_edge import events as ev
@@ -144,7 +145,8 @@ async def test_push_to_talk_hears_only_after_a_push() -> None:
     events = drain(sub)
     assert any(isinstance(e, ev.WakeDetected) and e.source == "push" for e in events)
     assert any(isinstance(e, ev.UserStartedSpeaking) for e in events)
-    await conv.wait_idle(5)
+    if not any(isinstance(e, ev.TurnMetrics) for e in events):
+        await next_event(sub, ev.TurnMetrics)  # the answer is over
     now[0] += 60  # long after the answer: asleep again
     await feed(conv, speech(0.6) + silence(1.0))
     assert not any(isinstance(e, ev.UserStartedSpeaking) for e in drain(sub))
@@ -157,4 +159,31 @@ async def test_volume_has_one_limit() -> None:
     assert conv.volume == 2.0
     conv.set_volume(-1)
     assert conv.volume == 0.0
+    await conv.close()
+
+
+async def test_the_answer_starts_at_the_first_pause_and_is_kept_when_the_turn_ends() -> None:
+    llm = FakeLlm()
+    conv, sub = build(fake_engines(["good morning"], llm=llm), sink=NullSink(16000), tools=False)
+    await feed(conv, speech(0.6) + silence(1.0))
+    await next_event(sub, ev.TurnMetrics)
+    await conv.wait_idle(5)
+    assert len(llm.calls) == 1  # the speculative answer was the answer
+    assert conv.context.turns[-1]["content"] == "You said good morning."
+    await conv.close()
+
+
+async def test_speech_after_a_pause_drops_the_speculative_answer_unheard() -> None:
+    llm = FakeLlm()
+    conv, sub = build(fake_engines(["one long sentence"], llm=llm), sink=NullSink(16000))
+    await feed(conv, speech(0.5) + silence(0.15) + speech(0.5) + silence(1.0))
+    events: list[ev.Event] = []
+    async with asyncio.timeout(10):
+        while not isinstance(event := await sub.get(), ev.TurnMetrics):
+            events.append(event)
+    await conv.wait_idle(5)
+    assert len(llm.calls) == 2  # thought twice...
+    assert sum(isinstance(e, ev.BotStartedSpeaking) for e in events) == 1  # ...spoke once
+    assert not any(isinstance(e, ev.BotInterrupted) for e in events)  # nobody heard the first
+    assert [t["role"] for t in conv.context.turns] == ["user", "assistant"]
     await conv.close()
