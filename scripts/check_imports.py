@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Fails on any import cycle inside rtvi_edge: between modules, and between layers.
+"""Fails on any import cycle inside rtvi_edge (between modules, and between layers),
+and on an import that points up the layer order.
 
 A layer is a subpackage (`rtvi_edge.pipeline`) or a top-level module
 (`rtvi_edge.daemon`). Every import counts, lazy and TYPE_CHECKING ones too: a
 cycle hidden in a function is still a cycle. The layers and their order are in
-docs/architecture.md.
+docs/architecture.md; a layer missing from `RANK` is only checked for cycles.
 """
 
 from __future__ import annotations
@@ -16,6 +17,29 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "rtvi_edge"
+
+# A layer imports nothing of a higher rank (equal ranks: one way only, the cycle check).
+RANK = {
+    "errors": 0,
+    "config": 1,
+    "events": 1,
+    "logs": 1,
+    "systemd": 1,
+    "models": 2,
+    "engines": 3,
+    "audio": 3,
+    "tools": 3,
+    "pipeline": 4,
+    "services": 5,
+    "rtvi": 6,
+    "mqtt": 6,
+    "assembly": 7,
+    "local_control": 7,
+    "daemon": 8,
+    "chat": 8,
+    "cli": 9,
+    "__main__": 10,
+}
 
 
 def module_name(path: Path) -> str:
@@ -51,6 +75,17 @@ def imports_of(path: Path, name: str, known: set[str]) -> set[str]:
 
 def layer(module: str) -> str:
     return ".".join(module.split(".")[:2])
+
+
+def against_the_order(layers: dict[str, set[str]]) -> list[str]:
+    out = []
+    for source, targets in sorted(layers.items()):
+        a = RANK.get(source.removeprefix(PACKAGE + "."))
+        for target in sorted(targets):
+            b = RANK.get(target.removeprefix(PACKAGE + "."))
+            if a is not None and b is not None and b > a:
+                out.append(f"import against the layer order: {source} -> {target}")
+    return out
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -103,7 +138,7 @@ def main() -> int:
     for name, targets in modules.items():
         deps = layers.setdefault(layer(name), set())
         deps.update(layer(t) for t in targets if layer(t) != layer(name))
-    problems = []
+    problems = against_the_order(layers)
     for kind, graph in (("module", modules), ("layer", layers)):
         for component in cycles(graph):
             problems.append(f"{kind} import cycle: " + "; ".join(edges_within(graph, component)))
@@ -112,7 +147,7 @@ def main() -> int:
     if problems:
         print("see docs/architecture.md for the dependency rule", file=sys.stderr)
         return 1
-    print(f"no import cycles ({len(modules)} modules, {len(layers)} layers)")
+    print(f"no import cycles, layers in order ({len(modules)} modules, {len(layers)} layers)")
     return 0
 
 
