@@ -42,8 +42,8 @@ RANK = {
 }
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -130,8 +130,8 @@ def edges_within(graph: dict[str, set[str]], nodes: Iterable[str]) -> list[str]:
     return [f"{a} -> {b}" for a in sorted(members) for b in sorted(graph[a] & members)]
 
 
-def main() -> int:
-    files = {module_name(p): p for p in (ROOT / PACKAGE).rglob("*.py")}
+def main(root: Path = ROOT) -> int:
+    files = {module_name(p, root): p for p in (root / PACKAGE).rglob("*.py")}
     known = set(files)
     modules = {name: imports_of(path, name, known) for name, path in files.items()}
     layers: dict[str, set[str]] = {}
