@@ -113,11 +113,14 @@ class DyingSource:
 async def test_a_failing_device_is_reported_and_reopened(engines: Engines) -> None:
     conv, sub = make(engines, NullSink(22050), aec=False)
     opened: list[DyingSource] = []
+    reopened = asyncio.Event()
 
     def opener(cfg: AudioConfig) -> tuple[DyingSource, NullSink]:
         if len(opened) == 1:
             opened.append(DyingSource(0))
             raise AudioDeviceError("no such device (simulated)")
+        if len(opened) == 2:
+            reopened.set()  # attached as soon as this returns
         source = DyingSource(20 if not opened else 10_000)
         opened.append(source)
         return source, NullSink(22050)
@@ -125,8 +128,7 @@ async def test_a_failing_device_is_reported_and_reopened(engines: Engines) -> No
     sup = LocalAudioSupervisor(AudioConfig(reopen_secs=0.5), conv, opener=opener)  # type: ignore[arg-type]
     task = asyncio.create_task(sup.run())
     async with asyncio.timeout(10):
-        while len(opened) < 3 or not sup.connected:
-            await asyncio.sleep(0.05)
+        await reopened.wait()
     errors = [e for e in drain(sub) if isinstance(e, ev.ErrorEvent)]
     assert len(errors) == 1 and "unplugged" in errors[0].message
     assert opened[0].closed and conv.sink is not None

@@ -15,7 +15,7 @@ from rtvi_edge.tools.intents import IntentMatcher, intents_for, normalize
 from rtvi_edge.tools.numbers import parse_duration, parse_number, say_duration
 from rtvi_edge.tools.registry import Tool, ToolRegistry, tool_from_schema
 from rtvi_edge.tools.router import candidates
-from rtvi_edge.tools.timers import TimerService
+from rtvi_edge.tools.timers import Timer, TimerService
 
 ALL_TOOLS = {
     "get_time",
@@ -181,11 +181,17 @@ async def test_timers_fire_and_survive_a_restart(tmp_path: Path) -> None:
     bus = ev.EventBus()
     sub = bus.subscribe()
     fired: list[str] = []
-    svc = TimerService(tmp_path, bus, lambda t: fired.append(t.label))
+    rang = asyncio.Event()
+
+    def ring(timer: Timer) -> None:
+        fired.append(timer.label)
+        rang.set()
+
+    svc = TimerService(tmp_path, bus, ring)
     svc.start()
     svc.add(0.05, "tea", "s1")
     svc.add(3600, "oven", "s1")
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(rang.wait(), 10)
     assert fired == ["tea"]
     assert [t.label for t in svc.pending()] == ["oven"]
     svc.close()
@@ -194,9 +200,10 @@ async def test_timers_fire_and_survive_a_restart(tmp_path: Path) -> None:
     # "restart": a timer that came due while the device was off goes off at once
     saved[0]["due"] = time.time() - 5
     (tmp_path / "timers.json").write_text(json.dumps(saved))
-    svc2 = TimerService(tmp_path, bus, lambda t: fired.append(t.label))
+    rang.clear()
+    svc2 = TimerService(tmp_path, bus, ring)
     svc2.start()
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(rang.wait(), 10)
     assert fired == ["tea", "oven"]
     actions = []
     while not sub.queue.empty():
