@@ -13,12 +13,19 @@ import aiohttp
 from rtvi_edge import events as ev
 from rtvi_edge.audio.sink import AudioSink, NullSink
 from rtvi_edge.audio.supervisor import LocalAudioSupervisor
-from rtvi_edge.config import AudioConfig
+from rtvi_edge.config import AudioConfig, load_config
+from rtvi_edge.daemon import Daemon
 from rtvi_edge.errors import AudioDeviceError
 from rtvi_edge.local_control import LocalControl
 from tests.fakes import fake_engines, silence
 from tests.helpers import next_event
-from tests.integration.daemon_harness import ready_ws, rtvi, running_daemon, until_type
+from tests.integration.daemon_harness import (
+    RecordingNotifier,
+    ready_ws,
+    rtvi,
+    running_daemon,
+    until_type,
+)
 
 
 def spoken_hours() -> set[str]:
@@ -132,3 +139,28 @@ async def test_the_supervisor_reports_a_failing_device_once_and_reopens_it() -> 
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert not sup.running and user.sink is None
+
+
+async def test_reload_updates_the_local_conversation_and_a_bad_file_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    cfg = tmp_path / "config.toml"
+    base = f'[device]\nstate_dir = "{tmp_path / "state"}"\n[rtvi]\nenabled = false\n'
+    base += '[audio]\nbackend = "none"\n[log]\njournald = "off"\n'
+    cfg.write_text(base + '[llm]\nsystem_prompt = "Be brief."\n')
+    config, path = load_config(str(cfg))
+    notifier = RecordingNotifier()
+    daemon = Daemon(config, path, notifier, engines=fake_engines())
+    await daemon.start()
+    try:
+        assert daemon.local is not None and daemon.local.settings.system_prompt == "Be brief."
+        cfg.write_text(base + '[llm]\nsystem_prompt = "Be kind."\n')
+        await daemon.reload()
+        assert daemon.local.settings.system_prompt == "Be kind."
+        assert daemon.local.context.system_prompt == "Be kind."
+        cfg.write_text(base + "[vad]\nstop_secs = 99\n")
+        await daemon.reload()
+        assert daemon.local.settings.system_prompt == "Be kind."
+        assert any("refused" in line for line in notifier.sent)
+    finally:
+        await daemon.stop()
