@@ -1,7 +1,8 @@
 """What the MQTT bridge may ask of the device: the interface belongs to mqtt/, its user.
 
 `rtvi_edge.local_control.LocalControl` implements it over the local
-conversation; the bridge and its tests depend only on this Protocol. Config and actions use the RTVI services shapes:
+conversation; the bridge and its tests depend only on this Protocol. Config and
+actions use the RTVI services shapes:
 config = [{"service": "tts", "options": [{"name": "speed", "value": 1.2}]}],
 arguments = [{"name": "text", "value": "hello"}].
 """

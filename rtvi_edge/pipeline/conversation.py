@@ -351,8 +351,7 @@ class Conversation:
         # Speculation: think and synthesise now, speak only if the endpoint confirms.
         if not text or self._turn is not None:
             return
-        intents = self.tools.intents if self.tools is not None else None
-        if intents is not None and intents.match(text) is not None:
+        if self._match_intent(text) is not None:
             return  # commands have side effects: wait for the confirmed endpoint
         self._speculative_text = text
         self._turn_utt = utt
@@ -394,14 +393,20 @@ class Conversation:
 
     def _respond(self, text: str, speak: bool) -> BotTurn | None:
         """Answer a committed user message: a local intent if one matches, else the LLM."""
-        intents = self.tools.intents if self.tools is not None else None
-        match = intents.match(text) if intents is not None else None
+        match = self._match_intent(text)
         if match is None:
             return self._start_turn(self.context.for_llm(), speak=speak)
         self._spawn(
             self._run_intent(match, speak), f"intent-{match.intent.name}", prepares_answer=True
         )
         return None
+
+    def _match_intent(self, text: str) -> IntentMatch | None:
+        t = self.tools
+        match = t.intents.match(text) if t is not None and t.intents is not None else None
+        if match is not None and not match.intent.tool and t is not None and t.runner.client_tools:
+            return None  # "no such device" here, but the client's own functions may know it
+        return match
 
     async def _run_intent(self, match: IntentMatch, speak: bool) -> None:
         assert self.tools is not None

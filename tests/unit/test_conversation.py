@@ -187,3 +187,16 @@ async def test_speech_after_a_pause_drops_the_speculative_answer_unheard() -> No
     assert not any(isinstance(e, ev.BotInterrupted) for e in events)  # nobody heard the first
     assert [t["role"] for t in conv.context.turns] == ["user", "assistant"]
     await conv.close()
+
+
+async def test_a_client_with_its_own_functions_gets_device_commands_through_the_llm() -> None:
+    llm = FakeLlm(lambda _m: "The app switched it.")
+    conv, _sub = build(fake_engines(llm=llm))
+    lamp = {"name": "switch_lamp", "description": "Turn a lamp on or off", "parameters": {}}
+    settings = conv.settings
+    settings.tools = [lamp]
+    conv.update_settings(settings)
+    await conv.send_text("turn on the kitchen light")
+    await conv.wait_idle(5)
+    assert len(llm.calls) == 1  # not "no such device": the client may know that lamp
+    await conv.close()
