@@ -37,6 +37,7 @@ from rtvi_edge.wyoming_server.wake import DetectorPool, UnknownWakeWordError, Wa
 log = logging.getLogger(__name__)
 
 READ_BYTES = 64 * 1024
+IDLE_SECS = 300.0  # a connection that sends nothing this long gives its slot back
 
 
 class Answerer(Protocol):
@@ -118,7 +119,11 @@ class Connection:
 
     async def _read_some(self) -> bool:
         """False when the connection should end."""
-        data = await self._reader.read(READ_BYTES)
+        try:
+            data = await asyncio.wait_for(self._reader.read(READ_BYTES), IDLE_SECS)
+        except TimeoutError:
+            await self._send_error("idle", f"nothing received for {IDLE_SECS:g} s: disconnecting")
+            return False
         if not data:
             return False
         self._decoder.feed(data)
