@@ -234,7 +234,8 @@ class Connection:
         if self._asr is not None:
             await self._asr.feed(payload)
         elif self._wake is not None:
-            hit = await self._wake.feed(payload)
+            stamp = data.get("timestamp")
+            hit = await self._wake.feed(payload, stamp if isinstance(stamp, int) else None)
             if hit is not None:
                 await self._send_detection(*hit)
 

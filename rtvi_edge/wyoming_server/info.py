@@ -99,7 +99,7 @@ def build_info(offer: Offer) -> Info:
                 models=[
                     WakeModel(
                         name=w.model_id,
-                        description=w.phrase,
+                        description=w.phrase.title(),  # Home Assistant lists this name
                         phrase=w.phrase,
                         attribution=_ATTRIBUTION,
                         installed=True,

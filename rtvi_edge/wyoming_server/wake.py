@@ -39,12 +39,16 @@ class WakeDetection:
         self._convert = ToMono16k(fmt)
         self._pending = bytearray()
         self._samples = 0
+        self._chunk_timestamp: int | None = None
         self.detected = False
         for detector in detectors.values():
             detector.reset()
 
-    async def feed(self, pcm: bytes) -> tuple[str, int] | None:
-        """(model id, milliseconds into the stream) when a wake word ends in this audio."""
+    async def feed(self, pcm: bytes, timestamp: int | None = None) -> tuple[str, int] | None:
+        """(model id, timestamp) when a wake word ends in this audio: the timestamp of
+        the client's chunk if it sent one (as other Wyoming wake servers report it),
+        else milliseconds into the stream."""
+        self._chunk_timestamp = timestamp
         self._pending += self._convert.convert(pcm)
         if len(self._pending) < PROCESS_BYTES:
             return None
@@ -61,6 +65,8 @@ class WakeDetection:
         if hit is None:
             return None
         self.detected = True
+        if self._chunk_timestamp is not None:
+            return hit, self._chunk_timestamp
         return hit, self._samples * 1000 // TARGET_RATE
 
     def _run(self, pcm: bytes) -> str | None:
