@@ -29,7 +29,7 @@ class WyomingServer:
         self._ctx = ctx
         self._announcer_for = announcer_for
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._announcer: Announcer | None = None
         self._announcing: asyncio.Task[None] | None = None
         self.port = 0
@@ -63,13 +63,14 @@ class WyomingServer:
             await send_error(writer, "too-many-connections", limit)
             writer.close()
             return
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
+        # Run in a task of our own: on Python 3.11 asyncio logs an error if the task it
+        # made for this callback ends cancelled, and stop() cancels stuck connections.
+        conn = asyncio.create_task(Connection(reader, writer, self._ctx).run(), name="wyoming-conn")
+        self._connections[conn] = writer
         try:
-            await Connection(reader, writer, self._ctx).run()
+            await asyncio.wait([conn])
         finally:
-            self._connections.discard(task)
+            self._connections.pop(conn, None)
 
     @property
     def connections(self) -> int:
@@ -78,10 +79,16 @@ class WyomingServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
-            task.cancel()
         if self._connections:
-            await asyncio.wait(list(self._connections), timeout=STOP_GRACE_SECS)
+            # Closing the sockets ends each connection at its next read or write; one
+            # still inside an engine call gets a moment to finish, then is cancelled.
+            for writer in self._connections.values():
+                writer.close()
+            _done, stuck = await asyncio.wait(list(self._connections), timeout=STOP_GRACE_SECS)
+            for task in stuck:
+                task.cancel()
+            if stuck:
+                await asyncio.wait(stuck)
         if self._announcing is not None:
             self._announcing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
