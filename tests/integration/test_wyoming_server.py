@@ -163,6 +163,16 @@ async def test_handle_answers_with_a_local_intent(daemon: Daemon) -> None:
     assert handled.context == {"conversation_id": "ha-1"}
 
 
+async def test_handle_answers_with_the_llm_when_no_intent_matches(daemon: Daemon) -> None:
+    async with client(daemon) as c:
+        await c.write_event(Transcript(text="Name a fruit that is yellow.").event())
+        event = await next_event(c)
+    assert Handled.is_type(event.type), event
+    handled = Handled.from_event(event)
+    assert handled.text and handled.text.strip()
+    assert handled.context and handled.context["conversation_id"]  # one was made for it
+
+
 async def test_zeroconf_announcement_is_seen_on_loopback(daemon: Daemon) -> None:
     from zeroconf import IPVersion, ServiceStateChange
     from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
