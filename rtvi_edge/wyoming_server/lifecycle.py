@@ -3,6 +3,7 @@ tools, its config. The daemon calls `start_wyoming` and later `stop()`."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING
 
 from rtvi_edge.engines.hub import Engines
@@ -46,6 +47,18 @@ def check_services(services: tuple[str, ...]) -> frozenset[str]:
             [f"[wyoming] services: unknown service {unknown[0]!r} (known: {', '.join(SERVICES)})"]
         )
     return frozenset(services)
+
+
+def announce_on(interface: str, host: str) -> str:
+    """The interface to announce on: the configured one, else the one IPv4 address
+    served on, else "" (every interface)."""
+    if interface:
+        return interface
+    try:
+        address = ipaddress.IPv4Address(host)
+    except ValueError:
+        return ""
+    return "" if address.is_unspecified else str(address)
 
 
 def text_conversation(daemon: Daemon, session_id: str) -> Conversation:
@@ -106,7 +119,7 @@ async def start_wyoming(daemon: Daemon) -> WyomingService:
         max_text_chars=cfg.max_text_chars,
         limits=Limits(),
     )
-    interface = cfg.zeroconf_interface
+    interface = announce_on(cfg.zeroconf_interface, cfg.host)
 
     def announcer(port: int) -> Announcer:
         return Announcer(daemon.device_id, port, interface)

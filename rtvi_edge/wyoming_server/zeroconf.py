@@ -55,7 +55,10 @@ class Announcer:
             server=f"{self.name.split('.')[0]}.local.",
         )
         self._aiozc, self._info = aiozc, info
-        await aiozc.async_register_service(info)
+        # Another device with the same name on the LAN: take "name (2)" rather than fail.
+        registered = await aiozc.async_register_service(info, allow_name_change=True)
+        await registered  # probing done, first announcement sent
+        self.name = info.name
         log.info("wyoming: announced %s at %s:%d", self.name, self.address, self.port)
 
     async def stop(self) -> None:

@@ -12,7 +12,7 @@ from wyoming.event import Event, read_event
 from rtvi_edge.errors import ConfigError, ProtocolError
 from rtvi_edge.wyoming_server.audio_in import PcmFormat, ToMono16k
 from rtvi_edge.wyoming_server.codec import FrameDecoder, Limits, WyomingProtocolError, encode_event
-from rtvi_edge.wyoming_server.lifecycle import check_services
+from rtvi_edge.wyoming_server.lifecycle import announce_on, check_services
 from rtvi_edge.wyoming_server.protocol import MAX_ERRORS, ConnectionState, Phase, Reject, Step
 
 ALL = frozenset({"asr", "tts", "wake", "handle"})
@@ -228,3 +228,10 @@ def test_services_are_checked() -> None:
     assert check_services(("asr", "tts")) == frozenset({"asr", "tts"})
     with pytest.raises(ConfigError, match="unknown service 'stt'"):
         check_services(("stt",))
+
+
+def test_announcement_follows_the_served_address() -> None:
+    assert announce_on("", "0.0.0.0") == ""
+    assert announce_on("", "192.168.1.40") == "192.168.1.40"
+    assert announce_on("", "my-box.local") == ""
+    assert announce_on("127.0.0.1", "0.0.0.0") == "127.0.0.1"
