@@ -2,8 +2,9 @@
 
 Engine work runs in worker threads (as everywhere in the daemon), so a slow
 request holds up only its own connection. Bad input of any kind is answered
-with an `error` event; only an unreadable byte stream, or a client that keeps
-sending nonsense, is disconnected.
+with an `error` event. Events out of order or unknown leave the connection
+open; a request that fails (bad fields, over a limit, an engine error), an
+unreadable byte stream or a client that keeps sending nonsense close it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ from rtvi_edge.engines.hub import Engines
 from rtvi_edge.errors import ProtocolError, RtviEdgeError
 from rtvi_edge.wyoming_server.asr import AudioTooLongError, Transcription
 from rtvi_edge.wyoming_server.audio_in import PcmFormat
-from rtvi_edge.wyoming_server.codec import FrameDecoder, Limits, encode_event
+from rtvi_edge.wyoming_server.codec import (
+    FrameDecoder,
+    Limits,
+    WyomingProtocolError,
+    encode_event,
+)
 from rtvi_edge.wyoming_server.handle import Answer
 from rtvi_edge.wyoming_server.info import Offer, build_info
 from rtvi_edge.wyoming_server.protocol import ConnectionState, Reject, Step
@@ -96,7 +102,8 @@ class Connection:
         self._request: dict[str, Any] = {}  # the transcribe/detect event's data
         self._asr: Transcription | None = None
         self._wake: WakeDetection | None = None
-        self._speech: SpeechOut | None = None
+        self._speech: SpeechOut | None = None  # a streamed text being spoken
+        self._whole: SpeechOut | None = None  # a whole text being spoken
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "?"
 
@@ -113,7 +120,7 @@ class Connection:
             log.exception("wyoming: %s: internal error", self.peer)
             await self._send_error("internal-error", f"internal error: {exc}")
         finally:
-            self._asr = self._wake = self._speech = None
+            self._asr = self._wake = self._speech = self._whole = None
             self._writer.close()
             log.debug("wyoming: %s disconnected", self.peer)
 
@@ -130,11 +137,10 @@ class Connection:
         while True:
             try:
                 event = self._decoder.next_event()
-            except ProtocolError as exc:
-                code = getattr(exc, "code", "bad-frame")
-                await self._send_error(code, str(exc))
+            except WyomingProtocolError as exc:
+                await self._send_error(exc.code, str(exc))
                 self._state.errors += 1
-                if getattr(exc, "fatal", True) or self._state.too_many_errors:
+                if exc.fatal or self._state.too_many_errors:
                     return False
                 continue
             if event is None:
@@ -153,15 +159,26 @@ class Connection:
         try:
             await self._run_step(step, event)
         except (ProtocolError, RtviEdgeError) as exc:
-            self._fail(exc)
-            await self._send_error(_error_code(exc), f"{event.type}: {exc}")
-        return not self._state.too_many_errors
+            await self._fail(event, _error_code(exc), exc)
+            return False
+        except (ConnectionError, OSError):
+            raise  # the client is gone: the connection ends
+        except Exception as exc:  # an engine library's own error: only this request fails
+            log.exception("wyoming: %s: %s failed", self.peer, event.type)
+            await self._fail(event, "engine-failed", exc)
+            return False
+        return True
 
-    def _fail(self, exc: Exception) -> None:
+    async def _fail(self, event: Event, code: str, exc: Exception) -> None:
+        """A request failed: the error, then the connection closes, as other Wyoming
+        servers do (Home Assistant ignores `error` and waits for the answer or the end
+        of the connection). audio-stop first closes an answer already begun."""
         log.info("wyoming: %s: request failed: %s", self.peer, exc)
-        self._state.failed()
-        self._state.errors += 1
-        self._asr = self._wake = self._speech = None
+        speech = self._whole or self._speech
+        self._asr = self._wake = self._speech = self._whole = None
+        await self._send_error(code, f"{event.type}: {exc}")
+        if speech is not None:
+            await speech.end_audio()
 
     async def _run_step(self, step: Step, event: Event) -> None:
         data = event.data or {}
@@ -182,18 +199,19 @@ class Connection:
         elif action == "audio-stop":
             await self._on_audio_stop()
         elif action == "synthesize":
-            whole = self._new_speech()
-            await whole.speak(_text(data))
-            await whole.finish()
+            self._whole = self._new_speech()
+            await self._whole.speak(_text(data))
+            await self._whole.finish()
+            self._whole = None
         elif action == "synthesize-start":
             self._speech = self._new_speech()
         elif action == "synthesize-chunk":
-            if self._speech is not None:  # None: the stream failed, its text is dropped
-                await self._speech.push(_text(data))
+            assert self._speech is not None  # the state machine saw synthesize-start
+            await self._speech.push(_text(data))
         elif action == "synthesize-stop":
             speech, self._speech = self._speech, None
-            if speech is not None:
-                await speech.finish()
+            assert speech is not None  # the state machine saw synthesize-start
+            await speech.finish()
             await self._send(SynthesizeStopped().event())
         elif action == "handle":
             await self._on_transcript(data)

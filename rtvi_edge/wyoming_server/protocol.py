@@ -2,6 +2,8 @@
 
 The server feeds it each event's type; it answers with the step to take, or
 with a rejection (sent to the client as an `error` event) and keeps its state.
+A request that fails while it runs ends the connection (the server's choice, as
+other Wyoming servers do it), so there is no failed state here.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ class Phase(enum.Enum):
     IDLE = "idle"
     REQUESTED = "requested"  # transcribe/detect received, its audio not started yet
     STREAMING = "streaming"  # between audio-start and audio-stop
-    DISCARDING = "discarding"  # the request failed mid-audio: its remaining audio is dropped
     TEXT_STREAM = "text-stream"  # between synthesize-start and synthesize-stop
 
 
@@ -31,7 +32,7 @@ Action = Literal[
     "audio-start",
     "audio-chunk",
     "audio-stop",
-    "drop",  # nothing to do (audio of a failed request, synthesize inside a text stream)
+    "drop",  # nothing to do (the whole text repeated inside a text stream)
     "synthesize",
     "synthesize-start",
     "synthesize-chunk",
@@ -120,14 +121,6 @@ class ConnectionState:
             )
         return self._reject("unknown-event", f"unknown event type {etype[:60]!r}")
 
-    def failed(self) -> None:
-        """The current audio request failed: the rest of its audio is dropped quietly.
-        (A failed text stream stays open until synthesize-stop; the server drops its text.)"""
-        if self.phase is Phase.STREAMING:
-            self.phase = Phase.DISCARDING
-        elif self.phase is Phase.REQUESTED:
-            self.phase, self.task = Phase.IDLE, None
-
     @property
     def too_many_errors(self) -> bool:
         return self.errors >= MAX_ERRORS
@@ -157,16 +150,11 @@ class ConnectionState:
         if etype == "audio-chunk":
             if phase is Phase.STREAMING:
                 return Step("audio-chunk", self.task)
-            if phase is Phase.DISCARDING:
-                return Step("drop")
             return self._reject("no-audio-start", "audio-chunk without audio-start before it")
         if etype == "audio-stop":
             if phase is Phase.STREAMING:
                 task, self.phase, self.task = self.task, Phase.IDLE, None
                 return Step("audio-stop", task)
-            if phase is Phase.DISCARDING:
-                self.phase, self.task = Phase.IDLE, None
-                return Step("drop")
             return self._reject("no-audio-start", "audio-stop without audio-start before it")
         return self._reject("unknown-event", f"unknown event type {etype[:60]!r}")
 
@@ -196,7 +184,6 @@ class ConnectionState:
         doing = {
             Phase.REQUESTED: f"waiting for the audio of {self.task}",
             Phase.STREAMING: f"receiving the audio of {self.task} (send audio-stop first)",
-            Phase.DISCARDING: "dropping the audio of a failed request (send audio-stop first)",
             Phase.TEXT_STREAM: "streaming text to speak (send synthesize-stop first)",
         }.get(self.phase, self.phase.value)
         return self._reject("busy", f"{etype} while {doing}")

@@ -32,6 +32,7 @@ class SpeechOut:
         self._max_chars = max_chars
         self._chars = 0
         self._started = False
+        self._ended = False
         self._chunker = TextChunker(first_chunk_words=4)
 
     async def speak(self, text: str) -> None:
@@ -50,7 +51,14 @@ class SpeechOut:
         for piece in self._chunker.flush():
             await self._synthesize(piece)
         await self._start()
-        await self._send(AudioStop().event())
+        await self.end_audio()
+
+    async def end_audio(self) -> None:
+        """audio-stop, once, if audio-start went out: after a failure too, so a client
+        reading up to audio-stop is not left waiting."""
+        if self._started and not self._ended:
+            self._ended = True
+            await self._send(AudioStop().event())
 
     def _count(self, text: str) -> None:
         self._chars += len(text)

@@ -141,19 +141,6 @@ def test_services_that_are_off_are_refused() -> None:
     assert state.on_event("synthesize") == Step("synthesize")
 
 
-def test_a_failed_request_drops_the_rest_of_its_audio_quietly() -> None:
-    state = ConnectionState(ALL)
-    steps(state, "transcribe", "audio-start")
-    state.failed()
-    assert steps(state, "audio-chunk", "audio-chunk", "audio-stop", "describe") == [
-        "drop",
-        "drop",
-        "drop",
-        "describe",
-    ]
-    assert state.phase is Phase.IDLE
-
-
 def test_streamed_synthesis_ignores_the_repeated_whole_text() -> None:
     state = ConnectionState(ALL)
     assert steps(
