@@ -155,6 +155,20 @@ class ToolsConfig:
 
 
 @dataclass(frozen=True)
+class WyomingConfig:
+    """The device's engines offered to Home Assistant over the Wyoming protocol."""
+
+    enabled: bool = False
+    host: str = "0.0.0.0"
+    port: int = bounded(10700, 0, 65535)
+    services: tuple[str, ...] = ("asr", "tts", "wake", "handle")
+    zeroconf: bool = True  # announce _wyoming._tcp.local. so Home Assistant finds it
+    zeroconf_interface: str = ""  # "" = every interface; or one IPv4 address to announce on
+    max_audio_secs: float = bounded(60.0, 1.0, 600.0)  # longest speech one request may send
+    max_text_chars: int = bounded(5000, 10, 100000)  # longest text to speak or answer
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = choice("debug", "info", "warning", "error", default="info")
     journald: str = choice("auto", "on", "off", default="auto")
@@ -180,6 +194,7 @@ class Config:
     rtvi: RtviConfig = field(default_factory=RtviConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     tools: ToolsConfig = field(default_factory=ToolsConfig)
+    wyoming: WyomingConfig = field(default_factory=WyomingConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
 

@@ -1,8 +1,9 @@
 """The daemon: builds everything from config, owns the tasks, shuts down in order.
 
 Start: engines (off the loop) → local conversation and audio → RTVI server →
-MQTT bridge → READY=1. Stop (SIGTERM/SIGINT): STOPPING=1 → MQTT (offline) →
-RTVI sessions → local audio → conversations. SIGHUP reloads the config file.
+MQTT bridge → Wyoming server → READY=1. Stop (SIGTERM/SIGINT): STOPPING=1 →
+MQTT (offline) → RTVI sessions → Wyoming connections → local audio →
+conversations. SIGHUP reloads the config file.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class Daemon:
         self.assembly: Assembly | None = None
         self.rtvi: Any = None
         self.mqtt: Any = None
+        self.wyoming: Any = None
         self.audio: LocalAudioSupervisor | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
@@ -131,6 +133,10 @@ class Daemon:
             await self.rtvi.start()
         if config.mqtt.enabled:
             await self._start_mqtt()
+        if config.wyoming.enabled:
+            from rtvi_edge.wyoming_server.lifecycle import start_wyoming
+
+            self.wyoming = await start_wyoming(self)
         self._spawn(self._watchdog(), "watchdog")
         self._ready = True
         self.ready_secs = time.monotonic() - t0
@@ -209,6 +215,8 @@ class Daemon:
         parts.append("local audio on" if self.audio and self.audio.connected else "local audio off")
         if self.mqtt is not None:
             parts.append("mqtt on")
+        if self.wyoming is not None:
+            parts.append(f"wyoming=:{self.wyoming.port}")
         return ", ".join(parts)
 
     # -- SessionFactory (RTVI) ------------------------------------------------------
@@ -305,6 +313,8 @@ class Daemon:
                 await asyncio.wait_for(self.mqtt.stop(), 3)
         if self.rtvi is not None:
             await self.rtvi.stop()
+        if self.wyoming is not None:
+            await self.wyoming.stop()
         if self.timers is not None:
             self.timers.close()
         for task in list(self._tasks):
