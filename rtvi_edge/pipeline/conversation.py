@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from rtvi_edge import events as ev
 from rtvi_edge.audio.echo import EchoCanceller
@@ -67,6 +67,7 @@ class Conversation:
         self._turn: BotTurn | None = None
         self._turn_utt: Utterance | None = None
         self._spec_text: str | None = None
+        self._queued_user: list[str] = []  # send-text without run_immediately, mid-turn
         self._tasks: set[asyncio.Task[Any]] = set()
         self._undeafen: asyncio.TimerHandle | None = None
         self._closed = False
@@ -120,7 +121,7 @@ class Conversation:
             self._undeafen = None
         half = self.settings.echo_guard == "half-duplex"
         if bot_speaking:
-            self.listener.deaf = half or self.settings.muted
+            self._set_deaf(half or self.settings.muted)
             self.listener.barge_in = None if half else self.settings.barge_in()
             return
         if self.settings.muted:
@@ -136,8 +137,18 @@ class Conversation:
         self.listener.barge_in = None
         self._apply_mute()
 
+    def _set_deaf(self, deaf: bool) -> None:
+        """The listener ignores the user (muted, or half-duplex while the bot speaks);
+        RTVI clients hear of it as user-mute-started / -stopped."""
+        if deaf != self.listener.deaf:
+            reason: Literal["muted", "half-duplex"] = (
+                "muted" if self.settings.muted else "half-duplex"
+            )
+            self.bus.publish(ev.UserMuted(session_id=self.session_id, muted=deaf, reason=reason))
+        self.listener.deaf = deaf
+
     def _apply_mute(self) -> None:
-        self.listener.deaf = self.settings.muted
+        self._set_deaf(self.settings.muted)
         if self.settings.muted:
             self._set_state("muted")
         elif self.state == "muted":
@@ -194,17 +205,28 @@ class Conversation:
         text = text.strip()
         if not text:
             return None
+        transcript = ev.UserTranscription(
+            session_id=self.session_id, text=text, final=True, timestamp=_now_iso()
+        )
+        if not run_immediately:
+            # For the next turn; the bot is not cut off (pipecat appends without running).
+            if self._turn is not None:
+                self._queued_user.append(text)
+            else:
+                self.context.add_user(text)
+            self.bus.publish(transcript)
+            return None
         await self.interrupt()
         self._turn_utt = None  # typed turn: no voice timing
         self.context.add_user(text)
-        self.bus.publish(
-            ev.UserTranscription(
-                session_id=self.session_id, text=text, final=True, timestamp=_now_iso()
-            )
-        )
-        if not run_immediately:
-            return None
+        self.bus.publish(transcript)
         return self._respond(text, speak=audio_response)
+
+    def _take_queued_user(self) -> None:
+        """Typed text queued while the bot answered joins the context after that answer."""
+        for text in self._queued_user:
+            self.context.add_user(text)
+        self._queued_user.clear()
 
     async def say(self, text: str) -> BotTurn | None:
         """Speak text as the bot, without the LLM (tts:say)."""
@@ -226,6 +248,10 @@ class Conversation:
         self._spec_text = None
         if turn is None:
             return False
+        if turn.committed:
+            # Before the turn unwinds: clients see bot-interrupted, then bot-stopped-speaking.
+            heard = turn.heard_text()
+            self.bus.publish(ev.BotInterrupted(session_id=self.session_id, spoken_text=heard))
         outcome = await turn.cancel()
         if not turn.committed:
             return False  # speculative: nobody saw it
@@ -233,7 +259,7 @@ class Conversation:
             self.context.append(message)  # tools that ran did run
         if outcome.spoken:
             self.context.add_assistant(outcome.spoken)
-        self.bus.publish(ev.BotInterrupted(session_id=self.session_id, spoken_text=outcome.spoken))
+        self._take_queued_user()
         self._set_state("listening" if self.listener.in_speech else "idle")
         return True
 
@@ -367,6 +393,7 @@ class Conversation:
             self.bus.publish(
                 ev.ErrorEvent(session_id=self.session_id, message=f"bot turn failed: {exc}")
             )
+            self._take_queued_user()
             self._set_state("idle")
             return
         if self._turn is not turn:
@@ -377,6 +404,7 @@ class Conversation:
         said = outcome.spoken or outcome.generated
         if said:
             self.context.add_assistant(said)
+        self._take_queued_user()
         self._publish_metrics(outcome)
         self._set_state("listening" if self.listener.in_speech else "idle")
 
