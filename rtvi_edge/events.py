@@ -84,7 +84,7 @@ class BotStoppedSpeaking(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class BotOutput(Event):
-    """A segment of the answer: sent when its audio starts (spoken=False) and
+    """A segment of the answer: sent when it goes to the TTS (spoken=False) and
     again once it has been played (spoken=True); text-only answers are sent once,
     with will_be_spoken=False."""
 

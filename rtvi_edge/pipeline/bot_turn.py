@@ -318,6 +318,8 @@ class BotTurn:
             if not started:
                 started = True
                 self._publish(ev.BotTtsStarted(session_id=sid))
+            # The sentence is known now; clients show it ahead of its audio (pipecat does).
+            self._publish(ev.BotOutput(session_id=sid, text=text, spoken=False))
             t0 = time.monotonic()
             tts = self._tts
             pcm_parts = [p async for p in iterate_in_thread(self._synthesis(tts, text))]
@@ -350,7 +352,6 @@ class BotTurn:
                 self.outcome.first_audio_at = time.monotonic()
                 self._publish(ev.BotStartedSpeaking(session_id=sid))
             self._publish(ev.BotTtsText(session_id=sid, text=seg.text))
-            self._publish(ev.BotOutput(session_id=sid, text=seg.text, spoken=False))
             total = len(seg.pcm)
             word_ends = [w.end() for w in re.finditer(r"\S+", seg.text)]
             said = 0

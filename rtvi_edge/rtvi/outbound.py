@@ -31,7 +31,6 @@ BOT_OUTPUT_V2_SINCE: Version = (2, 0, 0)
 _SIMPLE: dict[type[ev.Event], str] = {
     ev.UserStartedSpeaking: "user-started-speaking",
     ev.UserStoppedSpeaking: "user-stopped-speaking",
-    ev.BotStartedSpeaking: "bot-started-speaking",
     ev.BotStoppedSpeaking: "bot-stopped-speaking",
 }
 
@@ -44,6 +43,8 @@ class OutboundMapper:
         self._calls: dict[str, str] = {}  # tool_call_id → function name, until stopped
         self._stopped: deque[str] = deque(maxlen=32)  # recent calls, for late results
         self._segments: deque[tuple[int, str]] = deque()  # (segment id, text) being spoken
+        self._speaking = False
+        self._ahead: list[ev.BotOutput] = []  # sentences to be spoken, held until speech starts
         self._next_segment = 1
 
     def was_stopped(self, tool_call_id: str) -> bool:
@@ -53,7 +54,16 @@ class OutboundMapper:
     def messages(self, event: ev.Event) -> list[Message]:
         name = _SIMPLE.get(type(event))
         if name is not None:
+            self._speaking = self._speaking and not isinstance(event, ev.BotStoppedSpeaking)
             return [(name, None)]
+        if isinstance(event, ev.BotStartedSpeaking):
+            # Like pipecat: the text of an answer goes out once its speech has started.
+            self._speaking = True
+            out: list[Message] = [("bot-started-speaking", None)]
+            for held in self._ahead:
+                out += self._bot_output(held)
+            self._ahead.clear()
+            return out
         if isinstance(event, ev.BotLlmStarted | ev.BotLlmStopped | ev.BotTtsStarted):
             return self._stage(event)
         if isinstance(event, ev.BotTtsStopped):
@@ -65,6 +75,9 @@ class OutboundMapper:
         if isinstance(event, ev.BotTtsText):
             return [("bot-tts-text", {"text": event.text})]
         if isinstance(event, ev.BotOutput):
+            if not event.spoken and event.will_be_spoken and not self._speaking:
+                self._ahead.append(event)
+                return []
             return self._bot_output(event)
         if isinstance(event, ev.BotSpeechProgress):
             return self._progress(event)
@@ -115,6 +128,7 @@ class OutboundMapper:
             out.append(("bot-tts-stopped", None))
         self._llm_running = self._tts_running = False
         self._segments.clear()  # cut off: no completed status follows
+        self._ahead.clear()
         return out
 
     def _transcription(self, event: ev.UserTranscription) -> list[Message]:

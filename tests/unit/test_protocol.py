@@ -151,6 +151,7 @@ def test_events_become_rtvi_messages() -> None:
         ev.UserStartedSpeaking(session_id=sid),
         ev.UserTranscription(session_id=sid, text="hi", final=False, timestamp="t"),
         ev.BotLlmText(session_id=sid, text="Hel"),
+        ev.BotStartedSpeaking(session_id=sid),
         ev.BotOutput(session_id=sid, text="Hello.", spoken=False),
         ev.BotInterrupted(session_id=sid, spoken_text="Hel"),
         ev.TurnMetrics(session_id=sid, llm_ttfb=0.1, voice_to_voice=0.5, llm_model="m"),
@@ -170,6 +171,7 @@ def test_events_become_rtvi_messages() -> None:
         "user-started-speaking",
         "user-transcription",
         "bot-llm-text",
+        "bot-started-speaking",
         "bot-output",
         "bot-interrupted",
         "metrics",
@@ -178,9 +180,9 @@ def test_events_become_rtvi_messages() -> None:
         "server-message",
     ]
     assert out[1]["data"] == {"text": "hi", "final": False, "timestamp": "t", "user_id": ""}
-    assert out[5]["data"]["ttfb"] == [{"processor": "llm", "model": "m", "value": 0.1}]
-    assert out[7]["data"] == {"function_name": "f", "tool_call_id": "c", "arguments": {"a": 1}}
-    assert out[8]["data"] == {"type": "state", "state": "idle"}
+    assert out[6]["data"]["ttfb"] == [{"processor": "llm", "model": "m", "value": 0.1}]
+    assert out[8]["data"] == {"function_name": "f", "tool_call_id": "c", "arguments": {"a": 1}}
+    assert out[9]["data"] == {"type": "state", "state": "idle"}
 
 
 def test_protocol_state_moves_only_by_its_transitions() -> None:
