@@ -14,6 +14,7 @@ import signal
 import socket
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -96,6 +97,9 @@ class Daemon:
         )
         self.started_at = time.monotonic()
         self.ready_secs: float | None = None
+        # An embedding application's hook for RTVI client input the device does not
+        # serve (dtmf, ui-*, app client-messages): see docs/rtvi.md.
+        self.on_client_input: Callable[[ev.ClientInput], Awaitable[Any]] | None = None
 
     @property
     def config(self) -> Config:
@@ -239,6 +243,7 @@ class Daemon:
         session.on_function_result = lambda msg: conv.resolve_function_call(
             msg.tool_call_id, msg.result
         )
+        session.on_client_input = self.on_client_input
         self.conversations[session_id] = conv
         return conv
 

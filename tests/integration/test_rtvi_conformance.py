@@ -90,6 +90,13 @@ async def test_v2_client_function_once_each_sentence_once_and_app_messages(
     daemon: Daemon,
 ) -> None:
     inputs = daemon.bus.subscribe()
+    hooked: list[ev.ClientInput] = []
+
+    async def hook(event: ev.ClientInput) -> Any:
+        hooked.append(event)
+        return {"echo": event.data} if event.name == "echo" else None
+
+    daemon.on_client_input = hook
     try:
         run = await run_client(
             plan(
@@ -104,6 +111,7 @@ async def test_v2_client_function_once_each_sentence_once_and_app_messages(
                     {"do": "call", "method": "cancelUIJobGroup", "args": ["job-1", "user"]},
                     {"do": "raw", "type": "ui-snapshot", "data": {"tree": {}}, "noReply": True},
                     {"do": "message", "t": "my-app-event", "d": {"x": 1}},
+                    {"do": "request", "t": "echo", "d": {"x": 2}},
                     {
                         "do": "call",
                         "method": "appendToContext",
@@ -131,6 +139,7 @@ async def test_v2_client_function_once_each_sentence_once_and_app_messages(
             seen.append(inputs.queue.get_nowait())
     finally:
         inputs.close()
+        daemon.on_client_input = None
     assert_no_errors(run)
     assert run.first("botReady")["data"]["version"] == PROTOCOL_VERSION
     assert_one_handler_call(run)
@@ -164,6 +173,9 @@ async def test_v2_client_function_once_each_sentence_once_and_app_messages(
         ("ui-snapshot", ""),
         ("client-message", "my-app-event"),
     }, got
+    assert {(e.kind, e.name) for e in hooked} == got  # the application's hook saw each
+    requests = [s for s in run.steps() if s["do"] == "request"]
+    assert requests[1]["result"] == {"echo": {"x": 2}}  # its answer is the server-response
     context = run.steps()[-1]["result"]["result"]["messages"]
     assert {"role": "user", "content": "I like tea."} in context
 
