@@ -255,6 +255,41 @@ async def test_an_interrupted_client_function_call_is_cancelled(daemon: Daemon) 
     assert len(run.of("functionHandlerCalled")) == 1
 
 
+def audio_option(name: str, value: Any) -> dict[str, Any]:
+    d = {"config": [{"service": "audio", "options": [{"name": name, "value": value}]}]}
+    return {"do": "request", "t": "update-config", "d": d}
+
+
+async def test_user_mute_when_muted_or_deaf_and_device_server_messages(daemon: Daemon) -> None:
+    run = await run_client(
+        plan(
+            daemon,
+            [
+                {"do": "connect"},
+                audio_option("muted", True),
+                {"do": "wait", "event": "userMuteStarted"},
+                audio_option("muted", False),
+                {"do": "wait", "event": "userMuteStopped"},
+                audio_option("echo_guard", "half-duplex"),
+                {"do": "sendText", "text": "Say hello."},
+                {"do": "wait", "event": "userMuteStarted"},  # deaf while the bot speaks
+                wait("bot-stopped-speaking", 60000),
+                {"do": "wait", "event": "userMuteStopped"},
+            ],
+        ),
+        timeout=120,
+    )
+    assert_no_errors(run)
+    seq = types(run)
+    speaking = seq.index("bot-started-speaking")
+    assert seq[:speaking].count("user-mute-started") == 2  # muted, then deaf
+    assert "user-mute-stopped" in seq[seq.index("bot-stopped-speaking") :]
+    notes = [e["data"] for e in run.of("serverMessage")]
+    assert {"type": "state", "state": "muted"} in notes
+    assert {"type": "state", "state": "speaking"} in notes
+    assert any(n["type"] == "config" for n in notes)
+
+
 @pytest.mark.parametrize(
     ("version", "handler_message"),
     [("1.1.0", "llm-function-call-in-progress"), ("1.0.0", "llm-function-call")],
