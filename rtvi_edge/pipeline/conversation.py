@@ -254,6 +254,7 @@ class Conversation:
             self.bus.publish(ev.BotInterrupted(session_id=self.session_id, spoken_text=heard))
         outcome = await turn.cancel()
         if not turn.committed:
+            self._take_queued_user()
             return False  # speculative: nobody saw it
         for message in outcome.tool_messages:
             self.context.append(message)  # tools that ran did run

@@ -31,7 +31,6 @@ BOT_OUTPUT_V2_SINCE: Version = (2, 0, 0)
 _SIMPLE: dict[type[ev.Event], str] = {
     ev.UserStartedSpeaking: "user-started-speaking",
     ev.UserStoppedSpeaking: "user-stopped-speaking",
-    ev.BotStoppedSpeaking: "bot-stopped-speaking",
 }
 
 
@@ -54,8 +53,10 @@ class OutboundMapper:
     def messages(self, event: ev.Event) -> list[Message]:
         name = _SIMPLE.get(type(event))
         if name is not None:
-            self._speaking = self._speaking and not isinstance(event, ev.BotStoppedSpeaking)
             return [(name, None)]
+        if isinstance(event, ev.BotStoppedSpeaking):
+            self._speaking = False
+            return [("bot-stopped-speaking", None)]
         if isinstance(event, ev.BotStartedSpeaking):
             # Like pipecat: the text of an answer goes out once its speech has started.
             self._speaking = True

@@ -217,7 +217,11 @@ async def test_interruption_order_and_a_send_text_that_waits_its_turn(daemon: Da
     assert "bot-stopped-speaking" in seq[cut:]
     assert "bot-stopped-speaking" not in seq[first_speech:cut]
     stopped_at = cut + seq[cut:].index("bot-stopped-speaking")
-    assert set(seq[cut + 1 : stopped_at]) <= {"bot-llm-stopped", "bot-tts-stopped", "bot-output"}
+    assert set(seq[cut + 1 : stopped_at]) <= {
+        "bot-llm-stopped",
+        "bot-tts-stopped",
+        "server-message",
+    }
     # every started stage is stopped exactly once, interrupted or not
     for stage in ("llm", "tts"):
         marks = [t for t in seq if t in (f"bot-{stage}-started", f"bot-{stage}-stopped")]
