@@ -5,14 +5,17 @@ do not say: which bot-output segment a spoken sentence belongs to (2.x), and
 what an interruption cut off (the LLM or TTS still running, a function call
 still waiting), which pipecat reports as stopped / cancelled.
 
-Version rules (client-js releases in brackets):
-- 0.x / 1.0 [<1.6]: client function handlers run on `llm-function-call`.
-- 1.1 [1.6+]: handlers run on `llm-function-call-in-progress` (and, in client-js,
-  ALSO on `llm-function-call`: so exactly one of the two is sent); `bot-output`
-  in the 1.x shape {text, spoken, aggregated_by}, once unspoken, once spoken.
-- 2.x [1.12+]: `bot-output` with segment_id, will_be_spoken, spoken_status
-  (new → in-progress → completed) and spoken_progress; `bot-transcription`
-  (deprecated since 1.1) is no longer sent.
+Version rules (the client-js releases that declare them in brackets):
+- 0.x and 1.0 [client-js 0.x, 1.0 - 1.5]: client function handlers run on
+  `llm-function-call`; no `bot-output` (bot-ready echoes 1.0.0, so client-react
+  uses transcripts), `bot-transcription` instead.
+- 1.1 - 1.x [1.2.0 in client-js 1.6 - 1.8, 1.3.0 in 1.9, 1.4.0 in 1.10 - 1.11]:
+  handlers run on `llm-function-call-in-progress` (and, in client-js, ALSO on
+  `llm-function-call`: so exactly one of the two is sent); `bot-output` in the
+  1.x shape {text, spoken, aggregated_by}, once unspoken, once spoken.
+- 2.x [2.0.0 in client-js 1.12, 2.1.0 in 1.13]: `bot-output` with segment_id,
+  will_be_spoken, spoken_status (new → in-progress → completed) and
+  spoken_progress; `bot-transcription` (deprecated since 1.1) is no longer sent.
 """
 
 from __future__ import annotations

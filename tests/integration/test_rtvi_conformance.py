@@ -296,7 +296,8 @@ async def test_user_mute_when_muted_or_deaf_and_device_server_messages(daemon: D
 
 @pytest.mark.parametrize(
     ("version", "handler_message"),
-    [("1.1.0", "llm-function-call-in-progress"), ("1.0.0", "llm-function-call")],
+    # what client-js 1.10 - 1.11 and 1.0 - 1.5 declare
+    [("1.4.0", "llm-function-call-in-progress"), ("1.0.0", "llm-function-call")],
 )
 async def test_1x_client_function_once_and_its_own_bot_output(
     daemon: Daemon, version: str, handler_message: str

@@ -63,7 +63,8 @@ def call(client_side: bool = True) -> ev.FunctionCallStarted:
         ("2.1.0", "2.1.0", False),
         ("2.0.0", "2.1.0", False),  # pipecat: a 2.x client gets the server's version
         ("2.7.1", "2.1.0", False),
-        ("1.1.0", "1.1.0", False),  # a 1.x client its own: it keeps its 1.x paths
+        ("1.4.0", "1.4.0", False),  # a 1.x client its own: it keeps its 1.x paths
+        ("1.2.0", "1.2.0", False),
         ("1.0.0", "1.0.0", False),
         ("0.3.0", "0.3.0", True),
         (None, "0.3.0", True),  # 0.x clients sent no version
@@ -119,7 +120,8 @@ def test_parse_version_forms() -> None:
     ("version", "handler_message", "key"),
     [
         ("2.1.0", "llm-function-call-in-progress", "arguments"),
-        ("1.1.0", "llm-function-call-in-progress", "arguments"),
+        ("1.4.0", "llm-function-call-in-progress", "arguments"),
+        ("1.2.0", "llm-function-call-in-progress", "arguments"),  # client-js 1.6
         ("1.0.0", "llm-function-call", "args"),
         (None, "llm-function-call", "args"),
     ],
@@ -241,7 +243,7 @@ def test_v2_text_only_output_is_new_and_never_spoken() -> None:
 
 
 def test_v1_bot_output_keeps_the_1x_shape() -> None:
-    out = sent(ready("1.1.0"), *turn("Paris is sunny."))
+    out = sent(ready("1.4.0"), *turn("Paris is sunny."))
     assert out == [
         ("bot-started-speaking", None),
         ("bot-output", {"text": "Paris is sunny.", "spoken": False, "aggregated_by": "sentence"}),
