@@ -154,6 +154,7 @@ async def test_v2_client_function_once_each_sentence_once_and_app_messages(
         texts[d["segment_id"]] = d["text"]
         assert d["will_be_spoken"] is True and "spoken_progress" in d
     assert statuses, "bot-output was sent"
+    assert any("in-progress" in seq for seq in statuses.values()), statuses
     for seg, seq in statuses.items():
         assert seq[0] == "new" and seq[-1] == "completed", (seg, seq)
         assert set(seq[1:-1]) <= {"in-progress"}, (seg, seq)
