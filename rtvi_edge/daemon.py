@@ -105,6 +105,9 @@ class Daemon:
         )
         self.started_at = time.monotonic()
         self.ready_secs: float | None = None
+        # An embedding application's hook for RTVI client input the device does not
+        # serve (dtmf, ui-*, app client-messages): see docs/rtvi.md.
+        self.on_client_input: Callable[[ev.ClientInput], Awaitable[Any]] | None = None
 
     @property
     def config(self) -> Config:

@@ -84,11 +84,22 @@ class BotStoppedSpeaking(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class BotOutput(Event):
-    """A segment of the answer: sent when its audio starts (spoken=False) and
-    again once it has been played (spoken=True)."""
+    """A segment of the answer: sent when it goes to the TTS (spoken=False) and
+    again once it has been played (spoken=True); text-only answers are sent once,
+    with will_be_spoken=False."""
 
     text: str
     spoken: bool
+    will_be_spoken: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotSpeechProgress(Event):
+    """How far the segment being played has got, at word boundaries."""
+
+    text: str
+    accumulated_text: str
+    remaining_text: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,6 +175,32 @@ class ConfigChanged(Event):
     """The services config changed (session- or device-wide)."""
 
     config: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserMuted(Event):
+    """The device stopped (or started again) listening to the user: muted, or deaf
+    while the bot speaks (half-duplex echo guard)."""
+
+    muted: bool
+    reason: Literal["muted", "half-duplex"]
+
+
+ClientInputKind = Literal[
+    "dtmf", "ui-event", "ui-snapshot", "ui-cancel-job-group", "client-message"
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientInput(Event):
+    """Input from an RTVI client for the application, not the conversation: dtmf
+    keys, UI worker messages (ui-event, ui-snapshot, ui-cancel-job-group), and
+    client-message types the device does not serve itself."""
+
+    kind: ClientInputKind
+    name: str  # the keys, the ui event or job id, or the client-message `t`
+    data: Any = None
+    msg_id: str = ""
 
 
 class Subscription:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import threading
 import time
 import uuid
@@ -298,7 +299,12 @@ class BotTurn:
         await self._gate.wait()
         while (item := await text_q.get()) is not _END:
             self._publish(
-                ev.BotOutput(session_id=self.spec.session_id, text=str(item), spoken=False)
+                ev.BotOutput(
+                    session_id=self.spec.session_id,
+                    text=str(item),
+                    spoken=False,
+                    will_be_spoken=False,
+                )
             )
 
     async def _synthesize(
@@ -313,6 +319,8 @@ class BotTurn:
             if not started:
                 started = True
                 self._publish(ev.BotTtsStarted(session_id=sid))
+            # The sentence is known now; clients show it ahead of its audio (pipecat does).
+            self._publish(ev.BotOutput(session_id=sid, text=text, spoken=False))
             t0 = time.monotonic()
             tts = self._tts
             pcm_parts = [p async for p in iterate_in_thread(self._synthesis(tts, text))]
@@ -345,11 +353,23 @@ class BotTurn:
                 self.outcome.first_audio_at = time.monotonic()
                 self._publish(ev.BotStartedSpeaking(session_id=sid))
             self._publish(ev.BotTtsText(session_id=sid, text=seg.text))
-            self._publish(ev.BotOutput(session_id=sid, text=seg.text, spoken=False))
             total = len(seg.pcm)
+            word_ends = [w.end() for w in re.finditer(r"\S+", seg.text)]
+            said = 0
             for off in range(0, total, piece_bytes):
                 await sink.play(seg.pcm[off : off + piece_bytes])
                 seg.heard = min(1.0, (off + piece_bytes) / max(1, total))
+                if said < (n := int(len(word_ends) * seg.heard)) < len(word_ends):
+                    said = n  # one more word out: clients show how far speech has got
+                    cut = word_ends[n - 1]
+                    self._publish(
+                        ev.BotSpeechProgress(
+                            session_id=sid,
+                            text=seg.text,
+                            accumulated_text=seg.text[:cut],
+                            remaining_text=seg.text[cut:].lstrip(),
+                        )
+                    )
             # Wait until it has been heard before calling it spoken.
             await asyncio.sleep(sink.buffered())
             seg.heard = 1.0
@@ -357,6 +377,10 @@ class BotTurn:
         if self._speaking:
             self._speaking = False
             self._publish(ev.BotStoppedSpeaking(session_id=sid))
+
+    def heard_text(self) -> str:
+        """What the user has heard so far (all of it if nothing plays)."""
+        return self._heard_text()
 
     def _heard_text(self) -> str:
         """Whole segments heard, plus the heard share of the words of the one cut off."""

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from rtvi_edge import events as ev
 from rtvi_edge.audio.sink import AudioSink
@@ -79,6 +79,7 @@ class Conversation:
         self._current: BotTurn | None = None
         self._turn_utt: Utterance | None = None
         self._speculative_text: str | None = None
+        self._queued_user: list[str] = []  # send-text without run_immediately, mid-turn
         self._tasks: set[asyncio.Task[Any]] = set()
         self._undeafen: asyncio.TimerHandle | None = None
         self._closed = False
@@ -184,7 +185,7 @@ class Conversation:
             self._undeafen = None
         half = self.settings.echo_guard == "half-duplex"
         if bot_speaking:
-            self.listener.deaf = half or self.settings.muted
+            self._set_deaf(half or self.settings.muted)
             self.listener.barge_in = None if half else self.settings.barge_in()
             return
         if self.settings.muted:
@@ -200,8 +201,18 @@ class Conversation:
         self.listener.barge_in = None
         self._apply_mute()
 
+    def _set_deaf(self, deaf: bool) -> None:
+        """The listener ignores the user (muted, or half-duplex while the bot speaks);
+        RTVI clients hear of it as user-mute-started / -stopped."""
+        if deaf != self.listener.deaf:
+            reason: Literal["muted", "half-duplex"] = (
+                "muted" if self.settings.muted else "half-duplex"
+            )
+            self.bus.publish(ev.UserMuted(session_id=self.session_id, muted=deaf, reason=reason))
+        self.listener.deaf = deaf
+
     def _apply_mute(self) -> None:
-        self.listener.deaf = self._settings.muted
+        self._set_deaf(self._settings.muted)
         self._transition(TurnEvent.MUTED if self._settings.muted else TurnEvent.UNMUTED)
 
     # -- changes from outside (services, tools, MQTT): the rules live here ----------
@@ -288,17 +299,28 @@ class Conversation:
         text = text.strip()
         if not text:
             return None
+        transcript = ev.UserTranscription(
+            session_id=self.session_id, text=text, final=True, timestamp=_now_iso()
+        )
+        if not run_immediately:
+            # For the next turn; the bot is not cut off (pipecat appends without running).
+            if self._turn is not None:
+                self._queued_user.append(text)
+            else:
+                self.context.add_user(text)
+            self.bus.publish(transcript)
+            return None
         await self.interrupt()
         self._turn_utt = None  # typed turn: no voice timing
         self.context.add_user(text)
-        self.bus.publish(
-            ev.UserTranscription(
-                session_id=self.session_id, text=text, final=True, timestamp=_now_iso()
-            )
-        )
-        if not run_immediately:
-            return None
+        self.bus.publish(transcript)
         return self._respond(text, speak=audio_response)
+
+    def _take_queued_user(self) -> None:
+        """Typed text queued while the bot answered joins the context after that answer."""
+        for text in self._queued_user:
+            self.context.add_user(text)
+        self._queued_user.clear()
 
     async def say(self, text: str) -> BotTurn | None:
         """Speak text as the bot, without the LLM (tts:say)."""
@@ -320,14 +342,19 @@ class Conversation:
         self._speculative_text = None
         if turn is None:
             return False
+        if turn.committed:
+            # Before the turn unwinds: clients see bot-interrupted, then bot-stopped-speaking.
+            heard = turn.heard_text()
+            self.bus.publish(ev.BotInterrupted(session_id=self.session_id, spoken_text=heard))
         outcome = await turn.cancel()
         if not turn.committed:
+            self._take_queued_user()
             return False  # speculative: nobody saw it
         for message in outcome.tool_messages:
             self.context.append(message)  # tools that ran did run
         if outcome.spoken:
             self.context.add_assistant(outcome.spoken)
-        self.bus.publish(ev.BotInterrupted(session_id=self.session_id, spoken_text=outcome.spoken))
+        self._take_queued_user()
         self._turn_ended()
         return True
 
@@ -475,6 +502,7 @@ class Conversation:
             self.bus.publish(
                 ev.ErrorEvent(session_id=self.session_id, message=f"bot turn failed: {exc}")
             )
+            self._take_queued_user()
             self._transition(TurnEvent.TURN_ENDED)
             return
         if self._turn is not turn:
@@ -485,6 +513,7 @@ class Conversation:
         said = outcome.spoken or outcome.generated
         if said:
             self.context.add_assistant(said)
+        self._take_queued_user()
         self._publish_metrics(outcome)
         self._turn_ended()
 

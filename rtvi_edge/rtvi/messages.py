@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from rtvi_edge.errors import ProtocolError
 
 LABEL = "rtvi-ai"
+# The newest protocol the current @pipecat-ai/client-js (1.13.1) speaks. pipecat's own
+# server says 2.2.0, which only adds `capabilities` to bot-ready and `send-file`.
 PROTOCOL_VERSION = "2.1.0"
 SUPPORTED_MAJORS = (0, 1, 2)  # 0.x clients keep the services messages they were built on
+DTMF_KEYS = frozenset("0123456789*#")
 
 
 class MessageError(ProtocolError):
@@ -24,7 +27,7 @@ class MessageError(ProtocolError):
 @dataclass(frozen=True)
 class ClientReady:
     id: str
-    version: str | None
+    version: object  # as sent: checked by the protocol, which still answers a bad one
     about: dict[str, Any] = field(default_factory=dict)
 
 
@@ -47,8 +50,26 @@ class SendText:
 class AppendToContext:
     id: str
     role: str
-    content: str
+    content: str  # the text (of the text parts, for OpenAI-style content parts)
     run_immediately: bool = False
+    dropped: tuple[str, ...] = ()  # types of content parts that carry no text, left out
+
+
+@dataclass(frozen=True)
+class Dtmf:
+    """Keypad presses (2.1 `buttons`; 2.0 clients send one `button` per message)."""
+
+    id: str
+    buttons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UiMessage:
+    """`ui-event`, `ui-snapshot` or `ui-cancel-job-group`: for the application, if any."""
+
+    id: str
+    type: Literal["ui-event", "ui-snapshot", "ui-cancel-job-group"]
+    data: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -102,6 +123,8 @@ ClientMsg = (
     | AppendToContext
     | FunctionCallResult
     | DisconnectBot
+    | Dtmf
+    | UiMessage
     | UpdateConfig
     | GetConfig
     | DescribeConfig
@@ -131,12 +154,20 @@ def _get(
     return value
 
 
-def parse_version(version: str) -> tuple[int, int]:
-    try:
-        parts = version.split(".")
-        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
-    except (ValueError, IndexError) as exc:
-        raise ProtocolError(f"unparseable protocol version {version!r}") from exc
+Version = tuple[int, int, int]
+
+
+def parse_version(version: str) -> Version:
+    """ "MAJOR.MINOR.PATCH" (a missing minor or patch is 0; a pre-release tag is ignored)."""
+    parts = version.split("-")[0].split(".")
+    if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise ProtocolError(f"unparseable protocol version {version!r} (want MAJOR.MINOR.PATCH)")
+    numbers = [int(p) for p in parts] + [0] * (3 - len(parts))
+    return numbers[0], numbers[1], numbers[2]
+
+
+def format_version(version: Version) -> str:
+    return ".".join(str(n) for n in version)
 
 
 def parse_message(text: str) -> ClientMsg:
@@ -167,8 +198,7 @@ def _parse_typed(mtype: str, i: str, d: dict[str, Any]) -> ClientMsg:
     if mtype == "client-ready":
         about = d.get("about")
         about = about if isinstance(about, dict) else {}
-        version = _get(d, "version", str, i, w, None)
-        return ClientReady(i, version, about)
+        return ClientReady(i, d.get("version"), about)
     if mtype == "client-message":
         return ClientMessage(i, _get(d, "t", str, i, w), d.get("d"))
     if mtype == "send-text":
@@ -180,12 +210,24 @@ def _parse_typed(mtype: str, i: str, d: dict[str, Any]) -> ClientMsg:
             _get(opts, "audio_response", bool, i, "send-text options", True),
         )
     if mtype == "append-to-context":
+        text, dropped = _content_text(d.get("content"), i)
         return AppendToContext(
             i,
             _get(d, "role", str, i, w),
-            _get(d, "content", str, i, w),
+            text,
             _get(d, "run_immediately", bool, i, w, False),
+            dropped,
         )
+    if mtype == "dtmf":
+        return Dtmf(i, _dtmf_buttons(d, i))
+    if mtype == "ui-event":
+        _get(d, "event", str, i, w)
+        return UiMessage(i, "ui-event", d)
+    if mtype == "ui-snapshot":
+        return UiMessage(i, "ui-snapshot", d)
+    if mtype == "ui-cancel-job-group":
+        _get(d, "job_id", str, i, w)
+        return UiMessage(i, "ui-cancel-job-group", d)
     if mtype == "llm-function-call-result":
         return FunctionCallResult(
             i,
@@ -197,6 +239,50 @@ def _parse_typed(mtype: str, i: str, d: dict[str, Any]) -> ClientMsg:
     if mtype == "disconnect-bot":
         return DisconnectBot(i)
     return _parse_services(mtype, i, d)
+
+
+def _content_text(content: Any, msg_id: str) -> tuple[str, tuple[str, ...]]:
+    """A string, or OpenAI-style content parts: the text parts joined, the others named."""
+    where = "append-to-context"
+    if isinstance(content, str):
+        return content, ()
+    if not isinstance(content, list):
+        raise MessageError(
+            f"{where}: field 'content' must be a string or a list of content parts, "
+            f"got {content!r:.60}",
+            msg_id,
+        )
+    texts: list[str] = []
+    dropped: list[str] = []
+    for n, part in enumerate(content):
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, dict) and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif isinstance(part, dict):
+            dropped.append(str(part.get("type", "untyped")))
+        else:
+            raise MessageError(f"{where}: content part {n} must be an object", msg_id)
+    if not texts:
+        kinds = ", ".join(dropped) or "none"
+        raise MessageError(
+            f"{where}: no text in the content (part types: {kinds}); this device's "
+            "language model takes text only",
+            msg_id,
+        )
+    return " ".join(texts), tuple(dropped)
+
+
+def _dtmf_buttons(d: dict[str, Any], msg_id: str) -> tuple[str, ...]:
+    if "buttons" in d:
+        raw = _get(d, "buttons", list, msg_id, "dtmf")
+    else:
+        raw = [_get(d, "button", str, msg_id, "dtmf")]
+    if not raw or not all(isinstance(b, str) and b in DTMF_KEYS for b in raw):
+        raise MessageError(
+            f"dtmf: buttons must be keypad keys (0-9, * or #), got {raw!r:.60}", msg_id
+        )
+    return tuple(raw)
 
 
 def _parse_services(mtype: str, i: str, d: dict[str, Any]) -> ClientMsg:

@@ -1,14 +1,16 @@
 """The RTVI protocol of one WebSocket connection, sans I/O.
 
 Bytes in → typed inputs for the session (audio, requests) plus any immediate
-replies; pipeline events → bytes out. No sockets, no asyncio: unit-tested
+replies; pipeline events → bytes out, in the shape the client's negotiated
+protocol version expects (outbound.py). No sockets, no asyncio: unit-tested
 byte for byte.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from rtvi_edge import events as ev
@@ -20,10 +22,18 @@ from rtvi_edge.rtvi.messages import (
     ClientMsg,
     ClientReady,
     MessageError,
+    Version,
     envelope,
+    format_version,
     parse_message,
     parse_version,
 )
+from rtvi_edge.rtvi.outbound import OutboundMapper
+
+log = logging.getLogger(__name__)
+
+CURRENT: Version = parse_version(PROTOCOL_VERSION)
+OLDEST: Version = (0, 3, 0)  # 0.x clients sent no version in client-ready
 
 
 @dataclass(frozen=True)
@@ -41,21 +51,73 @@ class RequestIn:
 Inbound = AudioIn | RequestIn
 
 
+class ProtocolState(StrEnum):
+    CONNECTED = "connected"  # socket open, no client-ready yet
+    READY = "ready"  # client-ready received: bot-ready goes out, events flow
+    CLOSED = "closed"  # the session ended; nothing more is read or written
+
+
+_TRANSITIONS: dict[ProtocolState, frozenset[ProtocolState]] = {
+    ProtocolState.CONNECTED: frozenset({ProtocolState.READY, ProtocolState.CLOSED}),
+    # a client may send client-ready again (after a reconnect of its transport)
+    ProtocolState.READY: frozenset({ProtocolState.READY, ProtocolState.CLOSED}),
+    ProtocolState.CLOSED: frozenset(),
+}
+
+
+def negotiate(raw: object) -> tuple[Version, str | None]:
+    """The version to speak with a client that declared `raw`, and what is wrong with it.
+
+    pipecat's rules: a 2.x client gets the server's version; a 1.x (or 0.x) client
+    its own, so it stays on the paths it knows. A missing version is a 0.x client.
+    A bad or unknown version is reported and served as the current protocol:
+    the session still starts (never a client waiting for bot-ready in vain)."""
+    if raw is None:
+        return OLDEST, None
+    if not isinstance(raw, str):
+        return CURRENT, f"client-ready version must be a string, got {raw!r:.40}"
+    try:
+        version = parse_version(raw)
+    except ProtocolError as exc:
+        return CURRENT, str(exc)
+    if version[0] not in SUPPORTED_MAJORS:
+        return CURRENT, (
+            f"RTVI protocol {raw} is not known here; this server speaks {PROTOCOL_VERSION} "
+            "(and 0.x, 1.x, 2.x): compatibility issues may occur"
+        )
+    return (CURRENT if version[0] == CURRENT[0] else version), None
+
+
 class RtviProtocol:
-    """State: `connected` until client-ready, then `ready`; `closed` after a fatal error."""
+    """One connection's protocol state (ProtocolState) and its version-aware output."""
 
     def __init__(self, max_message_bytes: int, about: dict[str, Any] | None = None) -> None:
         self.max_message_bytes = max_message_bytes
         self.about = about or {}
-        self.state = "connected"
-        self.client_version: str | None = None
-        self.client_major = 2
+        self.state = ProtocolState.CONNECTED
+        self.client_version: str | None = None  # as declared, if it was a string
+        self.version: Version = CURRENT  # what this client is told and served
+        self.outbound = OutboundMapper(self.version)
         self.outgoing: list[bytes] = []  # replies produced while receiving
+
+    @property
+    def client_major(self) -> int:
+        return self.version[0]
+
+    def advance(self, to: ProtocolState) -> None:
+        """The one way the state changes; an impossible step is a bug, said loudly."""
+        if to not in _TRANSITIONS[self.state]:
+            raise ProtocolError(f"RTVI protocol cannot go from {self.state} to {to}")
+        self.state = to
+
+    def close(self) -> None:
+        if self.state is not ProtocolState.CLOSED:
+            self.advance(ProtocolState.CLOSED)
 
     # -- input ---------------------------------------------------------------
     def receive(self, data: bytes | str) -> list[Inbound]:
         """One WebSocket message. Bad input becomes an error reply in `outgoing`."""
-        if self.state == "closed":
+        if self.state is ProtocolState.CLOSED:
             return []
         if len(data) > self.max_message_bytes:
             self._error_response(
@@ -98,31 +160,21 @@ class RtviProtocol:
         return [RequestIn(msg)]
 
     def _client_ready(self, msg: ClientReady) -> list[Inbound]:
-        version = msg.version or "0.3.0"  # 0.x clients sent no version
-        try:
-            major, _minor = parse_version(version)
-        except ProtocolError as exc:
-            raise MessageError(str(exc), msg.id) from None
-        if major not in SUPPORTED_MAJORS:
-            self.send(
-                "error",
-                {
-                    "error": f"RTVI protocol {version} is not supported; this "
-                    f"server speaks {PROTOCOL_VERSION} and accepts 0.x, "
-                    f"1.x and 2.x clients",
-                    "fatal": True,
-                },
-            )
-            self.state = "closed"
-            return []
-        self.client_version = version
-        self.client_major = major
-        self.state = "ready"
+        version, problem = negotiate(msg.version)
+        if problem is not None:
+            log.warning("client-ready: %s; serving RTVI %s", problem, format_version(version))
+            self._error_response(msg.id, problem)
+        elif msg.version is None:
+            log.info("client-ready without a version: serving it as an RTVI 0.x client")
+        self.client_version = msg.version if isinstance(msg.version, str) else None
+        self.version = version
+        self.outbound.version = version
+        self.advance(ProtocolState.READY)
         return [RequestIn(msg)]
 
     def bot_ready(self, msg_id: str, config: list[dict[str, Any]]) -> None:
-        data: dict[str, Any] = {"version": PROTOCOL_VERSION, "about": self.about}
-        if self.client_major == 0:
+        data: dict[str, Any] = {"version": format_version(self.version), "about": self.about}
+        if self.version[0] == 0:
             data["config"] = config  # 0.x clients read the config from bot-ready
         self.send("bot-ready", data, msg_id)
 
@@ -144,128 +196,6 @@ class RtviProtocol:
         return out
 
     def event(self, event: ev.Event) -> None:
-        """A pipeline event → the RTVI message(s) current and older clients expect."""
-        for mtype, data in event_messages(event):
+        """A pipeline event → the RTVI message(s) this client's version expects."""
+        for mtype, data in self.outbound.messages(event):
             self.send(mtype, data)
-
-
-def _metric(processor: str, model: str, value: float | int) -> dict[str, Any]:
-    return {"processor": processor, "model": model, "value": value}
-
-
-def event_messages(event: ev.Event) -> list[tuple[str, Any]]:
-    simple = {
-        ev.UserStartedSpeaking: "user-started-speaking",
-        ev.UserStoppedSpeaking: "user-stopped-speaking",
-        ev.BotLlmStarted: "bot-llm-started",
-        ev.BotLlmStopped: "bot-llm-stopped",
-        ev.BotTtsStarted: "bot-tts-started",
-        ev.BotTtsStopped: "bot-tts-stopped",
-        ev.BotStartedSpeaking: "bot-started-speaking",
-        ev.BotStoppedSpeaking: "bot-stopped-speaking",
-    }
-    name = simple.get(type(event))
-    if name is not None:
-        return [(name, None)]
-    if isinstance(event, ev.UserTranscription):
-        return [
-            (
-                "user-transcription",
-                {
-                    "text": event.text,
-                    "final": event.final,
-                    "timestamp": event.timestamp,
-                    "user_id": "",
-                },
-            )
-        ]
-    if isinstance(event, ev.BotLlmText):
-        return [("bot-llm-text", {"text": event.text})]
-    if isinstance(event, ev.BotTtsText):
-        return [("bot-tts-text", {"text": event.text})]
-    if isinstance(event, ev.BotOutput):
-        out: list[tuple[str, Any]] = [
-            (
-                "bot-output",
-                {"text": event.text, "spoken": event.spoken, "aggregated_by": "sentence"},
-            )
-        ]
-        if not event.spoken:
-            out.append(("bot-transcription", {"text": event.text}))  # deprecated, 1.x clients
-        return out
-    if isinstance(event, ev.BotInterrupted):
-        return [("bot-interrupted", None)]
-    if isinstance(event, ev.TurnMetrics):
-        return [("metrics", metrics_data(event))]
-    if isinstance(event, ev.ErrorEvent):
-        return [("error", {"error": event.message, "fatal": event.fatal})]
-    if isinstance(event, ev.FunctionCallStarted):
-        args = {
-            "function_name": event.function_name,
-            "tool_call_id": event.tool_call_id,
-            "arguments": event.arguments,
-        }
-        started = ("llm-function-call-started", {"function_name": event.function_name})
-        if not event.client_side:
-            return [started]  # the device runs it: no client handler must answer
-        return [
-            started,
-            ("llm-function-call-in-progress", args),
-            # 0.x/1.x clients run their handler on this one
-            (
-                "llm-function-call",
-                {
-                    "function_name": event.function_name,
-                    "tool_call_id": event.tool_call_id,
-                    "args": event.arguments,
-                },
-            ),
-        ]
-    if isinstance(event, ev.FunctionCallStopped):
-        return [
-            (
-                "llm-function-call-stopped",
-                {
-                    "function_name": event.function_name,
-                    "tool_call_id": event.tool_call_id,
-                    "result": event.result,
-                    "cancelled": event.cancelled,
-                },
-            )
-        ]
-    return []
-
-
-def metrics_data(m: ev.TurnMetrics) -> dict[str, Any]:
-    ttfb = []
-    if m.stt is not None:
-        ttfb.append(_metric("stt", m.stt_model, round(m.stt, 4)))
-    if m.llm_ttfb is not None:
-        ttfb.append(_metric("llm", m.llm_model, round(m.llm_ttfb, 4)))
-    if m.tts_ttfb is not None:
-        ttfb.append(_metric("tts", m.tts_model, round(m.tts_ttfb, 4)))
-    processing = []
-    if m.voice_to_voice is not None:
-        processing.append(_metric("voice_to_voice", "", round(m.voice_to_voice, 4)))
-    if m.endpointing is not None:
-        processing.append(_metric("endpointing", "", round(m.endpointing, 4)))
-    return {
-        "ttfb": ttfb,
-        "processing": processing,
-        "tokens": [
-            {
-                "processor": "llm",
-                "model": m.llm_model,
-                "value": {
-                    "prompt_tokens": m.prompt_tokens,
-                    "completion_tokens": m.completion_tokens,
-                    "total_tokens": m.prompt_tokens + m.completion_tokens,
-                },
-            }
-        ],
-        "characters": [_metric("tts", m.tts_model, m.characters)],
-    }
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj)

@@ -201,6 +201,7 @@ class RtviServer:
             f.bus,
             protocol,
             self.config.output_rate,
+            on_client_input=getattr(f, "on_client_input", None),
         )
         self.sessions[session_id] = session
         log.info("session %s connected from %s", session_id, request.remote)

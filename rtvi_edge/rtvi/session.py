@@ -24,7 +24,7 @@ from rtvi_edge.audio.sink import Pacer
 from rtvi_edge.errors import RtviEdgeError
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.rtvi import messages as m
-from rtvi_edge.rtvi.protocol import AudioIn, RequestIn, RtviProtocol
+from rtvi_edge.rtvi.protocol import AudioIn, ProtocolState, RequestIn, RtviProtocol
 from rtvi_edge.services.conversation_services import ConversationServices
 
 log = logging.getLogger(__name__)
@@ -61,12 +61,18 @@ class RtviSession:
         bus: ev.EventBus,
         protocol: RtviProtocol,
         output_rate: int,
+        on_client_input: Callable[[ev.ClientInput], Awaitable[Any]] | None = None,
     ) -> None:
         self.session_id = session_id
         self.ws = ws
         self.bus = bus
         self.protocol = protocol
         self.sink = WebSocketSink(self, output_rate)
+        # The application's hook for client input the device does not serve itself
+        # (dtmf, ui-*, app-specific client-message types). Whatever it returns for a
+        # client-message goes back as the server-response. Unset: the input is only
+        # published on the event bus (ev.ClientInput), and the client gets no error.
+        self.on_client_input = on_client_input
         self.conversation = make_conversation(self)
         self.host = make_host(self.conversation, self.close)
         self._write_q: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -107,6 +113,7 @@ class RtviSession:
             await asyncio.wait([closing, *tasks], return_when=asyncio.FIRST_COMPLETED)
         finally:
             sub.close()
+            self.protocol.close()
             await self.conversation.close()
             for t in tasks[1:]:
                 t.cancel()
@@ -143,7 +150,7 @@ class RtviSession:
                 elif isinstance(item, RequestIn):
                     self._enqueue(item.message)
             self.flush()
-            if self.protocol.state == "closed":
+            if self.protocol.state is ProtocolState.CLOSED:
                 break
 
     def _audio(self, item: AudioIn) -> None:
@@ -170,10 +177,17 @@ class RtviSession:
     def _enqueue(self, msg: m.ClientMsg) -> None:
         if isinstance(msg, m.FunctionCallResult):
             # Answered at once: a turn is waiting on it.
-            if not self.conversation.resolve_function_call(msg.tool_call_id, msg.result):
-                self.protocol.error_response(
-                    msg.id, f"no function call {msg.tool_call_id!r} is waiting for a result"
+            if self.conversation.resolve_function_call(msg.tool_call_id, msg.result):
+                return
+            if self.protocol.outbound.was_stopped(msg.tool_call_id):
+                # Too late (cut off by an interruption, or timed out): nothing to fix.
+                log.info(
+                    "session %s: late result for %s ignored", self.session_id, msg.tool_call_id
                 )
+                return
+            self.protocol.error_response(
+                msg.id, f"no function call {msg.tool_call_id!r} is waiting for a result"
+            )
             return
         if self._requests.full():
             self.protocol.error_response(msg.id, "too many requests in flight; slow down")
@@ -196,11 +210,20 @@ class RtviSession:
         p = self.protocol
         if isinstance(msg, m.ClientReady):
             p.bot_ready(msg.id, self.host.get_config())
+            if self.conversation.settings.muted:  # a client joining a muted device
+                p.event(ev.UserMuted(session_id=self.session_id, muted=True, reason="muted"))
             self.flush()
             self._ready.set()
         elif isinstance(msg, m.SendText):
             await self.conversation.send_text(msg.content, msg.run_immediately, msg.audio_response)
         elif isinstance(msg, m.AppendToContext):
+            if msg.dropped:
+                p.error_response(
+                    msg.id,
+                    f"append-to-context: used the text; left out {len(msg.dropped)} content "
+                    f"part(s) of type {', '.join(msg.dropped)} (this device's language "
+                    "model takes text only)",
+                )
             await self.host.run_action(
                 "llm",
                 "append_to_messages",
@@ -213,14 +236,34 @@ class RtviSession:
             await self.close()
         elif isinstance(msg, m.ClientMessage):
             if msg.t not in m.SERVICE_REQUESTS:
-                known = ", ".join(m.SERVICE_REQUESTS)
-                p.error_response(msg.id, f"unknown client-message type {msg.t!r} (known: {known})")
+                await self._client_input("client-message", msg.t, msg.d, msg.id)
                 return
             result = await self._service(m.service_request(msg))
             p.send("server-response", {"t": msg.t, "d": result}, msg.id)
+        elif isinstance(msg, m.Dtmf):
+            await self._client_input("dtmf", "".join(msg.buttons), list(msg.buttons), msg.id)
+        elif isinstance(msg, m.UiMessage):
+            name = msg.data.get("event") or msg.data.get("job_id") or ""
+            await self._client_input(msg.type, str(name), msg.data, msg.id)
         else:
             mtype, data = await self._service_reply(msg)
             p.send(mtype, data, msg.id)
+
+    async def _client_input(
+        self, kind: ev.ClientInputKind, name: str, data: Any, msg_id: str
+    ) -> None:
+        """For the application: the bus always, the hook if one is set. Never an error
+        to the client just because nobody here handles it (pipecat ignores it too)."""
+        event = ev.ClientInput(
+            session_id=self.session_id, kind=kind, name=name, data=data, msg_id=msg_id
+        )
+        self.bus.publish(event)
+        if self.on_client_input is None:
+            log.debug("session %s: %s %r: no application hook", self.session_id, kind, name)
+            return
+        reply = await self.on_client_input(event)
+        if kind == "client-message" and reply is not None:
+            self.protocol.send("server-response", {"t": name, "d": reply}, msg_id)
 
     async def _service(self, msg: m.ClientMsg) -> Any:
         return (await self._service_reply(msg))[1]

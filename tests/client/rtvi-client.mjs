@@ -10,6 +10,11 @@
 //         "timeoutMs": 60000,        // hard limit for the whole run: the process always ends
 //         "logLevel": "INFO",        // client-js logger (NONE|ERROR|WARN|INFO|DEBUG), on stderr
 //         "botAudioWav": "/path",    // optional: write the bot audio received (24 kHz s16 mono)
+//         "protocolVersion": "1.1.0" | null,  // optional: the version client-ready declares
+//                                    // (null: none, as 0.x clients); default client-js's own
+//         "conversation": true,      // optional: mount client-react's conversation state
+//                                    // (usePipecatConversation, tests/client/conversation.mjs);
+//                                    // each change is a {"event":"conversation","data":messages}
 //         "steps": [...] }
 // Steps (each may carry "optional": true: a failure is reported but the plan goes on):
 //   {"do":"connect", "timeoutMs":30000}                 result: the bot-ready data
@@ -32,6 +37,9 @@
 //        missing); result: the server's message with the same id. (Also "type"/"data"/"id".)
 //   {"do":"registerFunction", "name":"get_weather", "result":{...}, "delayMs":0}
 //        (a handler without "result" returns nothing, and then the client sends nothing)
+//   {"do":"call", "method":"sendDTMF", "args":["12#"]}   any PipecatClient method (sendUIEvent,
+//        cancelUIJobGroup, appendToContext...); result: what it returned (awaited)
+//   {"do":"conversation"}   result: client-react's current conversation messages
 //   {"do":"mic", "enabled":false}   {"do":"mark"}   {"do":"sleep","ms":N}
 //   {"do":"disconnectBot"}   {"do":"disconnect"}
 // Output lines, each with "t" = ms since the harness started:
@@ -303,7 +311,21 @@ for (const cb of callbackNames) {
     out(data === undefined ? { event } : { event, data });
   };
 }
+if ("protocolVersion" in plan) {
+  // An older (or broken) client: the same library, declaring another version.
+  const clientReady = RTVIMessage.clientReady;
+  RTVIMessage.clientReady = function () {
+    const msg = clientReady.call(this);
+    if (plan.protocolVersion === null) delete msg.data.version;
+    else msg.data.version = plan.protocolVersion;
+    return msg;
+  };
+}
 const client = new PipecatClient({ transport, enableMic: true, enableCam: false, callbacks });
+const conversation = plan.conversation
+  ? (await import("./conversation.mjs")).mountConversation(client, (messages) =>
+      out({ event: "conversation", data: messages }))
+  : null;
 
 // ---------------------------------------------------------------- steps
 function withTimeout(promise, ms, what) {
@@ -416,6 +438,13 @@ async function run(step) {
         return step.result;
       });
       return null;
+    case "call": {
+      const result = await client[step.method](...(step.args ?? []));
+      return result === undefined ? null : result;
+    }
+    case "conversation":
+      if (!conversation) throw new Error('plan has no "conversation": true');
+      return conversation.messages();
     case "mic":
       client.enableMic(step.enabled ?? true);
       return null;

@@ -98,15 +98,21 @@ def rtvi(mtype: str, data: Any = None, msg_id: str = "1") -> bytes:
     return frames.encode_message(json.dumps(obj))
 
 
-async def next_message(ws: aiohttp.ClientWebSocketResponse, timeout: float = 30) -> dict[str, Any]:
-    """The next RTVI message (audio frames are skipped)."""
+async def next_message(
+    ws: aiohttp.ClientWebSocketResponse,
+    timeout: float = 30,
+    skip: tuple[str, ...] = ("server-message",),
+) -> dict[str, Any]:
+    """The next RTVI message. Audio frames are skipped, and by default server-messages
+    (device notifications: state, config, timers, which come at any time)."""
     while True:
         msg = await ws.receive(timeout=timeout)
         assert msg.type == aiohttp.WSMsgType.BINARY, msg
         frame = frames.decode_frame(msg.data)
         if isinstance(frame, frames.MessageFrame):
             parsed: dict[str, Any] = json.loads(frame.data)
-            return parsed
+            if parsed.get("type") not in skip:
+                return parsed
 
 
 async def ready_ws(

@@ -168,7 +168,7 @@ async def test_bad_input_is_answered_and_the_connection_stays(tmp_path: Path) ->
             (frames.encode_message("{oops"), "not valid JSON"),
             (rtvi("warp-drive", {}, "w1"), "unknown message type 'warp-drive'"),
             (rtvi("send-text", {"content": ["x"]}, "w2"), "must be a string"),
-            (rtvi("client-message", {"t": "dance", "d": {}}, "w3"), "unknown client-message"),
+            (rtvi("dtmf", {"buttons": ["x"]}, "w3"), "keypad keys"),
             (rtvi("action", {"service": "tts", "action": "sing"}, "w4"), "unknown action"),
             (rtvi("send-text", {"content": "x" * 10000}, "w5"), "over the limit"),
             ("not json at all", "not valid JSON"),
@@ -181,6 +181,8 @@ async def test_bad_input_is_answered_and_the_connection_stays(tmp_path: Path) ->
             reply = await next_message(ws)
             assert reply["type"] == "error-response", reply
             assert needle in reply["data"]["error"], (needle, reply)
+        # an app-specific client-message nobody here handles: accepted quietly
+        await ws.send_bytes(rtvi("client-message", {"t": "dance", "d": {}}, "w9"))
         await ws.send_bytes(rtvi("get-config", msg_id="still-here"))
         assert (await next_message(ws))["id"] == "still-here"
         await ws.close()

@@ -6,9 +6,10 @@ from typing import Any
 import pytest
 
 from rtvi_edge import events as ev
+from rtvi_edge.errors import ProtocolError
 from rtvi_edge.rtvi import frames
 from rtvi_edge.rtvi import messages as m
-from rtvi_edge.rtvi.protocol import AudioIn, RequestIn, RtviProtocol
+from rtvi_edge.rtvi.protocol import AudioIn, ProtocolState, RequestIn, RtviProtocol
 
 
 def msg(mtype: str, data: Any = None, msg_id: str = "1", label: str = "rtvi-ai") -> bytes:
@@ -49,13 +50,18 @@ def test_old_clients_get_config_in_bot_ready() -> None:
     assert replies(p)[0]["data"]["config"] == [{"service": "tts", "options": []}]
 
 
-@pytest.mark.parametrize("version", ["3.0.0", "banana"])
-def test_unsupported_version_gets_a_clear_error(version: str) -> None:
+@pytest.mark.parametrize("version", ["3.0.0", "banana", "2.x", 2, ""])
+def test_a_bad_or_unknown_version_is_reported_and_still_gets_bot_ready(version: object) -> None:
     p = RtviProtocol(1 << 20)
-    assert p.receive(msg("client-ready", {"version": version})) == []
+    [req] = p.receive(msg("client-ready", {"version": version}, "cr"))
     [reply] = replies(p)
-    assert reply["type"] in ("error", "error-response")
-    assert version in reply["data"]["error"]
+    assert reply["type"] == "error-response" and reply["id"] == "cr"
+    assert repr(version)[:3].strip("'") in reply["data"]["error"]
+    assert p.state is ProtocolState.READY
+    assert isinstance(req, RequestIn)
+    p.bot_ready("cr", [])
+    [ready] = replies(p)
+    assert ready["type"] == "bot-ready" and ready["data"]["version"] == m.PROTOCOL_VERSION
 
 
 def test_audio_frames_pass_through() -> None:
@@ -138,11 +144,14 @@ def test_client_message_maps_to_service_request() -> None:
 
 def test_events_become_rtvi_messages() -> None:
     p = RtviProtocol(1 << 20)
+    p.receive(msg("client-ready", {"version": "2.1.0"}))
+    p.take()
     sid = "s"
     for e in [
         ev.UserStartedSpeaking(session_id=sid),
         ev.UserTranscription(session_id=sid, text="hi", final=False, timestamp="t"),
         ev.BotLlmText(session_id=sid, text="Hel"),
+        ev.BotStartedSpeaking(session_id=sid),
         ev.BotOutput(session_id=sid, text="Hello.", spoken=False),
         ev.BotInterrupted(session_id=sid, spoken_text="Hel"),
         ev.TurnMetrics(session_id=sid, llm_ttfb=0.1, voice_to_voice=0.5, llm_model="m"),
@@ -162,14 +171,29 @@ def test_events_become_rtvi_messages() -> None:
         "user-started-speaking",
         "user-transcription",
         "bot-llm-text",
+        "bot-started-speaking",
         "bot-output",
-        "bot-transcription",
         "bot-interrupted",
         "metrics",
         "llm-function-call-started",
         "llm-function-call-in-progress",
-        "llm-function-call",
+        "server-message",
     ]
     assert out[1]["data"] == {"text": "hi", "final": False, "timestamp": "t", "user_id": ""}
     assert out[6]["data"]["ttfb"] == [{"processor": "llm", "model": "m", "value": 0.1}]
     assert out[8]["data"] == {"function_name": "f", "tool_call_id": "c", "arguments": {"a": 1}}
+    assert out[9]["data"] == {"type": "state", "state": "idle"}
+
+
+def test_protocol_state_moves_only_by_its_transitions() -> None:
+    p = RtviProtocol(1 << 20)
+    assert p.state is ProtocolState.CONNECTED
+    p.receive(msg("client-ready", {"version": "2.1.0"}))
+    assert p.state is ProtocolState.READY
+    p.receive(msg("client-ready", {"version": "2.1.0"}))  # again: still ready
+    assert p.state is ProtocolState.READY
+    p.close()
+    assert p.state is ProtocolState.CLOSED
+    assert p.receive(msg("get-config")) == []  # closed: nothing more is read
+    with pytest.raises(ProtocolError, match="cannot go from closed to ready"):
+        p.advance(ProtocolState.READY)

@@ -5,7 +5,7 @@ import type { BotOutputData } from "@pipecat-ai/client-js";
 export class ConversationView {
   private userLine: HTMLElement | null = null;
   private botLine: HTMLElement | null = null;
-  private lastBot: HTMLElement | null = null; // the device says bot-stopped-speaking before bot-interrupted
+  private lastBot: HTMLElement | null = null; // the answer just finished, if a late bot-interrupted comes
   private typed: HTMLElement | null = null; // the device echoes typed text as a final transcript
   private sawBotOutput = false; // until the device sends bot-output, bot-tts-text stands in
 
