@@ -106,8 +106,13 @@ class Assembly:
 
     def chat(self, sink: AudioSink | None) -> Conversation:
         """The `chat` command's conversation: typed turns, the device's tools and intents."""
+        return self.text("chat", sink)
+
+    def text(self, session_id: str, sink: AudioSink | None = None) -> Conversation:
+        """A conversation of typed turns (chat, Wyoming `handle`): the device's tools and
+        intents, no client functions."""
         config = self._config()
-        return self._build("chat", SessionSettings.from_config(config), sink, 40, False)
+        return self._build(session_id, SessionSettings.from_config(config), sink, 40, False)
 
     @staticmethod
     def _hands_free(config: Config, echo: EchoCanceller | None) -> HandsFree:

@@ -222,6 +222,11 @@ class Daemon:
             parts.append(f"wyoming=:{self.wyoming.port}")
         return ", ".join(parts)
 
+    def text_conversation(self, session_id: str) -> Conversation:
+        """A typed-turn conversation with the device's tools and intents (Wyoming handle)."""
+        assert self.assembly is not None
+        return self.assembly.text(session_id)
+
     # -- SessionFactory (RTVI) ------------------------------------------------------
     def new_conversation(self, session_id: str, sink: AudioSink) -> Conversation:
         assert self.assembly is not None

@@ -33,6 +33,8 @@ RANK = {
     "services": 5,
     "rtvi": 6,
     "mqtt": 6,
+    "wyoming_server": 6,
+    "homeassistant": 6,
     "assembly": 7,
     "local_control": 7,
     "daemon": 8,

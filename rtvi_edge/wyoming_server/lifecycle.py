@@ -4,12 +4,12 @@ tools, its config. The daemon calls `start_wyoming` and later `stop()`."""
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from rtvi_edge.engines.hub import Engines
+from rtvi_edge.config import Config
+from rtvi_edge.engines.hub import EngineHub, Engines
 from rtvi_edge.errors import ConfigError
 from rtvi_edge.pipeline.conversation import Conversation
-from rtvi_edge.pipeline.settings import SessionSettings
 from rtvi_edge.wyoming_server.codec import Limits
 from rtvi_edge.wyoming_server.connection import ServiceContext
 from rtvi_edge.wyoming_server.handle import ConversationAnswerer
@@ -19,8 +19,18 @@ from rtvi_edge.wyoming_server.server import WyomingServer
 from rtvi_edge.wyoming_server.wake import DetectorPool, wake_words
 from rtvi_edge.wyoming_server.zeroconf import Announcer
 
-if TYPE_CHECKING:
-    from rtvi_edge.daemon import Daemon
+
+class Daemon(Protocol):
+    """What the Wyoming server needs of the daemon (the interface is ours, the daemon
+    satisfies it: no import of the layer above)."""
+
+    device_id: str
+    hub: EngineHub | None
+
+    @property
+    def config(self) -> Config: ...
+
+    def text_conversation(self, session_id: str) -> Conversation: ...
 
 
 class WyomingService:
@@ -62,16 +72,9 @@ def announce_on(interface: str, host: str) -> str:
 
 
 def text_conversation(daemon: Daemon, session_id: str) -> Conversation:
-    """A conversation that answers in text with the device's intents and tools.
-
-    The one seam to the daemon's way of building conversations: point it at the
-    composition root when there is one."""
-    assert daemon.hub is not None and daemon.tools is not None
-    conv = Conversation(
-        session_id, daemon.hub, daemon.bus, SessionSettings.from_config(daemon.config), None
-    )
-    daemon.tools.equip(conv, client_functions=False)
-    return conv
+    """A conversation that answers in text with the device's intents and tools, built
+    by the composition root like every other."""
+    return daemon.text_conversation(session_id)
 
 
 def _offer(daemon: Daemon, services: frozenset[str]) -> Offer:
