@@ -74,7 +74,8 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 "get_time",
                 "Tell the current time or today's date",
                 handler=get_time,
-                keywords=("time", "clock", "date", "today", "day"),
+                keywords=("time", "clock", "date", "day", "o'clock"),
+                examples=("What time is it?", "What's the date?", "What day is it?"),
             )
         )
 
@@ -125,7 +126,8 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                     },
                 },
                 handler=set_timer,
-                keywords=("timer", "alarm", "remind", "countdown", "wake"),
+                keywords=("timer", "alarm", "remind", "countdown", "wake", "minutes", "seconds"),
+                examples=("Set a timer for ten minutes", "Remind me in an hour"),
                 llm_parameters={
                     "type": "object",
                     "properties": {"duration": {"type": "string", "description": "e.g. 5 minutes"}},
@@ -137,13 +139,15 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 "Cancel a running timer",
                 {"type": "object", "properties": {"label": {"type": "string"}}},
                 handler=cancel_timer,
-                keywords=("timer", "alarm", "cancel"),
+                keywords=("timer", "alarm", "cancel", "delete", "remove", "clear", "rid"),
+                examples=("Cancel the timer", "Delete my alarm", "Stop the timer"),
             ),
             Tool(
                 "list_timers",
                 "Say which timers run and how much time is left",
                 handler=list_timers,
                 keywords=("timer", "timers", "left", "remaining"),
+                examples=("How much time is left on my timer?", "What timers are set?"),
             ),
         ]
 
@@ -178,7 +182,8 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                     "required": ["level"],
                 },
                 handler=set_volume,
-                keywords=("volume",),
+                keywords=("volume", "percent", "level"),
+                examples=("Set the volume to 50 percent",),
             ),
             Tool(
                 "change_volume",
@@ -189,7 +194,8 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                     "required": ["direction"],
                 },
                 handler=change_volume,
-                keywords=("volume", "louder", "quieter", "softer"),
+                keywords=("volume", "louder", "quieter", "softer", "loud", "quiet", "up", "down"),
+                examples=("Turn the volume up", "Make it quieter", "Can you speak louder"),
             ),
             Tool(
                 "mute_speaker",
@@ -200,7 +206,8 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                     "required": ["muted"],
                 },
                 handler=mute_speaker,
-                keywords=("mute", "unmute"),
+                keywords=("mute", "unmute", "silence", "sound"),
+                examples=("Mute the speaker", "Unmute yourself", "Sound back on"),
             ),
         ]
 
@@ -215,7 +222,8 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 "stop",
                 "Stop talking; never mind",
                 handler=stop,
-                keywords=("stop", "never", "nevermind"),
+                keywords=("stop", "never", "nevermind", "quiet", "shush", "enough"),
+                examples=("Stop", "Stop talking", "Never mind", "Be quiet"),
             )
         )
 
@@ -245,7 +253,14 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                     "required": ["device", "state"],
                 },
                 handler=control_device,
-                keywords=("turn", "switch", *{w for n in ctx.devices for w in n.split()}),
+                keywords=(
+                    "turn",
+                    "switch",
+                    "on",
+                    "off",
+                    *{w for n in ctx.devices for w in n.split()},
+                ),
+                examples=tuple(f"Turn on the {n}" for n in sorted(ctx.devices)),
             )
         )
     return tools
