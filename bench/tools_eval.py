@@ -5,6 +5,7 @@ Tuned on `tools_cases.DEV`, reported on `tools_cases.HELDOUT` (≥100 utterances
 Each way of choosing is measured the same way, so the table compares them:
 - `intents`: the local sentence templates alone;
 - `model`: the 135M model picks among lexical candidates under a grammar (before);
+- `logprob`: the model scores "none" and each candidate by log-probability (tools_logprob);
 - `words`: tools/policy.py's word scorer (names, descriptions, keywords, examples);
 - `words+model`: the scorer, with the model breaking close calls;
 - `daemon`: what the daemon does — an intent if one matches, else the policy.
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.tools_cases import CLIENT_FUNCTIONS, DEV, DEVICES, HELDOUT, WEATHER_FUNCTION, Case
+from bench.tools_logprob import LogprobChooser
 from rtvi_edge.config import Config, ToolsConfig
 from rtvi_edge.engines.hub import build_llm
 from rtvi_edge.events import EventBus
@@ -134,31 +136,49 @@ def policy_outcomes(
     return out
 
 
-def evaluate(cases: list[Case], tools: list[Tool], llm: Any) -> dict[str, Any]:
+def evaluate(
+    cases: list[Case], tools: list[Tool], llm: Any, alternatives: bool = True
+) -> dict[str, Any]:
     by_intent = intent_outcomes(cases, tools)
     result: dict[str, Any] = {
         "intents": score(cases, [o or (None, None, False) for o in by_intent])
     }
-    for strategy in ("model", "words", "words+model"):
+    outcomes = policy_outcomes(cases, tools, llm, "words")
+    result["words"] = score(cases, outcomes)
+    daemon = [i or p for i, p in zip(by_intent, outcomes, strict=True)]
+    result["daemon"] = score(cases, daemon)
+    if not alternatives:
+        return result
+    t0 = time.monotonic()
+    chooser = LogprobChooser(llm)
+    policy = ToolPolicy()
+    by_logprob: list[Outcome] = []
+    for case in cases:
+        tool = chooser.choose(case.text, tools)
+        args = policy.arguments(case.text, tool, llm) if tool else {}
+        by_logprob.append((tool.name if tool else None, args, False))
+    result["logprob"] = {
+        **score(cases, by_logprob),
+        "secs_per_case": round((time.monotonic() - t0) / len(cases), 4),
+    }
+    for strategy in ("model", "words+model"):
         t0 = time.monotonic()
         outcomes = policy_outcomes(cases, tools, llm, strategy)  # type: ignore[arg-type]
         result[strategy] = {
             **score(cases, outcomes),
             "secs_per_case": round((time.monotonic() - t0) / len(cases), 4),
         }
-        if strategy == "words":
-            daemon = [i or p for i, p in zip(by_intent, outcomes, strict=True)]
-            result["daemon"] = score(cases, daemon)
     return result
 
 
-def run(config: Config, tmp: Path) -> dict[str, Any]:
+def run(config: Config, tmp: Path, alternatives: bool = True) -> dict[str, Any]:
+    """The dev set with the daemon's policy; the held-out set with every alternative."""
     tools = build_eval_tools(tmp)
     llm: Any = build_llm(config)
     return {
         "model": llm.model_name,
-        "dev": evaluate(DEV, tools, llm),
-        "heldout": evaluate(HELDOUT, tools, llm),
+        "dev": evaluate(DEV, tools, llm, alternatives=False),
+        "heldout": evaluate(HELDOUT, tools, llm, alternatives),
     }
 
 
@@ -171,7 +191,9 @@ def print_report(result: dict[str, Any]) -> None:
             f"{head['must_not_call']} must call nothing), model {result['model']}"
         )
         print(f"  {'':<14}{'handled':>9}{'args':>7}{'false':>7}{'invented':>9}{'refused':>8}")
-        for name in ("intents", "model", "words", "words+model", "daemon"):
+        for name in ("intents", "model", "logprob", "words", "words+model", "daemon"):
+            if name not in r:
+                continue
             s = r[name]
             print(
                 f"  {name:<14}{s['handled']:>9.1%}{s['args_ok']:>7.1%}{s['false_calls']:>7.1%}"
@@ -183,11 +205,20 @@ if __name__ == "__main__":
     import json
     import sys
     import tempfile
+    from dataclasses import replace
 
+    cfg = Config()
+    if "--threads" in sys.argv:  # 1 on a machine shared with others: llama.cpp spins
+        cfg = replace(
+            cfg, llm=replace(cfg.llm, threads=int(sys.argv[sys.argv.index("--threads") + 1]))
+        )
     with tempfile.TemporaryDirectory() as d:
-        res = run(Config(), Path(d))
+        res = run(cfg, Path(d), alternatives="--quick" not in sys.argv)
+    if "--json" in sys.argv:
+        print(json.dumps(res, indent=1))
     if "-v" in sys.argv:
         for split in ("dev", "heldout"):
-            for name in ("model", "words", "words+model", "daemon"):
-                print(split, name, json.dumps(res[split][name]["misses"], indent=1))
+            for name in ("model", "logprob", "words", "words+model", "daemon"):
+                if name in res[split]:
+                    print(split, name, json.dumps(res[split][name]["misses"], indent=1))
     print_report(res)

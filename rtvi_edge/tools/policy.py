@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -99,22 +100,22 @@ class ToolPolicy:
             value = slots.local_value(name, spec if isinstance(spec, dict) else {}, text)
             if value is not None:
                 args[name] = value
-        missing = [n for n in schema.get("required", list(props)) if n not in args]
-        if not missing:
-            return args
-        if llm is not None:
+        own_words = frozenset(w.lower() for w in re.findall(r"\w+", tool.description))
+        for name, spec in props.items():
+            free = isinstance(spec, dict) and spec.get("type", "string") == "string"
+            if name not in args and free and not spec.get("enum") and name != "duration":
+                value = slots.free_text(text, own_words)
+                if value is not None:
+                    args[name] = value
+        missing = [n for n in schema.get("required", []) if n not in args]
+        if missing and llm is not None:
+            # The model fills what the words did not give; a string must be words said.
             model_args = _model_arguments(text, tool, llm)
             for name in missing:
                 value = model_args.get(name)
                 spec = props.get(name, {})
                 if spec.get("type", "string") == "string" and not spec.get("enum"):
                     value = value if slots.said(value, text) else None
-                if value is not None:
-                    args[name] = value
-        for name in missing:
-            spec = props.get(name, {})
-            if name not in args and spec.get("type", "string") == "string" and not spec.get("enum"):
-                value = slots.free_text(text)
                 if value is not None:
                     args[name] = value
         return args

@@ -20,9 +20,10 @@ _UP = re.compile(r"\b(up|louder|increase|raise|higher|more|boost)\b")
 _DOWN = re.compile(r"\b(down|quieter|softer|lower|decrease|reduce|less)\b")
 _NEGATE = re.compile(r"\b(unmute|un-mute|sound (?:back )?on|unsilence)\b")
 # Words after which a free-text value usually comes ("weather in Paris").
-_LEAD = re.compile(
-    r"\b(?:in|at|for|to|of|about|called|named|near|add|put|buy)\s+(?:the\s+)?"
-    r"([A-Za-z][\w' -]*?)\s*(?:today|tomorrow|tonight|now|please|right now|for me)?[?.!]*$",
+_LEAD = re.compile(r"\b(?:in|at|for|to|of|about|called|named|near|add|put|buy)\s+", re.I)
+_VALUE = re.compile(
+    r"^(?:(?:the|my|our|your|a|an|some)\s+)?([A-Za-z][\w' -]*?)\s*(?:today|tomorrow|tonight|now|please|right now|"
+    r"for me)?\s*(?:[,;]|[?.!]*$)",
     re.IGNORECASE,
 )
 _TAIL = re.compile(r"\s+(?:to|on|onto|in|into|for|from)\s+(?:the|my|our|a)\b.*$", re.IGNORECASE)
@@ -109,13 +110,21 @@ def _boolean(name: str, lowered: str) -> bool | None:
     return None
 
 
-def free_text(text: str) -> str | None:
-    """A free-text value at the end of a request: "the weather in New York" → "New York"."""
-    m = _LEAD.search(text.strip())
-    if m is None:
-        return None
-    value = _TAIL.sub("", m.group(1)).strip(" '")
-    return value if value and value.lower() not in _PRONOUNS else None
+def free_text(text: str, avoid: frozenset[str] = frozenset()) -> str | None:
+    """A free-text value after a lead word: "the weather in New York" → "New York",
+    "add apples to the shopping list" → "apples". The lead nearest the end wins; a
+    value made of the tool's own words (`avoid`: "shopping list") or a pronoun is not one."""
+    text = text.strip()
+    for lead in reversed(list(_LEAD.finditer(text))):
+        m = _VALUE.match(text[lead.end() :])
+        if m is None:
+            continue
+        value = _TAIL.sub("", m.group(1)).strip(" '")
+        low = value.lower()
+        if not value or low in _PRONOUNS or low.split()[-1] in avoid:
+            continue
+        return value
+    return None
 
 
 def said(value: Any, text: str) -> bool:
