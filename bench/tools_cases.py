@@ -125,6 +125,7 @@ DEV: list[Case] = [
     _c("Add apples to the shopping list.", "add_to_shopping_list", item="apples"),
     _c("Put coffee on my grocery list.", "add_to_shopping_list", item="coffee"),
     _c("Have you got the time?", "get_time"),
+    _c("What time have you got?", "get_time"),
     _c("Show me my timers.", "list_timers"),
     _c("Put the sound back on.", "mute_speaker", muted=False),
     _c("Light in the kitchen off.", "control_device", device="kitchen light", state="off"),

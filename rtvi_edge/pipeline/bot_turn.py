@@ -32,7 +32,7 @@ from rtvi_edge.engines.threads import iterate_in_thread
 from rtvi_edge.pipeline.chunker import TextChunker, speakable
 from rtvi_edge.pipeline.output import AudioSink, apply_gain, resample
 from rtvi_edge.tools import honesty, router
-from rtvi_edge.tools.policy import ToolPolicy
+from rtvi_edge.tools.policy import ToolPolicy, fixed_reply
 from rtvi_edge.tools.runner import ToolRunner
 
 log = logging.getLogger(__name__)
@@ -191,8 +191,9 @@ class BotTurn:
             return
         self._publish(ev.BotLlmStarted(session_id=sid))
         messages = await self._use_tools(self.spec.messages)
-        if isinstance(messages, str):  # only a tool could answer, and none did: say so
-            self._publish(ev.BotLlmText(session_id=sid, text=messages))
+        if isinstance(messages, str):  # fixed words: honest "can't tell", or a tool's reply
+            if messages:
+                self._publish(ev.BotLlmText(session_id=sid, text=messages))
             for chunk in chunker.push(messages + " ") + chunker.flush():
                 await text_q.put(chunk)
             self.outcome.generated = messages
@@ -224,7 +225,7 @@ class BotTurn:
 
     async def _use_tools(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]] | str:
         """At most one tool call before the answer (tools/policy.py decides which);
-        a string instead of messages is the honest reply to speak instead of the LLM."""
+        a string instead of messages is what to say instead of the LLM's answer."""
         user_text = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
         tools = self._tools.tools() if self._tools is not None else []
         llm = self._llm if isinstance(self._llm, ConstrainedModel) else None
@@ -264,7 +265,8 @@ class BotTurn:
         self.outcome.tool_messages += pair
         if "error" in result:  # failed or timed out: never let the model guess instead
             return honesty.failed(result)
-        return [*messages, *pair]
+        fixed = fixed_reply(tool, result) if tool.handler is not None else None
+        return fixed if fixed is not None else [*messages, *pair]
 
     async def _drain(self, text_q: asyncio.Queue[object]) -> None:
         """Text-only turn: the text is the output, no audio."""

@@ -76,6 +76,7 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 handler=get_time,
                 keywords=("time", "clock", "date", "day", "o'clock"),
                 examples=("What time is it?", "What's the date?", "What day is it?"),
+                reply="It is {time} on {date}.",
             )
         )
 
@@ -128,6 +129,7 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 handler=set_timer,
                 keywords=("timer", "alarm", "remind", "countdown", "wake", "minutes", "seconds"),
                 examples=("Set a timer for ten minutes", "Remind me in an hour"),
+                reply="Timer set for {spoken}.",
                 llm_parameters={
                     "type": "object",
                     "properties": {"duration": {"type": "string", "description": "e.g. 5 minutes"}},
@@ -141,6 +143,7 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 handler=cancel_timer,
                 keywords=("timer", "alarm", "cancel", "delete", "remove", "clear", "rid"),
                 examples=("Cancel the timer", "Delete my alarm", "Stop the timer"),
+                reply="Cancelled.",
             ),
             Tool(
                 "list_timers",
@@ -148,6 +151,7 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 handler=list_timers,
                 keywords=("timer", "timers", "left", "remaining"),
                 examples=("How much time is left on my timer?", "What timers are set?"),
+                reply="{summary}",
             ),
         ]
 
@@ -184,6 +188,7 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 handler=set_volume,
                 keywords=("volume", "percent", "level"),
                 examples=("Set the volume to 50 percent",),
+                reply="Volume {volume} percent.",
             ),
             Tool(
                 "change_volume",
@@ -196,6 +201,7 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 handler=change_volume,
                 keywords=("volume", "louder", "quieter", "softer", "loud", "quiet", "up", "down"),
                 examples=("Turn the volume up", "Make it quieter", "Can you speak louder"),
+                reply="Volume {volume} percent.",
             ),
             Tool(
                 "mute_speaker",
@@ -208,6 +214,7 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 handler=mute_speaker,
                 keywords=("mute", "unmute", "silence", "sound"),
                 examples=("Mute the speaker", "Unmute yourself", "Sound back on"),
+                reply="Volume {volume} percent.",
             ),
         ]
 
@@ -224,6 +231,7 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 handler=stop,
                 keywords=("stop", "never", "nevermind", "quiet", "shush", "enough"),
                 examples=("Stop", "Stop talking", "Never mind", "Be quiet"),
+                reply="",
             )
         )
 
@@ -261,6 +269,7 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                     *{w for n in ctx.devices for w in n.split()},
                 ),
                 examples=tuple(f"Turn on the {n}" for n in sorted(ctx.devices)),
+                reply="Turning {state} the {device}.",
             )
         )
     return tools

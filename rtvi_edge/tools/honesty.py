@@ -73,7 +73,8 @@ _RULES: list[tuple[Need, re.Pattern[str]]] = [
             r".*\b(?:the )?time (?:is it )?(?:right )?now\b.*|.*\bcurrent time\b.*|"
             r".*\bwhat (?:day|date) is (?:it|today)\b.*|.*\bwhat(?:'s| is) (?:the |today's )"
             r"date\b.*|.*\btoday's date\b.*|.*\bwhat day of the week\b.*|"
-            r".*\b(?:tell me|do you (?:have|know)) (?:the|what) time\b.*)$"
+            r".*\b(?:tell me|do you (?:have|know)) (?:the|what) time\b.*|"
+            r"what time (?:do|have) you (?:have|got|make it)\b.*)$"
         ),
     ),
     (
@@ -92,7 +93,7 @@ NOT_A_REQUEST = re.compile(
     r"define|definition|word for|why do|why does|why is|how do .* work|how does .* work|"
     r"titanic|ago|in \d{4}|century|the word|spell|spelling|pronounce|rhymes? with|synonym|"
     r"opposite of|used for|what does .* mean|^what(?:'s| is) an? |"
-    r"what time (?:did|was|were|does|do))\b|"
+    r"what time (?:did|was|were|does|do)(?! you (?:have|got|make it)))\b|"
     r"^(?:i|we) (?:like|love|hate|enjoy|think|feel|was|were|had|used to)\b"
 )
 

@@ -23,6 +23,9 @@ class Tool:
     timeout: float = 5.0
     keywords: tuple[str, ...] = ()  # extra words that make this tool a candidate
     examples: tuple[str, ...] = ()  # requests that should call it ("Is the garage door open?")
+    # the answer, filled from the result ("It is {time}."), instead of the model's words;
+    # None: the model answers from the result
+    reply: str | None = None
     # what a small model is asked to fill, when simpler than `parameters` (e.g. a duration
     # as the words said, parsed by the handler, instead of arithmetic into seconds)
     llm_parameters: dict[str, Any] | None = None

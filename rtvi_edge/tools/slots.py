@@ -22,8 +22,8 @@ _NEGATE = re.compile(r"\b(unmute|un-mute|sound (?:back )?on|unsilence)\b")
 # Words after which a free-text value usually comes ("weather in Paris").
 _LEAD = re.compile(r"\b(?:in|at|for|to|of|about|called|named|near|add|put|buy)\s+", re.I)
 _VALUE = re.compile(
-    r"^(?:(?:the|my|our|your|a|an|some)\s+)?([A-Za-z][\w' -]*?)\s*(?:today|tomorrow|tonight|now|please|right now|"
-    r"for me)?\s*(?:[,;]|[?.!]*$)",
+    r"^(?:(?:the|my|our|your|a|an|some)\s+)?([A-Za-z][\w' -]*?)\s*"
+    r"(?:today|tomorrow|tonight|now|please|right now|for me)?\s*(?:[,;]|[?.!]*$)",
     re.IGNORECASE,
 )
 _TAIL = re.compile(r"\s+(?:to|on|onto|in|into|for|from)\s+(?:the|my|our|a)\b.*$", re.IGNORECASE)

@@ -206,3 +206,13 @@ async def test_a_client_function_that_never_answers_times_out_honestly() -> None
     runner.can_call_client = lambda: True
     said, _ = await asyncio.wait_for(_turn("Is the garage door open?", runner), 5)
     assert "did not answer in time" in said
+
+
+async def test_a_builtin_tool_with_a_reply_is_answered_in_its_own_words() -> None:
+    async def clock(args: dict[str, Any]) -> dict[str, Any]:
+        return {"time": "4:05 AM", "date": "Monday"}
+
+    registry = ToolRegistry()
+    registry.add(Tool("get_time", "Tell the time", handler=clock, reply="It is {time}."))
+    said, _ = await _turn("Got the time?", ToolRunner(registry))
+    assert said == "It is 4:05 AM."  # not the model's paraphrase of it
