@@ -5,7 +5,8 @@ Tuned on `tools_cases.DEV`, reported on `tools_cases.HELDOUT` (≥100 utterances
 Each way of choosing is measured the same way, so the table compares them:
 - `intents`: the local sentence templates alone;
 - `model`: the 135M model picks among lexical candidates under a grammar (before);
-- `logprob`: the model scores "none" and each candidate by log-probability (tools_logprob);
+- `logprob` / `logprob_mean`: the model scores "none" and each candidate by the summed /
+  per-token mean log-probability of its name (tools_logprob);
 - `words`: tools/policy.py's word scorer (names, descriptions, keywords, examples);
 - `words+model`: the scorer, with the model breaking close calls;
 - `daemon`: what the daemon does — an intent if one matches, else the policy.
@@ -143,8 +144,12 @@ def evaluate(
     result: dict[str, Any] = {
         "intents": score(cases, [o or (None, None, False) for o in by_intent])
     }
+    t0 = time.monotonic()
     outcomes = policy_outcomes(cases, tools, llm, "words")
-    result["words"] = score(cases, outcomes)
+    result["words"] = {
+        **score(cases, outcomes),
+        "secs_per_case": round((time.monotonic() - t0) / len(cases), 4),
+    }
     daemon = [i or p for i, p in zip(by_intent, outcomes, strict=True)]
     result["daemon"] = score(cases, daemon)
     if not alternatives:
@@ -152,15 +157,15 @@ def evaluate(
     t0 = time.monotonic()
     chooser = LogprobChooser(llm)
     policy = ToolPolicy()
-    by_logprob: list[Outcome] = []
+    by_sum: list[Outcome] = []
+    by_mean: list[Outcome] = []
     for case in cases:
-        tool = chooser.choose(case.text, tools)
-        args = policy.arguments(case.text, tool, llm) if tool else {}
-        by_logprob.append((tool.name if tool else None, args, False))
-    result["logprob"] = {
-        **score(cases, by_logprob),
-        "secs_per_case": round((time.monotonic() - t0) / len(cases), 4),
-    }
+        for tool, out in zip(chooser.choose(case.text, tools), (by_sum, by_mean), strict=True):
+            args = policy.arguments(case.text, tool, llm) if tool else {}
+            out.append((tool.name if tool else None, args, False))
+    secs = round((time.monotonic() - t0) / len(cases), 4)
+    result["logprob"] = {**score(cases, by_sum), "secs_per_case": secs}
+    result["logprob_mean"] = {**score(cases, by_mean), "secs_per_case": secs}
     for strategy in ("model", "words+model"):
         t0 = time.monotonic()
         outcomes = policy_outcomes(cases, tools, llm, strategy)  # type: ignore[arg-type]
@@ -190,14 +195,26 @@ def print_report(result: dict[str, Any]) -> None:
             f"\n{split} ({head['cases']} cases: {head['tool_requests']} tool requests, "
             f"{head['must_not_call']} must call nothing), model {result['model']}"
         )
-        print(f"  {'':<14}{'handled':>9}{'args':>7}{'false':>7}{'invented':>9}{'refused':>8}")
-        for name in ("intents", "model", "logprob", "words", "words+model", "daemon"):
+        print(
+            f"  {'':<14}{'handled':>9}{'args':>7}{'false':>7}{'invented':>9}{'refused':>8}"
+            f"{'s/case':>8}"
+        )
+        for name in (
+            "intents",
+            "model",
+            "logprob",
+            "logprob_mean",
+            "words",
+            "words+model",
+            "daemon",
+        ):
             if name not in r:
                 continue
             s = r[name]
             print(
                 f"  {name:<14}{s['handled']:>9.1%}{s['args_ok']:>7.1%}{s['false_calls']:>7.1%}"
                 f"{s['invented']:>9}{s['needless_refusals']:>8}"
+                f"{s.get('secs_per_case', float('nan')):>8.2f}"
             )
 
 
@@ -218,7 +235,7 @@ if __name__ == "__main__":
         print(json.dumps(res, indent=1))
     if "-v" in sys.argv:
         for split in ("dev", "heldout"):
-            for name in ("model", "logprob", "words", "words+model", "daemon"):
+            for name in ("model", "logprob", "logprob_mean", "words", "words+model", "daemon"):
                 if name in res[split]:
                     print(split, name, json.dumps(res[split][name]["misses"], indent=1))
     print_report(res)

@@ -36,7 +36,10 @@ class LogprobChooser:
         llama = self._llama
         return np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).copy()
 
-    def scores(self, messages: list[dict[str, Any]], options: list[str]) -> dict[str, float]:
+    def scores(
+        self, messages: list[dict[str, Any]], options: list[str]
+    ) -> dict[str, tuple[float, int]]:
+        """Each option's summed log-probability and its number of tokens."""
         llama = self._llama
         prompt = llama.tokenize(_chatml(messages).encode(), add_bos=False, special=True)
         llama.reset()
@@ -53,14 +56,17 @@ class LogprobChooser:
                 if i < len(toks) - 1:
                     llama.eval([tok])
                     logits = self._logits()
-            out[option] = total
+            out[option] = (total, len(toks))
         llama.reset()
         return out
 
-    def choose(self, text: str, tools: list[Tool]) -> Tool | None:
+    def choose(self, text: str, tools: list[Tool]) -> tuple[Tool | None, Tool | None]:
+        """The best option by summed log-probability, and by mean per token."""
         cands = [s.tool for s in ToolMatcher(tools).scores(text)]
         if not cands:
-            return None
+            return None, None
         scores = self.scores(choice_messages(text, cands), [t.name for t in cands] + [NONE])
-        best = max(scores, key=lambda k: scores[k])
-        return next((t for t in cands if t.name == best), None)
+        by_sum = max(scores, key=lambda k: scores[k][0])
+        by_mean = max(scores, key=lambda k: scores[k][0] / scores[k][1])
+        pick = {t.name: t for t in cands}
+        return pick.get(by_sum), pick.get(by_mean)
