@@ -113,6 +113,7 @@ class _Profile:
     examples: tuple[frozenset[str], ...]
     pairs: frozenset[tuple[str, str]]  # "garage door": (modifier, head) in its own words
     reads: bool  # it reads a state (get_..., list_...) rather than changes one
+    acts: bool  # it changes one (set_..., cancel_...)
 
 
 # A function name's leading verb says what it does, not what it is about.
@@ -120,31 +121,24 @@ _READ_TEXT = """
     get list check show read find query lookup is fetch tell say
 """
 _READ_VERBS = frozenset(_READ_TEXT.split())
-_NAME_VERBS = _READ_VERBS | frozenset(
-    (
-        "set",
-        "add",
-        "change",
-        "update",
-        "create",
-        "delete",
-        "remove",
-        "toggle",
-        "turn",
-        "make",
-        "do",
-        "run",
-        "send",
-        "put",
-    )
-)
+_ACTION_TEXT = """
+    set add change update create delete remove toggle turn make do run send put cancel
+    start stop play mute unmute control open close lock unlock switch
+"""
+# A function whose name starts with one of these changes the world: a question
+# ("Is my timer still running?") never calls it.
+_ACTION_VERBS = frozenset(_ACTION_TEXT.split())
+_NAME_VERBS = _READ_VERBS | _ACTION_VERBS
 
 
 def _profile(tool: Tool) -> _Profile:
     name = words(tool.name)
     verb = name[0] if name and name[0] in _NAME_VERBS else ""
+    # the verb is not what the tool is about, except when it is all of its name ("stop")
+    keep_verb = not verb or len(name) == 1
     examples = tuple(frozenset(content_stems(e)) for e in tool.examples)
-    core = content_stems(" ".join([*name[1 if verb else 0 :], *tool.keywords])).union(*examples)
+    core = content_stems(" ".join([*name[0 if keep_verb else 1 :], *tool.keywords]))
+    core = core.union(*examples)
     core |= related(core)
     stems = core | content_stems(tool.description)
     pairs = set()
@@ -153,7 +147,10 @@ def _profile(tool: Tool) -> _Profile:
     reads = verb in _READ_VERBS or tool.description.lower().startswith(
         ("tell", "say", "get", "check", "read", "list", "show")
     )
-    return _Profile(tool, frozenset(core), frozenset(stems), examples, frozenset(pairs), reads)
+    acts = verb in _ACTION_VERBS
+    return _Profile(
+        tool, frozenset(core), frozenset(stems), examples, frozenset(pairs), reads, acts
+    )
 
 
 def _pairs(text: str) -> set[tuple[str, str]]:
@@ -214,6 +211,8 @@ class ToolMatcher:
             if not shared & p.core:  # a description word alone ("open") is not enough
                 continue
             if _other_thing(said_pairs, p) or (said & OBJECTS) - p.stems:
+                continue
+            if question and p.acts:  # a question does not change the world
                 continue
             # Share of what was said that this tool explains, by rarity among the tools.
             score = sum(self.idf(s) for s in shared) / said_weight

@@ -216,3 +216,11 @@ async def test_a_builtin_tool_with_a_reply_is_answered_in_its_own_words() -> Non
     registry.add(Tool("get_time", "Tell the time", handler=clock, reply="It is {time}."))
     said, _ = await _turn("Got the time?", ToolRunner(registry))
     assert said == "It is 4:05 AM."  # not the model's paraphrase of it
+
+
+def test_a_question_never_calls_a_tool_that_changes_things() -> None:
+    cancel = Tool("cancel_timer", "Cancel a running timer", keywords=("timer", "cancel"))
+    listing = Tool("list_timers", "Say which timers are running", keywords=("timer", "running"))
+    assert choice("Is my timer still running?", [cancel])[0] is None
+    assert choice("Is my timer still running?", [cancel, listing])[0] == "list_timers"
+    assert choice("Could you cancel my timer?", [cancel, listing])[0] == "cancel_timer"
