@@ -214,16 +214,9 @@ def print_table(r: dict[str, Any]) -> None:
     print(f"{'peak RSS':<34}{fmt(r['memory_mib']['peak_rss'], 'MiB'):>10}")
     tools = r.get("tool_calling")
     if tools:
-        print(
-            f"\n{'tool calling (' + str(tools['intents']['cases']) + ' cases)':<34}"
-            f"{'tool+args':>10}{'recall':>10}{'false':>7}"
-        )
-        for name in ("intents", "llm", "combined"):
-            s = tools[name]
-            print(
-                f"  {name:<32}{s['tool_and_args_accuracy']:>10.1%}"
-                f"{s['recall_on_tool_requests']:>10.1%}{s['false_calls_on_chat']:>7}"
-            )
+        from bench.tools_eval import print_report
+
+        print_report(tools)
     wake = r.get("wake_word")
     if wake:
         print(f"\n{'wake word (espeak voices)':<34}{'detected':>10}{'false/h':>10}")

@@ -1,8 +1,20 @@
-"""Tool-calling accuracy: local intents and the LLM path, on a fixed eval set.
+"""Tool calling with the default model: does the right tool get called with the right
+arguments, does chit-chat call nothing, and does the device ever invent a fact?
 
-Each case: an utterance, the tool it should call (None: must not call one),
-and arguments that must be present. The LLM path is measured with intents
-off, so it shows what the model does on its own for the same requests.
+Tuned on `tools_cases.DEV`, reported on `tools_cases.HELDOUT` (≥100 utterances).
+Each way of choosing is measured the same way, so the table compares them:
+- `intents`: the local sentence templates alone;
+- `model`: the 135M model picks among lexical candidates under a grammar (before);
+- `logprob` / `logprob_mean`: the model scores "none" and each candidate by the summed /
+  per-token mean log-probability of its name (tools_logprob);
+- `words`: tools/policy.py's word scorer (names, descriptions, keywords, examples);
+- `words+model`: the scorer, with the model breaking close calls;
+- `daemon`: what the daemon does — an intent if one matches, else the policy.
+Metrics: `handled` = tool requests that got the right tool with the right arguments;
+`args_ok` = right arguments among right-tool calls; `false_calls` = cases that must call
+nothing but called something; `invented` = cases only a tool could answer that would
+reach the model with no tool result and no honest reply; `needless_refusals` = chit-chat
+answered "I can't tell".
 """
 
 from __future__ import annotations
@@ -12,83 +24,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.tools_cases import CLIENT_FUNCTIONS, DEV, DEVICES, HELDOUT, WEATHER_FUNCTION, Case
+from bench.tools_logprob import LogprobChooser
 from rtvi_edge.config import Config, ToolsConfig
 from rtvi_edge.engines.hub import build_llm
-from rtvi_edge.tools import router
+from rtvi_edge.events import EventBus
 from rtvi_edge.tools.builtin import ToolContext, build_tools
 from rtvi_edge.tools.intents import IntentMatcher, intents_for
 from rtvi_edge.tools.numbers import parse_duration
+from rtvi_edge.tools.policy import PolicySettings, Strategy, ToolPolicy
 from rtvi_edge.tools.registry import Tool, tool_from_schema
 from rtvi_edge.tools.timers import TimerService
 
-# A client-side function (as an RTVI client declares it), used by the eval and the tests.
-WEATHER_FUNCTION = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Get the current weather forecast for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-WEATHER = tool_from_schema(WEATHER_FUNCTION)
+__all__ = ["WEATHER_FUNCTION", "run"]
 
-Case = tuple[str, str | None, dict[str, Any]]
-CASES: list[Case] = [
-    ("What time is it?", "get_time", {}),
-    ("What's the time?", "get_time", {}),
-    ("Can you tell me the time please?", "get_time", {}),
-    ("What day is it today?", "get_time", {}),
-    ("What's the date?", "get_time", {}),
-    ("Do you know what time it is right now?", "get_time", {}),
-    ("Set a timer for five minutes.", "set_timer", {"seconds": 300}),
-    ("Set a 10 second timer.", "set_timer", {"seconds": 10}),
-    ("Start a timer for one hour.", "set_timer", {"seconds": 3600}),
-    ("Remind me in 20 minutes.", "set_timer", {"seconds": 1200}),
-    ("Wake me up in half an hour.", "set_timer", {"seconds": 1800}),
-    ("Please set a timer for 90 seconds for the eggs.", "set_timer", {"seconds": 90}),
-    ("Cancel the timer.", "cancel_timer", {}),
-    ("Stop the timer please.", "cancel_timer", {}),
-    ("How much time is left?", "list_timers", {}),
-    ("What timers do I have?", "list_timers", {}),
-    ("Set the volume to 40 percent.", "set_volume", {"level": 40}),
-    ("Volume 70.", "set_volume", {"level": 70}),
-    ("Louder.", "change_volume", {"direction": "up"}),
-    ("Turn it down a bit.", "change_volume", {"direction": "down"}),
-    ("Could you make the volume quieter?", "change_volume", {"direction": "down"}),
-    ("Mute.", "mute_speaker", {"muted": True}),
-    ("Unmute the speaker.", "mute_speaker", {"muted": False}),
-    ("Stop.", "stop", {}),
-    ("Never mind.", "stop", {}),
-    ("That's enough, thanks.", "stop", {}),
-    ("Turn on the kitchen light.", "control_device", {"device": "kitchen light", "state": "on"}),
-    ("Switch off the fan.", "control_device", {"device": "fan", "state": "off"}),
-    (
-        "Please turn the kitchen light off.",
-        "control_device",
-        {"device": "kitchen light", "state": "off"},
-    ),
-    ("What's the weather like in Paris?", "get_weather", {"city": "Paris"}),
-    ("Will it rain in London today?", "get_weather", {"city": "London"}),
-    ("How warm is it in Berlin?", "get_weather", {"city": "Berlin"}),
-    ("What is the capital of France?", None, {}),
-    ("Tell me a joke.", None, {}),
-    ("How are you today?", None, {}),
-    ("Who wrote Romeo and Juliet?", None, {}),
-    ("What is two plus two?", None, {}),
-    ("Explain what a black hole is.", None, {}),
-    ("What's your name?", None, {}),
-    ("Tell me a story about a timer that could talk.", None, {}),
-    ("Why is the sky blue?", None, {}),
-    ("What time did the Titanic sink?", None, {}),
-    ("I like the weather today.", None, {}),
-    ("Thank you!", None, {}),
-]
-
-DEVICES = {"kitchen light": "home/kitchen/light/set", "fan": "home/fan/set"}
+# tool (or None), arguments, honest reply given
+Outcome = tuple[str | None, Any, bool]
 
 
 def _args_ok(expected: dict[str, Any], got: Any) -> bool:
@@ -114,12 +65,12 @@ def _as_called(args: Any) -> Any:
     return args
 
 
-def _tools(tmp: Path) -> list[Tool]:
+def build_eval_tools(tmp: Path) -> list[Tool]:
     async def noop() -> None:
         return None
 
     async def make() -> list[Tool]:
-        timers = TimerService(tmp, __import__("rtvi_edge.events").events.EventBus(), lambda t: None)
+        timers = TimerService(tmp, EventBus(), lambda t: None)
         ctx = ToolContext(
             "eval",
             timers,
@@ -129,82 +80,163 @@ def _tools(tmp: Path) -> list[Tool]:
             publish=lambda t, p: True,
             devices=DEVICES,
         )
-        return [*build_tools(ctx, ToolsConfig()), WEATHER]
+        return [*build_tools(ctx, ToolsConfig()), *map(tool_from_schema, CLIENT_FUNCTIONS)]
 
     return asyncio.run(make())
 
 
-def score(results: list[tuple[Case, str | None, Any]]) -> dict[str, Any]:
-    tool_ok = sum(1 for (c, tool, _a) in results if tool == c[1])
-    both_ok = sum(
-        1 for (c, tool, a) in results if tool == c[1] and (c[1] is None or _args_ok(c[2], a))
-    )
-    should = [r for r in results if r[0][1] is not None]
-    should_not = [r for r in results if r[0][1] is None]
+def score(cases: list[Case], outcomes: list[Outcome]) -> dict[str, Any]:
+    requests = [(c, o) for c, o in zip(cases, outcomes, strict=True) if c.tool is not None]
+    quiet = [(c, o) for c, o in zip(cases, outcomes, strict=True) if c.tool is None]
+    right_tool = [(c, o) for c, o in requests if o[0] == c.tool]
+    handled = [(c, o) for c, o in right_tool if _args_ok(c.args, _as_called(o[1]))]
+    with_args = [(c, o) for c, o in right_tool if c.args]
+    args_ok = [(c, o) for c, o in with_args if _args_ok(c.args, _as_called(o[1]))]
+    false_calls = [(c, o) for c, o in quiet if o[0] is not None]
+    tool_only = [(c, o) for c, o in zip(cases, outcomes, strict=True) if c.tool or c.honest]
+    invented = [(c, o) for c, o in tool_only if o[0] is None and not o[2]]
+    refusals = [(c, o) for c, o in quiet if not c.honest and o[0] is None and o[2]]
     return {
-        "cases": len(results),
-        "tool_accuracy": round(tool_ok / len(results), 3),
-        "tool_and_args_accuracy": round(both_ok / len(results), 3),
-        "recall_on_tool_requests": round(
-            sum(1 for c, t, _ in should if t == c[1]) / max(1, len(should)), 3
-        ),
-        "false_calls_on_chat": sum(1 for _c, t, _ in should_not if t is not None),
+        "cases": len(cases),
+        "tool_requests": len(requests),
+        "must_not_call": len(quiet),
+        "handled": round(len(handled) / max(1, len(requests)), 3),
+        "right_tool": round(len(right_tool) / max(1, len(requests)), 3),
+        "args_ok": round(len(args_ok) / max(1, len(with_args)), 3),
+        "false_calls": round(len(false_calls) / max(1, len(quiet)), 3),
+        "false_call_count": len(false_calls),
+        "invented": len(invented),
+        "needless_refusals": len(refusals),
         "misses": [
-            c[0] for c, t, a in results if t != c[1] or (c[1] is not None and not _args_ok(c[2], a))
+            f"{c.text} -> {o[0]} {o[1]}"
+            for c, o in zip(cases, outcomes, strict=True)
+            if (c.tool is not None and (c, o) not in handled)
+            or (c.tool is None and o[0] is not None)
+            or (c.honest and not o[2])
         ],
     }
 
 
-def intent_results(tools: list[Tool]) -> list[tuple[Case, str | None, Any]]:
+def intent_outcomes(cases: list[Case], tools: list[Tool]) -> list[Outcome | None]:
     matcher = IntentMatcher(intents_for(""), list(DEVICES), {t.name for t in tools})
-    results = []
-    for case in CASES:
-        m = matcher.match(case[0])
-        tool = m.intent.tool if m else None  # "": answered without a tool (no such device)
-        results.append((case, tool or None, m.args if m else None))
-    return results
+    out: list[Outcome | None] = []
+    for case in cases:
+        m = matcher.match(case.text)
+        # an intent answered without a tool ("no such device") is no tool call
+        out.append((m.intent.tool or None, m.args, False) if m else None)
+    return out
 
 
-def llm_results(
-    tools: list[Tool], config: Config
-) -> tuple[list[tuple[Case, str | None, Any]], dict[str, Any]]:
-    llm: Any = build_llm(config)
-    results = []
+def policy_outcomes(
+    cases: list[Case], tools: list[Tool], llm: Any, strategy: Strategy
+) -> list[Outcome]:
+    policy = ToolPolicy(PolicySettings(strategy=strategy))
+    out: list[Outcome] = []
+    for case in cases:
+        d = policy.decide(case.text, tools, llm)
+        out.append((d.tool.name if d.tool else None, d.args, d.honest_reply() is not None))
+    return out
+
+
+def evaluate(
+    cases: list[Case], tools: list[Tool], llm: Any, alternatives: bool = True
+) -> dict[str, Any]:
+    by_intent = intent_outcomes(cases, tools)
+    result: dict[str, Any] = {
+        "intents": score(cases, [o or (None, None, False) for o in by_intent])
+    }
     t0 = time.monotonic()
-    for case in CASES:
-        text = case[0]
-        cands = router.candidates(text, tools)
-        chosen: str | None = None
-        args: Any = None
-        if cands:
-            pick = llm.choose(
-                router.router_messages(text, cands), [t.name for t in cands] + [router.NONE]
-            )
-            tool = next((t for t in cands if t.name == pick), None)
-            if tool is not None:
-                chosen = tool.name
-                args = (
-                    llm.json_arguments(router.argument_messages(text, tool), tool.model_schema())
-                    if tool.model_schema().get("properties")
-                    else {}
-                )
-                args = _as_called(args)
-        results.append((case, chosen, args))
-    info = {
-        "model": llm.model_name,
-        "secs_per_case": round((time.monotonic() - t0) / len(CASES), 3),
+    outcomes = policy_outcomes(cases, tools, llm, "words")
+    result["words"] = {
+        **score(cases, outcomes),
+        "secs_per_case": round((time.monotonic() - t0) / len(cases), 4),
     }
-    return results, info
+    daemon = [i or p for i, p in zip(by_intent, outcomes, strict=True)]
+    result["daemon"] = score(cases, daemon)
+    if not alternatives:
+        return result
+    t0 = time.monotonic()
+    chooser = LogprobChooser(llm)
+    policy = ToolPolicy()
+    by_sum: list[Outcome] = []
+    by_mean: list[Outcome] = []
+    for case in cases:
+        for tool, out in zip(chooser.choose(case.text, tools), (by_sum, by_mean), strict=True):
+            args = policy.arguments(case.text, tool, llm) if tool else {}
+            out.append((tool.name if tool else None, args, False))
+    secs = round((time.monotonic() - t0) / len(cases), 4)
+    result["logprob"] = {**score(cases, by_sum), "secs_per_case": secs}
+    result["logprob_mean"] = {**score(cases, by_mean), "secs_per_case": secs}
+    for strategy in ("model", "words+model"):
+        t0 = time.monotonic()
+        outcomes = policy_outcomes(cases, tools, llm, strategy)  # type: ignore[arg-type]
+        result[strategy] = {
+            **score(cases, outcomes),
+            "secs_per_case": round((time.monotonic() - t0) / len(cases), 4),
+        }
+    return result
 
 
-def run(config: Config, tmp: Path) -> dict[str, Any]:
-    tools = _tools(tmp)
-    by_intent = intent_results(tools)
-    by_llm, info = llm_results(tools, config)
-    # What the daemon does: an intent when one matches, else the LLM's choice.
-    combined = [i if i[1] is not None else m for i, m in zip(by_intent, by_llm, strict=True)]
+def run(config: Config, tmp: Path, alternatives: bool = True) -> dict[str, Any]:
+    """The dev set with the daemon's policy; the held-out set with every alternative."""
+    tools = build_eval_tools(tmp)
+    llm: Any = build_llm(config)
     return {
-        "intents": score(by_intent),
-        "llm": {**score(by_llm), **info},
-        "combined": score(combined),
+        "model": llm.model_name,
+        "dev": evaluate(DEV, tools, llm, alternatives=False),
+        "heldout": evaluate(HELDOUT, tools, llm, alternatives),
     }
+
+
+def print_report(result: dict[str, Any]) -> None:
+    for split in ("dev", "heldout"):
+        r = result[split]
+        head = r["intents"]
+        print(
+            f"\n{split} ({head['cases']} cases: {head['tool_requests']} tool requests, "
+            f"{head['must_not_call']} must call nothing), model {result['model']}"
+        )
+        print(
+            f"  {'':<14}{'handled':>9}{'args':>7}{'false':>7}{'invented':>9}{'refused':>8}"
+            f"{'s/case':>8}"
+        )
+        for name in (
+            "intents",
+            "model",
+            "logprob",
+            "logprob_mean",
+            "words",
+            "words+model",
+            "daemon",
+        ):
+            if name not in r:
+                continue
+            s = r[name]
+            print(
+                f"  {name:<14}{s['handled']:>9.1%}{s['args_ok']:>7.1%}{s['false_calls']:>7.1%}"
+                f"{s['invented']:>9}{s['needless_refusals']:>8}"
+                f"{s.get('secs_per_case', float('nan')):>8.2f}"
+            )
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    import tempfile
+    from dataclasses import replace
+
+    cfg = Config()
+    if "--threads" in sys.argv:  # 1 on a machine shared with others: llama.cpp spins
+        cfg = replace(
+            cfg, llm=replace(cfg.llm, threads=int(sys.argv[sys.argv.index("--threads") + 1]))
+        )
+    with tempfile.TemporaryDirectory() as d:
+        res = run(cfg, Path(d), alternatives="--quick" not in sys.argv)
+    if "--json" in sys.argv:
+        print(json.dumps(res, indent=1))
+    if "-v" in sys.argv:
+        for split in ("dev", "heldout"):
+            for name in ("model", "logprob", "logprob_mean", "words", "words+model", "daemon"):
+                if name in res[split]:
+                    print(split, name, json.dumps(res[split][name]["misses"], indent=1))
+    print_report(res)

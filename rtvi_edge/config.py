@@ -145,7 +145,7 @@ class ToolsConfig:
     enabled: tuple[str, ...] = ("time", "timers", "volume", "stop", "devices")
     intents: bool = True  # answer common commands locally, before the LLM
     intents_file: str = ""  # extra sentence templates (TOML), see the README
-    llm_tools: bool = True  # let the LLM call tools (grammar-constrained)
+    llm_tools: bool = True  # call tools beyond the intents (tools/policy.py, docs/tools.md)
     timezone: str = ""  # "" = the device's local time zone
     # "name = MQTT command topic", e.g. "kitchen light = zigbee2mqtt/kitchen/set"
     devices: tuple[str, ...] = ()

@@ -32,15 +32,15 @@ from rtvi_edge.engines.base import (
     TextToSpeech,
 )
 from rtvi_edge.engines.threads import iterate_in_thread
-from rtvi_edge.errors import RtviEdgeError
 from rtvi_edge.pipeline.chunker import TextChunker, speakable
-from rtvi_edge.tools import router
+from rtvi_edge.tools import honesty, router
+from rtvi_edge.tools.policy import ToolPolicy, fixed_reply
 from rtvi_edge.tools.runner import ToolRunner
 
 log = logging.getLogger(__name__)
 
 _END = object()
-FALLBACK = "Sorry, the app did not answer in time."
+DEFAULT_POLICY = ToolPolicy()
 
 
 @dataclass
@@ -75,7 +75,6 @@ class TurnSpec:
     volume: float = 1.0
     first_chunk_words: int = 3
     chunk_ms: int = 40
-    max_tool_rounds: int = 3
 
 
 class BotTurn:
@@ -88,9 +87,11 @@ class BotTurn:
         publish: Callable[[ev.Event], None],
         gated: bool = False,
         tools: ToolRunner | None = None,
+        policy: ToolPolicy = DEFAULT_POLICY,
     ) -> None:
         self.spec = spec
         self._tools = tools
+        self._policy = policy
         self._llm = llm
         self._tts = tts
         self._sink = sink if spec.speak else None
@@ -191,19 +192,19 @@ class BotTurn:
             await text_q.put(_END)
             return
         self._publish(ev.BotLlmStarted(session_id=sid))
-        messages: list[dict[str, Any]] | None = self.spec.messages
-        if self._tools is not None and self._tools.tools():
-            messages = await self._use_tools(self.spec.messages)
-            if messages is None:  # a client tool timed out: say so instead of guessing
-                for chunk in chunker.push(FALLBACK + " ") + chunker.flush():
-                    await text_q.put(chunk)
-                self.outcome.generated = FALLBACK
-                self._publish(ev.BotLlmStopped(session_id=sid))
-                await text_q.put(_END)
-                return
+        messages = await self._use_tools(self.spec.messages)
+        if isinstance(messages, str):  # fixed words: honest "can't tell", or a tool's reply
+            if messages:
+                self._publish(ev.BotLlmText(session_id=sid, text=messages))
+            for chunk in chunker.push(messages + " ") + chunker.flush():
+                await text_q.put(chunk)
+            self.outcome.generated = messages
+            self._publish(ev.BotLlmStopped(session_id=sid))
+            await text_q.put(_END)
+            return
         t0 = time.monotonic()
         stats = self.outcome.stats
-        final: list[dict[str, Any]] = messages if messages is not None else []
+        final: list[dict[str, Any]] = messages
         pieces = iterate_in_thread(
             lambda: self._llm.stream_chat(final, self.spec.params, self._cancel, stats),
             self._cancel,
@@ -224,75 +225,50 @@ class BotTurn:
         self._publish(ev.BotLlmStopped(session_id=sid))
         await text_q.put(_END)
 
-    async def _use_tools(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-        """Up to `max_tool_rounds` grammar-constrained tool calls before the answer."""
-        assert self._tools is not None
-        llm = self._llm
-        if not isinstance(llm, ConstrainedModel):
-            return messages
+    async def _use_tools(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]] | str:
+        """At most one tool call before the answer (tools/policy.py decides which);
+        a string instead of messages is what to say instead of the LLM's answer."""
         user_text = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        used: set[str] = set()
-        messages = list(messages)
-        for _ in range(self.spec.max_tool_rounds):
-            cands = [
-                t for t in router.candidates(user_text, self._tools.tools()) if t.name not in used
-            ]
-            if not cands:
-                break
-            names = [t.name for t in cands] + [router.NONE]
-            choice = await asyncio.to_thread(
-                llm.choose, router.router_messages(user_text, cands), names
+        tools = self._tools.tools() if self._tools is not None else []
+        llm = self._llm if isinstance(self._llm, ConstrainedModel) else None
+        decision = await asyncio.to_thread(self._policy.decide, str(user_text), tools, llm)
+        log.info("tool policy: %s (%s)", decision.tool and decision.tool.name, decision.why)
+        tool = decision.tool
+        if tool is None or self._tools is None:
+            return decision.honest_reply() or messages
+        args = decision.args
+        # Side effects wait until the user's turn is confirmed.
+        await self._gate.wait()
+        call_id = f"call_{uuid.uuid4().hex[:12]}"
+        sid = self.spec.session_id
+        self._publish(
+            ev.FunctionCallStarted(
+                session_id=sid,
+                function_name=tool.name,
+                tool_call_id=call_id,
+                arguments=args,
+                client_side=tool.handler is None,
             )
-            tool = self._tools.find(choice) if choice != router.NONE else None
-            if tool is None:
-                break
-            used.add(tool.name)
-            args: Any = {}
-            if tool.model_schema().get("properties"):
-                try:
-                    args = await asyncio.to_thread(
-                        llm.json_arguments,
-                        router.argument_messages(user_text, tool),
-                        tool.model_schema(),
-                    )
-                except RtviEdgeError as exc:
-                    args = {"_error": str(exc)}
-            # Side effects wait until the user's turn is confirmed.
-            await self._gate.wait()
-            call_id = f"call_{uuid.uuid4().hex[:12]}"
-            sid = self.spec.session_id
-            client_side = tool.handler is None
-            self._publish(
-                ev.FunctionCallStarted(
-                    session_id=sid,
-                    function_name=tool.name,
-                    tool_call_id=call_id,
-                    arguments=args,
-                    client_side=client_side,
-                )
+        )
+        result = await self._tools.call(tool, args, call_id)
+        self._publish(
+            ev.FunctionCallStopped(
+                session_id=sid,
+                function_name=tool.name,
+                tool_call_id=call_id,
+                result=result,
+                cancelled=False,
             )
-            if isinstance(args, dict) and "_error" not in args:
-                result = await self._tools.call(tool, args, call_id)
-            else:
-                result = {"error": f"bad arguments for {tool.name}"}
-            self._publish(
-                ev.FunctionCallStopped(
-                    session_id=sid,
-                    function_name=tool.name,
-                    tool_call_id=call_id,
-                    result=result,
-                    cancelled=False,
-                )
-            )
-            pair = [
-                router.call_message(tool, args, call_id),
-                router.result_message(tool, result, call_id),
-            ]
-            messages += pair
-            self.outcome.tool_messages += pair
-            if client_side and result.get("timeout"):
-                return None
-        return messages
+        )
+        pair = [
+            router.call_message(tool, args, call_id),
+            router.result_message(tool, result, call_id),
+        ]
+        self.outcome.tool_messages += pair
+        if "error" in result:  # failed or timed out: never let the model guess instead
+            return honesty.failed(result)
+        fixed = fixed_reply(tool, result) if tool.handler is not None else None
+        return fixed if fixed is not None else [*messages, *pair]
 
     async def _drain(self, text_q: asyncio.Queue[object]) -> None:
         """Text-only turn: the text is the output, no audio."""

@@ -74,7 +74,9 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 "get_time",
                 "Tell the current time or today's date",
                 handler=get_time,
-                keywords=("time", "clock", "date", "today", "day"),
+                keywords=("time", "clock", "date", "day", "o'clock"),
+                examples=("What time is it?", "What's the date?", "What day is it?"),
+                reply="It is {time} on {date}.",
             )
         )
 
@@ -125,7 +127,9 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                     },
                 },
                 handler=set_timer,
-                keywords=("timer", "alarm", "remind", "countdown", "wake"),
+                keywords=("timer", "alarm", "remind", "countdown", "wake", "minutes", "seconds"),
+                examples=("Set a timer for ten minutes", "Remind me in an hour"),
+                reply="Timer set for {spoken}.",
                 llm_parameters={
                     "type": "object",
                     "properties": {"duration": {"type": "string", "description": "e.g. 5 minutes"}},
@@ -137,13 +141,17 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 "Cancel a running timer",
                 {"type": "object", "properties": {"label": {"type": "string"}}},
                 handler=cancel_timer,
-                keywords=("timer", "alarm", "cancel"),
+                keywords=("timer", "alarm", "cancel", "delete", "remove", "clear", "rid"),
+                examples=("Cancel the timer", "Delete my alarm", "Stop the timer"),
+                reply="Cancelled.",
             ),
             Tool(
                 "list_timers",
                 "Say which timers run and how much time is left",
                 handler=list_timers,
                 keywords=("timer", "timers", "left", "remaining"),
+                examples=("How much time is left on my timer?", "What timers are set?"),
+                reply="{summary}",
             ),
         ]
 
@@ -178,7 +186,9 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                     "required": ["level"],
                 },
                 handler=set_volume,
-                keywords=("volume",),
+                keywords=("volume", "percent", "level"),
+                examples=("Set the volume to 50 percent",),
+                reply="Volume {volume} percent.",
             ),
             Tool(
                 "change_volume",
@@ -189,7 +199,9 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                     "required": ["direction"],
                 },
                 handler=change_volume,
-                keywords=("volume", "louder", "quieter", "softer"),
+                keywords=("volume", "louder", "quieter", "softer", "loud", "quiet", "up", "down"),
+                examples=("Turn the volume up", "Make it quieter", "Can you speak louder"),
+                reply="Volume {volume} percent.",
             ),
             Tool(
                 "mute_speaker",
@@ -200,7 +212,9 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                     "required": ["muted"],
                 },
                 handler=mute_speaker,
-                keywords=("mute", "unmute"),
+                keywords=("mute", "unmute", "silence", "sound"),
+                examples=("Mute the speaker", "Unmute yourself", "Sound back on"),
+                reply="Volume {volume} percent.",
             ),
         ]
 
@@ -215,7 +229,9 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 "stop",
                 "Stop talking; never mind",
                 handler=stop,
-                keywords=("stop", "never", "nevermind"),
+                keywords=("stop", "never", "nevermind", "quiet", "shush", "enough"),
+                examples=("Stop", "Stop talking", "Never mind", "Be quiet"),
+                reply="",
             )
         )
 
@@ -245,7 +261,15 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                     "required": ["device", "state"],
                 },
                 handler=control_device,
-                keywords=("turn", "switch", *{w for n in ctx.devices for w in n.split()}),
+                keywords=(
+                    "turn",
+                    "switch",
+                    "on",
+                    "off",
+                    *{w for n in ctx.devices for w in n.split()},
+                ),
+                examples=tuple(f"Turn on the {n}" for n in sorted(ctx.devices)),
+                reply="Turning {state} the {device}.",
             )
         )
     return tools

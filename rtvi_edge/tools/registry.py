@@ -22,6 +22,10 @@ class Tool:
     handler: Handler | None = None  # None: the client runs it (RTVI function call)
     timeout: float = 5.0
     keywords: tuple[str, ...] = ()  # extra words that make this tool a candidate
+    examples: tuple[str, ...] = ()  # requests that should call it ("Is the garage door open?")
+    # the answer, filled from the result ("It is {time}."), instead of the model's words;
+    # None: the model answers from the result
+    reply: str | None = None
     # what a small model is asked to fill, when simpler than `parameters` (e.g. a duration
     # as the words said, parsed by the handler, instead of arithmetic into seconds)
     llm_parameters: dict[str, Any] | None = None
@@ -50,7 +54,23 @@ def tool_from_schema(spec: Any) -> Tool:
     params = fn.get("parameters") or {"type": "object", "properties": {}}
     if not isinstance(params, dict) or params.get("type", "object") != "object":
         raise ValueError(f"tool {fn['name']}: `parameters` must be a JSON Schema object")
-    return Tool(name=fn["name"], description=str(fn.get("description", "")), parameters=params)
+    return Tool(
+        name=fn["name"],
+        description=str(fn.get("description", "")),
+        parameters=params,
+        keywords=_strings(fn, "keywords"),
+        examples=_strings(fn, "examples"),
+    )
+
+
+def _strings(fn: dict[str, Any], key: str) -> tuple[str, ...]:
+    """Optional `keywords` / `examples` of a client function: a list of strings."""
+    value = fn.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"tool {fn['name']}: `{key}` must be a list of strings")
+    return tuple(v for v in value if v.strip())
 
 
 def check_arguments(tool: Tool, args: Any) -> str | None:

@@ -12,9 +12,9 @@ import pytest
 
 from rtvi_edge import events as ev
 from rtvi_edge.tools.intents import IntentMatcher, intents_for, normalize
+from rtvi_edge.tools.matching import ToolMatcher
 from rtvi_edge.tools.numbers import parse_duration, parse_number, say_duration
 from rtvi_edge.tools.registry import Tool, ToolRegistry, tool_from_schema
-from rtvi_edge.tools.router import candidates
 from rtvi_edge.tools.timers import Timer, TimerService
 
 ALL_TOOLS = {
@@ -167,14 +167,19 @@ def test_client_tool_schemas() -> None:
             tool_from_schema(bad)
 
 
-def test_router_candidates_are_lexical() -> None:
+def test_tool_matching_is_lexical() -> None:
     tools = [
         Tool("get_weather", "Get the weather forecast for a city"),
         Tool("set_timer", "Start a countdown timer", keywords=("alarm",)),
     ]
-    assert [t.name for t in candidates("What's the weather in Paris?", tools)] == ["get_weather"]
-    assert [t.name for t in candidates("wake me with an alarm", tools)] == ["set_timer"]
-    assert candidates("What is the capital of France?", tools) == []
+    matcher = ToolMatcher(tools)
+
+    def names(text: str) -> list[str]:
+        return [s.tool.name for s in matcher.scores(text)]
+
+    assert names("What's the weather in Paris?") == ["get_weather"]
+    assert names("wake me with an alarm") == ["set_timer"]
+    assert names("What is the capital of France?") == []
 
 
 async def test_timers_fire_and_survive_a_restart(tmp_path: Path) -> None:

@@ -1,0 +1,245 @@
+"""Which tool a request is about, by its words: a small, explainable scorer.
+
+A 135M model chooses a tool about half the time right; the words of a request
+against each tool's name, description, keywords and example requests do far
+better (bench/tools_eval.py). Each stem shared with a tool counts by how rare
+it is among the tools (IDF), and a request that closely resembles one of the
+tool's examples counts most. Sans-I/O: text in, scores out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rtvi_edge.tools.numbers import parse_number
+from rtvi_edge.tools.registry import Tool
+
+# Words that tell nothing about which tool is meant.
+_STOP_TEXT = """
+    a an the and or of to for in on at is are am be been was were it its this that these
+    those with from by as what which who whom how when where why do does did can could
+    would will shall should may might you your yours me my mine i we our us they them
+    their there then than please tell give get let make some any about into just really
+    right now hey ok okay so um uh well if off out it's what's that's i'm i'd i'll
+    you're there's here know want need like one thing bit little much very also too all
+    today tomorrow tonight have has had got
+"""
+STOPWORDS = frozenset(_STOP_TEXT.split())
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def stem(word: str) -> str:
+    """A crude suffix stripper: enough to meet "timers"/"timer", "closed"/"close"."""
+    word = word.lower().removesuffix("'s")
+    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            word = word[: len(word) - len(suffix)] + repl
+            break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    return word
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("_", " ").replace("’", "'"))
+
+
+def content_stems(text: str) -> set[str]:
+    return {stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1}
+
+
+# Words that mean the same thing for a home assistant: a tool named for one of them is
+# found by the others ("rain" finds a weather tool). Small and general on purpose.
+RELATED: tuple[frozenset[str], ...] = tuple(
+    frozenset(stem(w) for w in group.split())
+    for group in (
+        "weather forecast rain raining snow snowing sunny cloudy windy storm umbrella warm cold",
+        "temperature degrees warm warmer cold colder hot heat heating thermostat",
+        "weather temperature",
+        "door garage gate",
+        "open opened closed close shut",
+        "lock locked unlock unlocked",
+        "light lights lamp bulb",
+        "volume loud louder quieter soft softer",
+        "timer alarm countdown reminder remind",
+        "cancel delete remove clear rid",
+        "list grocery groceries shopping",
+        "music song songs play playing track",
+        "time clock hour",
+        "date day weekday",
+    )
+)
+
+
+def related(stems: set[str] | frozenset[str]) -> set[str]:
+    out: set[str] = set()
+    for group in RELATED:
+        if group & stems:
+            out |= group
+    return out - set(stems)
+
+
+# Things in a home: a request about one the tool never names is about something else
+# ("Is the dishwasher running?" is not for a timer tool that knows "running").
+_OBJECT_TEXT = """
+    door garage gate window blind curtain shutter light lamp bulb plug socket lock alarm
+    heating heater boiler thermostat fan oven stove cooker kettle fridge freezer
+    dishwasher washer dryer tv television sprinkler camera doorbell vacuum car charger
+    battery sensor
+"""
+OBJECTS = frozenset(stem(w) for w in _OBJECT_TEXT.split())
+
+
+@dataclass(frozen=True)
+class ToolScore:
+    tool: Tool
+    score: float  # IDF-weighted share of the tool's evidence found in the request
+    example: float  # best resemblance to one of the tool's examples (0..1)
+
+    @property
+    def total(self) -> float:
+        return self.score + self.example
+
+
+@dataclass(frozen=True)
+class _Profile:
+    tool: Tool
+    core: frozenset[str]  # what the tool is about: its name, keywords, examples (+ related)
+    stems: frozenset[str]  # all its words, the description's too
+    examples: tuple[frozenset[str], ...]
+    pairs: frozenset[tuple[str, str]]  # "garage door": (modifier, head) in its own words
+    reads: bool  # it reads a state (get_..., list_...) rather than changes one
+    acts: bool  # it changes one (set_..., cancel_...)
+
+
+# A function name's leading verb says what it does, not what it is about.
+_READ_TEXT = """
+    get list check show read find query lookup is fetch tell say
+"""
+_READ_VERBS = frozenset(_READ_TEXT.split())
+_ACTION_TEXT = """
+    set add change update create delete remove toggle turn make do run send put cancel
+    start stop play mute unmute control open close lock unlock switch
+"""
+# A function whose name starts with one of these changes the world: a question
+# ("Is my timer still running?") never calls it.
+_ACTION_VERBS = frozenset(_ACTION_TEXT.split())
+_NAME_VERBS = _READ_VERBS | _ACTION_VERBS
+
+
+def _profile(tool: Tool) -> _Profile:
+    name = words(tool.name)
+    verb = name[0] if name and name[0] in _NAME_VERBS else ""
+    # the verb is not what the tool is about, except when it is all of its name ("stop")
+    keep_verb = not verb or len(name) == 1
+    examples = tuple(frozenset(content_stems(e)) for e in tool.examples)
+    core = content_stems(" ".join([*name[0 if keep_verb else 1 :], *tool.keywords]))
+    core = core.union(*examples)
+    core |= related(core)
+    stems = core | content_stems(tool.description)
+    pairs = set()
+    for text in (" ".join(name), tool.description, *tool.keywords, *tool.examples):
+        pairs |= _pairs(text)
+    reads = verb in _READ_VERBS or tool.description.lower().startswith(
+        ("tell", "say", "get", "check", "read", "list", "show")
+    )
+    acts = verb in _ACTION_VERBS
+    return _Profile(
+        tool, frozenset(core), frozenset(stems), examples, frozenset(pairs), reads, acts
+    )
+
+
+def _pairs(text: str) -> set[tuple[str, str]]:
+    ws = words(text)
+    return {
+        (stem(a), stem(b))
+        for a, b in itertools.pairwise(ws)
+        if a not in STOPWORDS
+        and b not in STOPWORDS
+        and len(a) > 1
+        and len(b) > 1
+        and parse_number(a) is None  # "five minutes" vs "ten minutes": the same thing
+    }
+
+
+_QUESTION = re.compile(
+    r"^(?:(?:hey|ok|okay|so|please|(?:can|could|would|will) you(?: please)?)\s+)*"
+    r"(?:what|which|who|how|when|where|is|are|was|were|do|does|did|has|have|any|"
+    r"check|show|list|tell me|read)\b"
+)
+
+
+class ToolMatcher:
+    """Scores the tools of one conversation; rebuild it when the tools change."""
+
+    def __init__(self, tools: Iterable[Tool]) -> None:
+        self.profiles = [_profile(t) for t in tools]
+        df: dict[str, int] = {}
+        for p in self.profiles:
+            for s in p.stems:
+                df[s] = df.get(s, 0) + 1
+        n = max(1, len(self.profiles))
+        self._idf = {s: math.log(1.0 + n / c) for s, c in df.items()}
+
+    def idf(self, s: str) -> float:
+        return self._idf.get(s, 0.0)
+
+    def _weight(self, s: str, raw: dict[str, str]) -> float:
+        """A word no tool knows still counts against every tool — less if it looks like an
+        argument (a number, a name: "Paris") than if it changes the subject ("winter")."""
+        if s in self._idf:
+            return self._idf[s]
+        word = raw.get(s, s)
+        return 0.25 if word[:1].isdigit() or word[:1].isupper() else math.log(2.0)
+
+    def scores(self, text: str) -> list[ToolScore]:
+        """Every tool with any evidence, best first."""
+        said = content_stems(text)
+        if not said:
+            return []
+        raw = _raw_words(text)
+        said_pairs = _pairs(text)
+        question = bool(_QUESTION.match(text.lower().strip()))
+        said_weight = sum(self._weight(s, raw) for s in said)
+        out = []
+        for p in self.profiles:
+            shared = said & p.stems
+            if not shared & p.core:  # a description word alone ("open") is not enough
+                continue
+            if _other_thing(said_pairs, p) or (said & OBJECTS) - p.stems:
+                continue
+            if question and p.acts:  # a question does not change the world
+                continue
+            # Share of what was said that this tool explains, by rarity among the tools.
+            score = sum(self.idf(s) for s in shared) / said_weight
+            if question and p.reads:
+                score += 0.15  # a question asks to read something, not to change it
+            example = max((_resemblance(said, ex) for ex in p.examples), default=0.0)
+            out.append(ToolScore(p.tool, round(score, 4), round(example, 4)))
+        out.sort(key=lambda s: s.total, reverse=True)
+        return out
+
+
+def _raw_words(text: str) -> dict[str, str]:
+    """Stem → the word as written (capitals kept), for the first word of each stem."""
+    out: dict[str, str] = {}
+    for i, w in enumerate(re.findall(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?", text)):
+        out.setdefault(stem(w), w if i else w.lower())
+    return out
+
+
+def _other_thing(said_pairs: set[tuple[str, str]], p: _Profile) -> bool:
+    """ "the front door" is not the tool's "garage door": the same head word with a
+    modifier the tool never uses."""
+    heads = {b: a for a, b in p.pairs if b in p.core}
+    return any(b in heads and a not in p.stems and heads[b] != a for a, b in said_pairs)
+
+
+def _resemblance(said: set[str], example: frozenset[str]) -> float:
+    if not example:
+        return 0.0
+    return len(said & example) / len(said | example)

@@ -1,0 +1,134 @@
+"""Arguments read straight from the request, for the slots that need no model.
+
+An enum value named in the request, the one number said, a spoken duration,
+on/off, up/down: found here they are exact, where a 135M model filling JSON
+sometimes is not. What is left (a free-text slot such as a city) goes to the
+grammar-constrained model, and its value is checked against the words said.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rtvi_edge.tools.numbers import NUMBER_RE, parse_duration, parse_number
+
+_NUMBER = re.compile(rf"(?<![\w.])({NUMBER_RE})(?!\w)(?!\.\d)", re.IGNORECASE)
+_ON = re.compile(r"\b(on|open|start|enable|activate)\b")
+_OFF = re.compile(r"\b(off|close|shut|stop|disable|deactivate)\b")
+_UP = re.compile(r"\b(up|louder|increase|raise|higher|more|boost)\b")
+_DOWN = re.compile(r"\b(down|quieter|softer|lower|decrease|reduce|less)\b")
+_NEGATE = re.compile(r"\b(unmute|un-mute|sound (?:back )?on|unsilence)\b")
+# Words after which a free-text value usually comes ("weather in Paris").
+_LEAD = re.compile(r"\b(?:in|at|for|to|of|about|called|named|near|add|put|buy)\s+", re.I)
+_VALUE = re.compile(
+    r"^(?:(?:the|my|our|your|a|an|some)\s+)?([A-Za-z][\w' -]*?)\s*"
+    r"(?:today|tomorrow|tonight|now|please|right now|for me)?\s*(?:[,;]|[?.!]*$)",
+    re.IGNORECASE,
+)
+_TAIL = re.compile(r"\s+(?:to|on|onto|in|into|for|from)\s+(?:the|my|our|a)\b.*$", re.IGNORECASE)
+_SPAN_WORDS = ("a", "an", "the", "of", "and")
+_PRONOUNS = frozenset(
+    ["it", "them", "this", "that", "these", "those", "him", "her", "me", "us", "something"]
+)
+
+
+def numbers_in(text: str) -> list[float]:
+    out = []
+    for m in _NUMBER.finditer(text):
+        raw = m.group(1).strip()
+        if raw.lower() in _SPAN_WORDS:
+            continue
+        value = parse_number(raw)
+        if value is not None:
+            out.append(value)
+    return out
+
+
+def local_value(name: str, spec: dict[str, Any], text: str) -> Any:
+    """The value of one argument if the request states it plainly, else None."""
+    lowered = text.lower()
+    kind = spec.get("type")
+    enum = spec.get("enum")
+    if isinstance(enum, list) and enum:
+        return _enum_value([str(e) for e in enum], lowered)
+    if name in ("seconds", "duration_seconds") or (
+        kind in ("number", "integer") and "second" in str(spec.get("description", ""))
+    ):
+        seconds = parse_duration(lowered)
+        return int(seconds) if seconds is not None and kind == "integer" else seconds
+    if name in ("duration",) and kind == "string":
+        seconds = parse_duration(lowered)
+        return text if seconds is not None else None
+    if kind in ("number", "integer"):
+        found = numbers_in(lowered)
+        if len(found) != 1:
+            return None
+        return int(found[0]) if kind == "integer" else found[0]
+    if kind == "boolean":
+        return _boolean(name, lowered)
+    return None
+
+
+def must_be_said(name: str, spec: dict[str, Any]) -> bool:
+    """An argument only the request's own words can give (no free text to guess)."""
+    kind = spec.get("type")
+    return bool(spec.get("enum")) or kind in ("number", "integer", "boolean") or name == "duration"
+
+
+def _enum_value(options: list[str], lowered: str) -> str | None:
+    hits = [o for o in options if re.search(rf"\b{re.escape(o.lower())}\b", lowered)]
+    if not hits:  # "the lamp in the living room": every word of it, in any order
+        said = set(re.findall(r"\w+", lowered))
+        hits = [o for o in options if " " in o and set(o.lower().split()) <= said]
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:  # "kitchen light" over "light": the longest named one
+        hits.sort(key=len, reverse=True)
+        return hits[0] if len(hits[0]) > len(hits[1]) else None
+    low = [o.lower() for o in options]
+    if set(low) <= {"on", "off", "up", "down", "open", "closed", "close"}:
+        pairs = [(_ON, ("on", "open")), (_OFF, ("off", "closed", "close"))]
+        pairs += [(_UP, ("up",)), (_DOWN, ("down",))]
+        for regex, names in pairs:
+            if regex.search(lowered):
+                for o in options:
+                    if o.lower() in names:
+                        return o
+    return None
+
+
+def _boolean(name: str, lowered: str) -> bool | None:
+    if name in ("muted", "mute"):
+        if _NEGATE.search(lowered):
+            return False
+        return True if re.search(r"\b(mute|silence|silent)\b", lowered) else None
+    if _OFF.search(lowered) or re.search(r"\b(no|don't|not)\b", lowered):
+        return False
+    if _ON.search(lowered) or re.search(r"\byes\b", lowered):
+        return True
+    return None
+
+
+def free_text(text: str, avoid: frozenset[str] = frozenset()) -> str | None:
+    """A free-text value after a lead word: "the weather in New York" → "New York",
+    "add apples to the shopping list" → "apples". The lead nearest the end wins; a
+    value made of the tool's own words (`avoid`: "shopping list") or a pronoun is not one."""
+    text = text.strip()
+    for lead in reversed(list(_LEAD.finditer(text))):
+        m = _VALUE.match(text[lead.end() :])
+        if m is None:
+            continue
+        value = _TAIL.sub("", m.group(1)).strip(" '")
+        low = value.lower()
+        if not value or low in _PRONOUNS or low.split()[-1] in avoid:
+            continue
+        return value
+    return None
+
+
+def said(value: Any, text: str) -> bool:
+    """A model-filled string value must be words the user said, not one it made up."""
+    if not isinstance(value, str) or not value.strip() or value.strip().lower() in _PRONOUNS:
+        return False
+    return value.strip().lower() in text.lower()
