@@ -199,6 +199,8 @@ def event_messages(event: ev.Event) -> list[tuple[str, Any]]:
         return [("metrics", metrics_data(event))]
     if isinstance(event, ev.ErrorEvent):
         return [("error", {"error": event.message, "fatal": event.fatal})]
+    if isinstance(event, ev.BackendEvent):
+        return [("server-message", backend_message(event))]
     if isinstance(event, ev.FunctionCallStarted):
         args = {
             "function_name": event.function_name,
@@ -234,6 +236,18 @@ def event_messages(event: ev.Event) -> list[tuple[str, Any]]:
             )
         ]
     return []
+
+
+def backend_message(e: ev.BackendEvent) -> dict[str, Any]:
+    """What a client hears about a LAN server failing over or coming back."""
+    return {
+        "type": "backend",
+        "stage": e.stage,
+        "backend": e.backend,
+        "event": e.kind,
+        "reason": e.reason,
+        "fallback": e.fallback,
+    }
 
 
 def metrics_data(m: ev.TurnMetrics) -> dict[str, Any]:
