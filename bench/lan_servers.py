@@ -46,12 +46,12 @@ class ServerProcess:
 
     def start(self, timeout: float = 180.0) -> ServerProcess:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", **self.env}
-        log = tempfile.NamedTemporaryFile(prefix=f"{self.name}-", suffix=".log", delete=False)
-        self.log_path = Path(log.name)
-        self.proc = subprocess.Popen(
-            self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        log.close()
+        fd, name = tempfile.mkstemp(prefix=f"{self.name}-", suffix=".log")
+        self.log_path = Path(name)
+        with os.fdopen(fd, "wb") as log:
+            self.proc = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -209,8 +209,30 @@ class BackendMonitor:
             ]
         return max(0.05, min(waits)) if waits else BACKOFF_MAX_SECS
 
+    def check_all(self) -> None:
+        """One probe of every LAN server (at start): a wrong URL, model or key is
+        reported at once, naming its config key, instead of at the first turn."""
+        from rtvi_edge.errors import RtviEdgeError
+
+        with self._lock:
+            entries = [e for e in self._entries.values() if e.engine is not None]
+        for entry in entries:
+            assert entry.engine is not None
+            try:
+                entry.engine.probe()
+            except (RtviEdgeError, OSError) as exc:
+                log.error(
+                    "%s backend %s cannot serve: %s", entry.health.stage, entry.health.name, exc
+                )
+                with self._lock:
+                    entry.health.failed(time.monotonic(), str(exc))
+                self._emit(entry.health, "error", str(exc), "")
+                continue
+
     async def run(self) -> None:
-        """Owned by the daemon: probes down backends at their retry times."""
+        """Owned by the daemon: checks the servers once, then probes the down ones
+        at their retry times."""
+        await asyncio.to_thread(self.check_all)
         while True:
             self._wake.clear()
             await asyncio.to_thread(self.probe_once)
