@@ -139,10 +139,11 @@ class _Chain(Generic[E]):
     def budget_for(self, chain: list[Backend[E]], i: int) -> float | None:
         return None if i == len(chain) - 1 else self.budget
 
-    def failed(self, chain: list[Backend[E]], i: int, exc: RtviEdgeError) -> None:
+    def failed(self, chain: list[Backend[E]], i: int, exc: Exception) -> None:
         kind = "slow" if isinstance(exc, OverBudget) else "error"
         after = chain[i + 1].health.name if i + 1 < len(chain) else ""
-        self.monitor.failed(chain[i].health, str(exc), kind, after)
+        reason = str(exc) if isinstance(exc, RtviEdgeError) else f"{type(exc).__name__}: {exc}"
+        self.monitor.failed(chain[i].health, reason, kind, after)
 
 
 class FailoverLlm(_Chain[LanguageModel]):
@@ -179,7 +180,7 @@ class FailoverLlm(_Chain[LanguageModel]):
 
             try:
                 yield from timed_iter(make, self.budget_for(chain, i), cancel, "first token")
-            except RtviEdgeError as exc:
+            except Exception as exc:  # any failure of one backend: the next one answers
                 if i == len(chain) - 1:
                     raise
                 self.failed(chain, i, exc)
@@ -202,7 +203,7 @@ class FailoverLlm(_Chain[LanguageModel]):
                     self.budget_for(chain, i),  # type: ignore[arg-type]
                     what,
                 )
-            except RtviEdgeError as exc:
+            except Exception as exc:  # any failure of one backend: the next one answers
                 if i == len(chain) - 1:
                     raise
                 self.failed(chain, i, exc)  # type: ignore[arg-type]
@@ -259,7 +260,7 @@ class FailoverStt(_Chain[SpeechToText]):
 
             try:
                 text = timed_call(run, self.budget_for(chain, i), "transcript")
-            except RtviEdgeError as exc:
+            except Exception as exc:  # any failure of one backend: the next one answers
                 if i == len(chain) - 1:
                     raise
                 self.failed(chain, i, exc)
@@ -318,7 +319,7 @@ class FailoverTts(_Chain[TextToSpeech]):
                     make, self.budget_for(chain, i), threading.Event(), "first audio"
                 ):
                     pieces.append(resample(pcm, engine.sample_rate, self.sample_rate))
-            except RtviEdgeError as exc:
+            except Exception as exc:  # any failure of one backend: the next one answers
                 if i == len(chain) - 1:
                     raise
                 self.failed(chain, i, exc)

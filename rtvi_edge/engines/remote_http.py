@@ -15,7 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from http.client import HTTPResponse
+from http.client import HTTPException, HTTPResponse
 from typing import Any
 
 from rtvi_edge.errors import ConfigError, EngineError
@@ -96,7 +96,7 @@ class HttpClient:
     def _read(self, resp: HTTPResponse, path: str) -> bytes:
         try:
             return resp.read()
-        except (TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError, HTTPException) as exc:
             raise RemoteError(f"{self.where()}: {path} broke off: {_reason(exc)}") from None
 
     def _json(self, data: bytes, path: str) -> Any:
@@ -108,7 +108,11 @@ class HttpClient:
             ) from None
 
     def events(self, resp: HTTPResponse, path: str, cancel: threading.Event) -> Iterator[Any]:
-        """The JSON `data:` payloads of a server-sent-events stream until [DONE]."""
+        """The JSON `data:` payloads of a server-sent-events stream until [DONE].
+
+        A stream that stops without [DONE] or a finish_reason was cut off (a server
+        that died mid-answer): that is an error, not a short answer."""
+        finished = False
         try:
             for raw in resp:
                 if cancel.is_set():
@@ -120,13 +124,24 @@ class HttpClient:
                 if data == "[DONE]":
                     return
                 try:
-                    yield json.loads(data)
+                    event = json.loads(data)
                 except json.JSONDecodeError:
                     raise RemoteError(
                         f"{self.where()}: {path} sent a garbled event: {data[:80]!r}"
                     ) from None
-        except (TimeoutError, OSError) as exc:
+                finished = finished or _finish_reason(event)
+                yield event
+        except (TimeoutError, OSError, HTTPException) as exc:
             raise RemoteError(f"{self.where()}: {path} broke off: {_reason(exc)}") from None
+        if not finished and not cancel.is_set():
+            raise RemoteError(f"{self.where()}: {path} broke off before the end of the answer")
+
+
+def _finish_reason(event: Any) -> bool:
+    try:
+        return bool(event["choices"][0].get("finish_reason"))
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return False
 
 
 def _reason(reason: object) -> str:
@@ -142,7 +157,7 @@ def _reason(reason: object) -> str:
         return "timed out"
     if isinstance(reason, OSError):
         return reason.strerror or str(reason) or type(reason).__name__
-    return str(reason)
+    return str(reason) or type(reason).__name__
 
 
 def _error_detail(exc: urllib.error.HTTPError) -> str:

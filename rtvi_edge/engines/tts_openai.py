@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from http.client import HTTPException
 
 from rtvi_edge.engines.remote_http import HttpClient, RemoteError
 
@@ -55,5 +56,5 @@ class OpenAiTts:
     def _http_read(self, resp: object) -> bytes:
         try:
             return resp.read(READ_BYTES)  # type: ignore[attr-defined,no-any-return]
-        except OSError as exc:
+        except (OSError, HTTPException) as exc:
             raise RemoteError(f"{self._http.where()}: /audio/speech broke off: {exc}") from None
