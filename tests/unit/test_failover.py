@@ -296,3 +296,35 @@ def test_many_devices_have_distinct_topics_and_ha_ids() -> None:
                 assert unique not in seen_ids
                 seen_ids.add(unique)
         assert t.event("backend").startswith(f"rtvi-edge/{device_id}/")
+
+
+def test_switching_to_a_lan_server_at_run_time() -> None:
+    from rtvi_edge.errors import ServiceConfigError
+    from rtvi_edge.pipeline.settings import SessionSettings
+    from rtvi_edge.services.options import current_config
+    from rtvi_edge.services.update import plan_update
+
+    update = [
+        {
+            "service": "llm",
+            "options": [
+                {"name": "engine", "value": "openai"},
+                {"name": "base_url", "value": "http://192.168.1.20:8080/v1"},
+                {"name": "fallback", "value": ["llama"]},
+            ],
+        },
+        {"service": "tts", "options": [{"name": "engine", "value": "wyoming"}]},
+    ]
+    plan = plan_update(update, SessionSettings(), Config())
+    assert plan.device_changed and plan.device.llm.engine == "openai"
+    assert plan.device.llm.fallback == ("llama",) and plan.device.tts.engine == "wyoming"
+    shown = current_config(SessionSettings(), plan.device)
+    llm = next(s for s in shown if s["service"] == "llm")["options"]
+    assert {"name": "base_url", "value": "http://192.168.1.20:8080/v1"} in llm
+    assert all(o["name"] != "api_key" for s in shown for o in s["options"])
+    bad = [{"service": "llm", "options": [{"name": "fallback", "value": ["gpt"]}]}]
+    with pytest.raises(ServiceConfigError, match=r"llm\.fallback.*'gpt' is not one of"):
+        plan_update(bad, SessionSettings(), Config())
+    bad = [{"service": "stt", "options": [{"name": "base_url", "value": "10.0.0.2:10300"}]}]
+    with pytest.raises(ServiceConfigError, match=r"stt\.base_url.*must start with tcp://"):
+        plan_update(bad, SessionSettings(), Config())
