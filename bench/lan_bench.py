@@ -110,6 +110,20 @@ async def _failover_trial(port: int, server: lan_servers.ServerProcess) -> dict[
         return {"noticed": noticed_at - killed_at, "local_first_words": local_text_at - killed_at}
 
 
+def _until_server_used(port: int, timeout: float = 120.0) -> None:
+    """Until the device's background probe has found the server back (its /health)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+            llm = json.loads(r.read()).get("backends", {}).get("llm", [])
+        if llm and llm[0]["state"] == "up":
+            return
+        time.sleep(0.5)
+    raise TimeoutError("the device did not find the server back")
+
+
 def failover(work: Path, server: lan_servers.ServerProcess, trials: int) -> dict[str, Any]:
     port = free_port()
     proc, _ready = start_daemon(work / "failover", port, _llm_section(server.url))
@@ -120,7 +134,7 @@ def failover(work: Path, server: lan_servers.ServerProcess, trials: int) -> dict
         for _ in range(trials):
             if server.proc is None or server.proc.poll() is not None:
                 server.start()
-                time.sleep(8)  # the device's probe finds it back (backoff 2, 4, 8 s)
+                _until_server_used(port)
             try:
                 r = asyncio.run(_failover_trial(port, server))
             except (AssertionError, TimeoutError, aiohttp.ClientError) as exc:
@@ -140,11 +154,18 @@ def failover(work: Path, server: lan_servers.ServerProcess, trials: int) -> dict
 
 
 def _device(
-    url: str, i: int, requests: int, first: list[float], whole: list[float], lock: threading.Lock
+    url: str,
+    i: int,
+    requests: int,
+    first: list[float],
+    whole: list[float],
+    errors: list[str],
+    lock: threading.Lock,
 ) -> None:
     """One simulated device: its own client (concurrency 1) and its own context."""
     from rtvi_edge.engines.base import GenerationParams, GenerationStats
     from rtvi_edge.engines.llm_openai import OpenAiLlm
+    from rtvi_edge.errors import RtviEdgeError
 
     llm = OpenAiLlm(url, lan_servers.LLM_ALIAS, concurrency=1)
     history: list[dict[str, Any]] = [{"role": "system", "content": "Answer in one short sentence."}]
@@ -155,9 +176,14 @@ def _device(
         t0 = time.monotonic()
         t_first = None
         text = ""
-        for piece in llm.stream_chat(messages, params, threading.Event(), GenerationStats()):
-            t_first = t_first or time.monotonic()
-            text += piece
+        try:
+            for piece in llm.stream_chat(messages, params, threading.Event(), GenerationStats()):
+                t_first = t_first or time.monotonic()
+                text += piece
+        except RtviEdgeError as exc:
+            with lock:
+                errors.append(str(exc))
+            continue
         t1 = time.monotonic()
         history += [messages[-1], {"role": "assistant", "content": text}]
         with lock:
@@ -171,9 +197,10 @@ def many_devices(url: str, counts: list[int], requests: int) -> dict[str, Any]:
     for n in counts:
         first: list[float] = []
         whole: list[float] = []
+        errors: list[str] = []
         lock = threading.Lock()
         threads = [
-            threading.Thread(target=_device, args=(url, i, requests, first, whole, lock))
+            threading.Thread(target=_device, args=(url, i, requests, first, whole, errors, lock))
             for i in range(n)
         ]
         for t in threads:
@@ -184,6 +211,7 @@ def many_devices(url: str, counts: list[int], requests: int) -> dict[str, Any]:
             "first_token": _p50_p90(first),
             "whole_answer": _p50_p90(whole),
             "requests": len(whole),
+            "errors": errors,
         }
     return out
 

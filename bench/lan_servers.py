@@ -118,6 +118,10 @@ def llama_server(
         str(n_ctx),
         "--n_threads",
         str(threads),
+        # Its default cuts a streaming answer off when another request arrives:
+        # with several devices, each must get its whole answer.
+        "--interrupt_requests",
+        "False",
     ]
     url = f"http://127.0.0.1:{port}/v1"
     return ServerProcess("llama-server", argv, port, url, ready_path="/v1/models")

@@ -225,8 +225,7 @@ class OpenAiLlm:
                 temperature=0.0,
             )
             try:
-                message = self._complete(payload)
-                calls = message.get("tool_calls") or []
+                calls = self._complete(payload).get("tool_calls") or []
                 if calls and isinstance(calls[0], dict):
                     self._native_tools = True
                     args = calls[0].get("function", {}).get("arguments", "{}")
@@ -240,12 +239,23 @@ class OpenAiLlm:
                 log.info("%s refuses tools (%s): using grammar", self._http.base_url, exc)
                 self._native_tools = False
         extra: dict[str, Any] = {"max_tokens": max_tokens, "temperature": 0.0}
+        constrained = dict(extra)
+        if grammar is not None:
+            constrained["grammar"] = grammar
+        else:
+            constrained["response_format"] = {"type": "json_object", "schema": schema}
+        message: dict[str, Any] | None = None
         if self._grammar is not False:
-            if grammar is not None:
-                extra["grammar"] = grammar
-            else:
-                extra["response_format"] = {"type": "json_object", "schema": schema}
-        message = self._complete(self._payload(messages, **extra))
+            try:
+                message = self._complete(self._payload(messages, **constrained))
+                self._grammar = True
+            except RemoteError as exc:
+                if self._grammar or "HTTP 4" not in str(exc):
+                    raise
+                log.info("%s refuses grammars (%s): plain text", self._http.base_url, exc)
+                self._grammar = False
+        if message is None:  # neither tools nor grammars: the answer's text, checked
+            message = self._complete(self._payload(messages, **extra))
         text = str(message.get("content") or "").strip()
         if grammar is not None and text and not text.startswith(("{", '"')):
             return text  # a bare option from the grammar
