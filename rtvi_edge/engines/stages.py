@@ -55,6 +55,30 @@ def engine_names(stage: Stage, section: Any) -> list[str]:
     return names
 
 
+def check_lan_servers(config: Config) -> None:
+    """Every stage's engine list and server URL (for check-config); ConfigError lists all."""
+    from rtvi_edge.engines.remote_http import check_base_url
+    from rtvi_edge.engines.wyoming_link import parse_tcp_url
+
+    problems: list[str] = []
+    for stage in ("stt", "llm", "tts"):
+        section = getattr(config, stage)
+        names = [section.engine, *section.fallback]
+        try:
+            engine_names(stage, section)  # type: ignore[arg-type]
+        except ConfigError as exc:
+            problems += exc.problems
+        try:
+            if "wyoming" in names:
+                parse_tcp_url(stage, section.base_url)
+            elif "openai" in names:
+                check_base_url(stage, section.base_url, ("http", "https"))
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+
+
 def needs_chain(stage: Stage, section: Any) -> bool:
     return section.engine in REMOTE or bool(section.fallback)
 

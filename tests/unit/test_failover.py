@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -328,3 +329,23 @@ def test_switching_to_a_lan_server_at_run_time() -> None:
     bad = [{"service": "stt", "options": [{"name": "base_url", "value": "10.0.0.2:10300"}]}]
     with pytest.raises(ServiceConfigError, match=r"stt\.base_url.*must start with tcp://"):
         plan_update(bad, SessionSettings(), Config())
+
+
+def test_check_config_reports_every_lan_server_problem(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[llm]\nengine = "openai"\nbase_url = "192.168.1.5:8080"\nfallback = ["llama", "gpt"]\n'
+        '[tts]\nengine = "wyoming"\nbase_url = ""\n'
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "rtvi_edge", "--config", str(bad), "check-config"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2
+    assert "[llm] fallback: 'gpt' is not an engine" in run.stderr
+    assert "[llm] base_url = '192.168.1.5:8080': must look like" in run.stderr
+    assert "[tts] base_url: required" in run.stderr
