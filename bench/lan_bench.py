@@ -99,8 +99,8 @@ async def _failover_trial(port: int, server: lan_servers.ServerProcess) -> dict[
                 m = json.loads(frame.data)
                 now = time.monotonic()
                 if m["type"] == "bot-llm-text" and killed_at is None:
-                    server.kill()
                     killed_at = time.monotonic()
+                    server.kill()  # SIGKILL, then waits for it to be gone
                 elif m["type"] == "server-message" and m["data"].get("event") == "error":
                     noticed_at = now
                 elif m["type"] == "bot-llm-text" and noticed_at is not None:

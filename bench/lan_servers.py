@@ -195,3 +195,38 @@ def wyoming_piper(port: int | None = None) -> ServerProcess:
         "--local-files-only",
     ]
     return ServerProcess("wyoming-piper", argv, port, f"tcp://127.0.0.1:{port}")
+
+
+def openai_whisper(model_dir: Path | None = None, port: int | None = None) -> ServerProcess:
+    """`faster-whisper-server`: the OpenAI transcription API over faster-whisper."""
+    port = port or free_port()
+    argv = [
+        _console_script("faster-whisper-server"),
+        str(model_dir or whisper_model_dir()),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    url = f"http://127.0.0.1:{port}/v1"
+    return ServerProcess("faster-whisper-server", argv, port, url, ready_path="/health")
+
+
+def openai_piper(port: int | None = None) -> ServerProcess:
+    """`local-tts-studio`: the OpenAI speech API over Piper, with the joe voice."""
+    import json
+
+    port = port or free_port()
+    data = Path(tempfile.mkdtemp(prefix="local-tts-"))
+    settings = {"voices_dir": str(piper_voice_dir()), "api_default_voice": "en_US-joe-medium"}
+    (data / "settings.json").write_text(json.dumps(settings))
+    argv = [_console_script("local-tts"), "--host", "127.0.0.1", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}/v1"
+    return ServerProcess(
+        "local-tts-studio",
+        argv,
+        port,
+        url,
+        ready_path="/v1/models",
+        env={"LOCAL_TTS_DATA_DIR": str(data)},
+    )

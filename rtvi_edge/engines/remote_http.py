@@ -174,3 +174,13 @@ def _error_detail(exc: urllib.error.HTTPError) -> str:
     except json.JSONDecodeError:
         pass
     return f": {body.strip()[:200]}" if body.strip() else ""
+
+
+def probe_alive(client: HttpClient) -> None:
+    """A speech server is up when it answers HTTP at all: not all of them list models."""
+    try:
+        client.get_json("/models", timeout=min(client.timeout, 5.0))
+    except RemoteError as exc:
+        if "answered HTTP 4" in str(exc) or "did not answer JSON" in str(exc):
+            return
+        raise

@@ -8,7 +8,7 @@ import uuid
 import wave
 
 from rtvi_edge.engines.base import SttStream
-from rtvi_edge.engines.remote_http import HttpClient, RemoteError
+from rtvi_edge.engines.remote_http import HttpClient, RemoteError, probe_alive
 
 RATE = 16000
 
@@ -54,7 +54,7 @@ class OpenAiStt:
         self.model_name = f"openai:{self.model}"
 
     def probe(self) -> None:
-        self._http.get_json("/models", timeout=5.0)
+        probe_alive(self._http)
 
     def open_stream(self) -> SttStream:
         return _Stream(self)

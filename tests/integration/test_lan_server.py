@@ -315,3 +315,29 @@ async def test_voice_turn_through_wyoming_and_local_speech_when_piper_dies(
             assert health[0]["state"] == "down"
         finally:
             tts_server.start()  # the module's other tests keep their server
+
+
+def test_openai_speech_servers_transcribe_and_speak(speech: Callable[[str], Path]) -> None:
+    """The OpenAI audio API: faster-whisper-server and local-tts-studio (Piper)."""
+    from rtvi_edge.engines.stt_openai import OpenAiStt
+    from rtvi_edge.engines.tts_openai import OpenAiTts
+
+    stt_server = lan_servers.openai_whisper().start()
+    tts_server = lan_servers.openai_piper().start()
+    try:
+        stt = OpenAiStt(stt_server.url, "", "en")
+        stt.probe()  # no /v1/models there: any HTTP answer means it is up
+        with wave.open(str(speech("What is the capital of France?"))) as w:
+            pcm = w.readframes(w.getnframes())
+        stream = stt.open_stream()
+        stream.feed(pcm)
+        text = stream.finish().lower()
+        assert "capital" in text and "france" in text
+        tts = OpenAiTts(tts_server.url, "", "")
+        tts.probe()
+        audio = b"".join(tts.synthesize("Paris is the capital of France.", 1.0))
+        # 22,050 Hz from Piper (X-Sample-Rate), resampled to the declared 24 kHz
+        assert len(audio) / 2 / tts.sample_rate > 0.8
+    finally:
+        stt_server.stop()
+        tts_server.stop()
