@@ -291,8 +291,18 @@ async def test_voice_turn_through_wyoming_and_local_speech_when_piper_dies(
 
     stt_server, tts_server = wyoming_servers
     sections: dict[str, dict[str, Any]] = {
-        "stt": {"engine": "wyoming", "base_url": stt_server.url, "fallback": ["whisper"]},
-        "tts": {"engine": "wyoming", "base_url": tts_server.url, "fallback": ["piper"]},
+        "stt": {
+            "engine": "wyoming",
+            "base_url": stt_server.url,
+            "fallback": ["whisper"],
+            "transcript_secs": 30.0,  # a busy test machine must not trip the budgets
+        },
+        "tts": {
+            "engine": "wyoming",
+            "base_url": tts_server.url,
+            "fallback": ["piper"],
+            "first_audio_secs": 30.0,
+        },
     }
     with wave.open(str(speech("What is the capital of France?"))) as w:
         pcm = w.readframes(w.getnframes())
@@ -341,3 +351,28 @@ def test_openai_speech_servers_transcribe_and_speak(speech: Callable[[str], Path
     finally:
         stt_server.stop()
         tts_server.stop()
+
+
+async def test_switching_to_the_server_at_run_time(
+    llama_server: lan_servers.ServerProcess, tmp_path: Path
+) -> None:
+    generous = {"first_token_secs": 30.0}  # a busy test machine must not trip the budget
+    async with (
+        running_daemon(tmp_path, llm=generous) as daemon,
+        aiohttp.ClientSession() as http,
+    ):
+        ws = await ready_ws(http, daemon.rtvi.port)
+        await messages_until(ws, _is("bot-ready"))
+        options = [
+            {"name": "engine", "value": "openai"},
+            {"name": "base_url", "value": llama_server.url},
+            {"name": "fallback", "value": ["llama"]},
+        ]
+        update = {"config": [{"service": "llm", "options": options}]}
+        await ws.send_bytes(rtvi("update-config", update, "switch"))
+        seen, _ = await messages_until(ws, lambda m: m.get("id") == "switch")
+        assert seen[-1]["type"] != "error-response", seen[-1]
+        await ws.send_bytes(rtvi("send-text", {"content": "Say hello."}))
+        seen, _ = await messages_until(ws, _is("metrics"))
+        assert _llm_model(seen) == f"openai:{lan_servers.LLM_ALIAS}"
+        await ws.close()
