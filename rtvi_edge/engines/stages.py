@@ -115,7 +115,29 @@ def build_llm_chain(
     config: Config, monitor: BackendMonitor, build_local: Callable[[Config], LanguageModel]
 ) -> LanguageModel:
     chain = _chain("llm", config, monitor, build_local, _remote_llm)
+    for backend in chain[1:]:
+        if not backend.health.remote:
+            _warm(backend.engine, config.llm.system_prompt)
     return FailoverLlm(chain, monitor, config.llm.first_token_secs)
+
+
+def _warm(llm: LanguageModel, system_prompt: str) -> None:
+    """A local fallback with the system prompt already cached answers sooner when
+    the server fails mid-turn (the daemon's own warm-up reaches the first backend)."""
+    import logging
+    import threading
+
+    from rtvi_edge.engines.base import GenerationParams, GenerationStats
+    from rtvi_edge.errors import RtviEdgeError
+
+    msgs = [{"role": "system", "content": system_prompt}, {"role": "user", "content": "Hi"}]
+    try:
+        for _ in llm.stream_chat(
+            msgs, GenerationParams(max_tokens=1), threading.Event(), GenerationStats()
+        ):
+            pass
+    except RtviEdgeError as exc:
+        logging.getLogger(__name__).warning("local fallback warm-up failed: %s", exc)
 
 
 def build_tts_chain(
