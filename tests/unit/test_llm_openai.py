@@ -111,3 +111,15 @@ def test_errors_name_the_key(server: str) -> None:
             ASK, GenerationParams(), threading.Event(), GenerationStats()
         )
     )
+
+
+def test_per_device_concurrency_limit(server: str) -> None:
+    llm = OpenAiLlm(server, "m1", timeout=0.3, concurrency=1)
+    first = llm.stream_chat(ASK, GenerationParams(), threading.Event(), GenerationStats())
+    assert next(first) == "Hi"  # holds this device's one slot on the server
+    second = llm.stream_chat(ASK, GenerationParams(), threading.Event(), GenerationStats())
+    with pytest.raises(RemoteError, match=r"\[llm\] server_concurrency = 1: .* still running"):
+        next(second)
+    first.close()  # the slot is free again
+    again = llm.stream_chat(ASK, GenerationParams(), threading.Event(), GenerationStats())
+    assert "".join(again) == "Hi there"
