@@ -112,13 +112,14 @@ class BackendMonitor:
     _wake: threading.Event = field(default_factory=threading.Event)
 
     def register(self, stage: Stage, name: str, engine: Any, remote: bool) -> BackendHealth:
+        # A rebuilt engine (new URL, new model) starts with a clean slate.
+        entry = _Entry(
+            BackendHealth(stage, name, remote),
+            engine if remote and hasattr(engine, "probe") else None,
+        )
         with self._lock:
-            entry = self._entries.get((stage, name))
-            if entry is None:
-                entry = _Entry(BackendHealth(stage, name, remote), None)
-                self._entries[(stage, name)] = entry
-            entry.engine = engine if remote and hasattr(engine, "probe") else None
-            return entry.health
+            self._entries[(stage, name)] = entry
+        return entry.health
 
     def unregister_stage(self, stage: Stage, keep: set[str]) -> None:
         with self._lock:
