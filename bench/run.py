@@ -35,11 +35,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_daemon(work: Path, port: int) -> tuple[subprocess.Popen[bytes], float]:
+def start_daemon(
+    work: Path, port: int, extra_toml: str = ""
+) -> tuple[subprocess.Popen[bytes], float]:
+    work.mkdir(parents=True, exist_ok=True)
     cfg = work / "bench.toml"
     cfg.write_text(
         f'[rtvi]\nhost = "127.0.0.1"\nport = {port}\n[audio]\nbackend = "none"\n'
         f'[device]\nstate_dir = "{work / "state"}"\n[log]\njournald = "off"\nlevel = "warning"\n'
+        + extra_toml
     )
     t0 = time.monotonic()
     proc = subprocess.Popen(
@@ -139,6 +143,7 @@ def main() -> int:
     ap.add_argument("--skip-wake", action="store_true", help="skip the wake-word eval")
     ap.add_argument("--skip-barge-in", action="store_true", help="skip the barge-in eval")
     ap.add_argument("--barge-in-trials", type=int, default=5)
+    ap.add_argument("--lan", action="store_true", help="add the LAN server bench (lan_bench)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rtvi-bench-"))
     utterances = [make_wav(q, work / f"q{i}.wav") for i, q in enumerate(QUESTIONS)]
@@ -190,6 +195,10 @@ def main() -> int:
         from bench.barge_in_eval import run as barge_in_eval
 
         result["barge_in"] = barge_in_eval(work / "barge", args.barge_in_trials)
+    if args.lan:
+        from bench.lan_bench import run as lan_bench
+
+        result["lan_server"] = lan_bench(work / "lan", args.turns)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print_table(result)
@@ -234,6 +243,10 @@ def print_table(r: dict[str, Any]) -> None:
         print(f"  {'bot interrupting itself, with AEC':<44}{own:>8}")
         ctl = barge["control_without_aec_self_interrupted"]
         print(f"  {'bot interrupting itself, without AEC (control)':<44}{ctl:>8.0%}")
+    if r.get("lan_server"):
+        from bench.lan_bench import print_table as lan_table
+
+        lan_table(r["lan_server"])
 
 
 if __name__ == "__main__":

@@ -124,7 +124,9 @@ def _check_config(path: str | None) -> int:
         print(f"ok: {found or 'built-in defaults'}")
         return 0
     try:
-        load_config_file(Path(path))
+        from rtvi_edge.engines.stages import check_lan_servers
+
+        check_lan_servers(load_config_file(Path(path)))
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"config error: {problem}", file=sys.stderr)

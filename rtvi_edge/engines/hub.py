@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rtvi_edge.config import Config, default_state_dir
-from rtvi_edge.engines import defaults
+from rtvi_edge.engines import defaults, stages
+from rtvi_edge.engines.backends import BackendMonitor
 from rtvi_edge.engines.base import LanguageModel, SpeechToText, TextToSpeech, VoiceActivityModel
 from rtvi_edge.errors import ConfigError
 
@@ -25,7 +26,11 @@ def _model_path(config: Config, value: str, packaged: Callable[[], Path]) -> Pat
     return resolve_model(value, default_state_dir(config) / "models")
 
 
-def build_stt(config: Config) -> SpeechToText:
+def build_stt(config: Config, monitor: BackendMonitor | None = None) -> SpeechToText:
+    if stages.needs_chain("stt", config.stt):
+        return stages.build_stt_chain(config, monitor or BackendMonitor(), build_stt)
+    if monitor is not None:
+        monitor.unregister_stage("stt", set())  # no longer a chain: nothing to watch
     cfg = config.stt
     if cfg.engine == "whisper":
         from rtvi_edge.engines.stt_whisper import WhisperStt
@@ -53,7 +58,11 @@ def build_stt(config: Config) -> SpeechToText:
     raise ConfigError([f"[stt] engine = {cfg.engine!r}: unknown engine"])
 
 
-def build_llm(config: Config) -> LanguageModel:
+def build_llm(config: Config, monitor: BackendMonitor | None = None) -> LanguageModel:
+    if stages.needs_chain("llm", config.llm):
+        return stages.build_llm_chain(config, monitor or BackendMonitor(), build_llm)
+    if monitor is not None:
+        monitor.unregister_stage("llm", set())  # no longer a chain: nothing to watch
     from rtvi_edge.engines.llm_llama import LlamaLlm
 
     cfg = config.llm
@@ -61,7 +70,11 @@ def build_llm(config: Config) -> LanguageModel:
     return LlamaLlm(path, cfg.context_tokens, cfg.threads)
 
 
-def build_tts(config: Config) -> TextToSpeech:
+def build_tts(config: Config, monitor: BackendMonitor | None = None) -> TextToSpeech:
+    if stages.needs_chain("tts", config.tts):
+        return stages.build_tts_chain(config, monitor or BackendMonitor(), build_tts)
+    if monitor is not None:
+        monitor.unregister_stage("tts", set())  # no longer a chain: nothing to watch
     from rtvi_edge.engines.tts_piper import PiperTts
 
     cfg = config.tts
@@ -85,11 +98,17 @@ class Engines:
     llm: LanguageModel
     tts: TextToSpeech
     vad: VoiceActivityModel
+    monitor: BackendMonitor = field(default_factory=BackendMonitor)  # LAN servers' health
 
 
 def build_engines(config: Config) -> Engines:
+    monitor = BackendMonitor()
     return Engines(
-        stt=build_stt(config), llm=build_llm(config), tts=build_tts(config), vad=build_vad(config)
+        stt=build_stt(config, monitor),
+        llm=build_llm(config, monitor),
+        tts=build_tts(config, monitor),
+        vad=build_vad(config),
+        monitor=monitor,
     )
 
 
@@ -100,6 +119,7 @@ class EngineHub:
     def __init__(self, engines: Engines, config: Config) -> None:
         self.engines = engines
         self.config = config
+        self.monitor = engines.monitor
         self._swap_lock = asyncio.Lock()
 
     async def reconfigure(self, new: Config) -> None:
@@ -111,24 +131,28 @@ class EngineHub:
             old = self.config
             stt = llm = tts = vad = None
             if new.stt != old.stt:
-                stt = await asyncio.to_thread(build_stt, new)
+                stt = await asyncio.to_thread(build_stt, new, self.monitor)
             if (new.llm.model, new.llm.context_tokens, new.llm.threads) != (
                 old.llm.model,
                 old.llm.context_tokens,
                 old.llm.threads,
-            ):
-                llm = await asyncio.to_thread(build_llm, new)
+            ) or stages.remote_fields(new.llm) != stages.remote_fields(old.llm):
+                llm = await asyncio.to_thread(build_llm, new, self.monitor)
             if (new.tts.voice, new.tts.noise_scale, new.tts.noise_w) != (
                 old.tts.voice,
                 old.tts.noise_scale,
                 old.tts.noise_w,
-            ):
-                tts = await asyncio.to_thread(build_tts, new)
+            ) or stages.remote_fields(new.tts) != stages.remote_fields(old.tts):
+                tts = await asyncio.to_thread(build_tts, new, self.monitor)
             if new.vad.engine != old.vad.engine:
                 vad = await asyncio.to_thread(build_vad, new)
             e = self.engines
             self.engines = Engines(
-                stt=stt or e.stt, llm=llm or e.llm, tts=tts or e.tts, vad=vad or e.vad
+                stt=stt or e.stt,
+                llm=llm or e.llm,
+                tts=tts or e.tts,
+                vad=vad or e.vad,
+                monitor=self.monitor,
             )
             self.config = new
             log.info(

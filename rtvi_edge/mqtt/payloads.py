@@ -132,6 +132,18 @@ class EventMapper:
             return [self._event("wake", session=sid, source=event.source, name=event.name)]
         if isinstance(event, ev.ErrorEvent):
             return [error(t, event.message, session=sid, fatal=event.fatal)]
+        if isinstance(event, ev.BackendEvent):
+            return [
+                self._event(
+                    "backend",
+                    session=sid,
+                    stage=event.stage,
+                    backend=event.backend,
+                    event=event.kind,
+                    reason=event.reason,
+                    fallback=event.fallback,
+                )
+            ]
         return []
 
     def _event(self, event_name: str, /, **body: Any) -> Publish:

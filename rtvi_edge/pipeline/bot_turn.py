@@ -24,6 +24,7 @@ from typing import Any
 from rtvi_edge import events as ev
 from rtvi_edge.audio.pcm import apply_gain, resample
 from rtvi_edge.audio.sink import AudioSink
+from rtvi_edge.engines.backends import current_session
 from rtvi_edge.engines.base import (
     ConstrainedModel,
     GenerationParams,
@@ -161,6 +162,7 @@ class BotTurn:
     # -- the turn ------------------------------------------------------------
     async def _run(self) -> TurnOutcome:
         sid = self.spec.session_id
+        current_session.set(sid)  # a LAN server's failure is reported to this session
         text_q: asyncio.Queue[object] = asyncio.Queue(maxsize=16)
         audio_q: asyncio.Queue[object] = asyncio.Queue(maxsize=4)
         tasks = [asyncio.create_task(self._think(text_q), name="bot-think")]

@@ -280,9 +280,23 @@ def _server_message(event: ev.Event) -> list[Message]:
         data = {"type": "wake", "source": event.source, "name": event.name}
     elif isinstance(event, ev.ConfigChanged):
         data = {"type": "config", "config": event.config}
+    elif isinstance(event, ev.BackendEvent):
+        data = backend_message(event)
     else:
         return []
     return [("server-message", data)]
+
+
+def backend_message(e: ev.BackendEvent) -> dict[str, Any]:
+    """What a client hears about a LAN server failing over or coming back."""
+    return {
+        "type": "backend",
+        "stage": e.stage,
+        "backend": e.backend,
+        "event": e.kind,
+        "reason": e.reason,
+        "fallback": e.fallback,
+    }
 
 
 def _metric(processor: str, model: str, value: float | int) -> dict[str, Any]:

@@ -174,9 +174,9 @@ def _build_options() -> list[OptionSpec]:
             "engine",
             "string",
             "device",
-            "whisper, pocketsphinx or vosk",
+            "whisper, pocketsphinx, vosk, or a LAN server: wyoming, openai",
             config_key=("stt", "engine"),
-            check=_one_of("whisper", "pocketsphinx", "vosk"),
+            check=_one_of("whisper", "pocketsphinx", "vosk", "wyoming", "openai"),
         ),
         OptionSpec(
             "stt",
@@ -303,6 +303,90 @@ def _build_options() -> list[OptionSpec]:
             **_session("echo_guard"),
         ),
     ]
+    opts += _lan_server_options()
+    return opts
+
+
+def _engine_list(*allowed: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        for name in value:
+            if name not in allowed:
+                raise ServiceConfigError(f"{name!r} is not one of {', '.join(allowed)}")
+        if len(set(value)) != len(value):
+            raise ServiceConfigError("an engine is listed twice")
+        return tuple(value)
+
+    return check
+
+
+def _url(*schemes: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value and not value.startswith(tuple(f"{s}://" for s in schemes)):
+            raise ServiceConfigError(f"must start with {' or '.join(s + '://' for s in schemes)}")
+        return value
+
+    return check
+
+
+def _lan_server_options() -> list[OptionSpec]:
+    """Switching to a LAN server and back at run time (docs/lan-server.md).
+    api_key stays in the config file: options are readable by every client."""
+    stages = {
+        "stt": (("whisper", "pocketsphinx", "vosk", "wyoming", "openai"), ("tcp", "http", "https")),
+        "llm": (("llama", "openai"), ("http", "https")),
+        "tts": (("piper", "wyoming", "openai"), ("tcp", "http", "https")),
+    }
+    opts: list[OptionSpec] = [
+        OptionSpec(
+            "llm",
+            "engine",
+            "string",
+            "device",
+            "llama (on the device) or openai (a LAN server, [llm] base_url)",
+            config_key=("llm", "engine"),
+            check=_one_of("llama", "openai"),
+        ),
+        OptionSpec(
+            "tts",
+            "engine",
+            "string",
+            "device",
+            "piper (on the device), or a LAN server: wyoming, openai",
+            config_key=("tts", "engine"),
+            check=_one_of("piper", "wyoming", "openai"),
+        ),
+    ]
+    for stage, (engines, schemes) in stages.items():
+        opts += [
+            OptionSpec(
+                stage,
+                "base_url",
+                "string",
+                "device",
+                "the LAN server: tcp://HOST:PORT (wyoming) or http://HOST:PORT/v1 (openai)",
+                config_key=(stage, "base_url"),
+                check=_url(*schemes),
+            ),
+            OptionSpec(
+                stage,
+                "fallback",
+                "array",
+                "device",
+                "engines tried in order when the one before is down, failing or slow",
+                config_key=(stage, "fallback"),
+                check=_engine_list(*engines),
+            ),
+        ]
+    opts.append(
+        OptionSpec(
+            "llm",
+            "remote_model",
+            "string",
+            "device",
+            "the LAN server's model name ('' = the first it lists)",
+            config_key=("llm", "remote_model"),
+        )
+    )
     return opts
 
 

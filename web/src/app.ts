@@ -63,6 +63,18 @@ function showNotice(text: string): void {
   $("notice").hidden = !text;
 }
 
+let backendShown = false; // the notice shows a LAN server's failover
+
+/** What the page says when a LAN server fails over or comes back (docs/lan-server.md). */
+function backendNotice(data: unknown): string | undefined {
+  const d = data as { type?: string; stage?: string; event?: string; reason?: string; fallback?: string };
+  if (d?.type !== "backend") return undefined;
+  const stage = { stt: "speech recognition", llm: "language model", tts: "voice" }[d.stage ?? ""] ?? d.stage;
+  if (d.event === "recovered") return backendShown ? "" : undefined; // clears only its own
+  const how = d.fallback ? `answering with ${d.fallback} on the device` : "no fallback";
+  return `The ${stage} server ${d.event === "slow" ? "is slow" : "failed"} (${d.reason ?? ""}); ${how}.`;
+}
+
 function showMic(on: boolean): void {
   const button = $("mic");
   button.textContent = on ? "Mute mic" : "Unmute mic";
@@ -121,6 +133,12 @@ const events: RTVIEventCallbacks = {
   onBotTtsText: (t) => talk.botTtsText(t.text),
   onMetrics: (m) => latency.add(m),
   onDeviceError: (e) => showNotice(micError(e)),
+  onServerMessage: (data) => {
+    const notice = backendNotice(data);
+    if (notice === undefined) return;
+    showNotice(notice);
+    backendShown = Boolean(notice);
+  },
   onError: (m) => {
     // "error-response" here is startBot's failure, which connect() explains better.
     if (m.type !== "error") return;
