@@ -182,21 +182,31 @@ async def test_speech_after_a_pause_drops_the_speculative_answer_unheard() -> No
         while not isinstance(event := await sub.get(), ev.TurnMetrics):
             events.append(event)
     await conv.wait_idle(5)
-    assert len(llm.calls) == 2  # thought twice...
+    # thought once or twice (the first answer may be dropped before it reached the LLM)...
+    assert 1 <= len(llm.calls) <= 2
     assert sum(isinstance(e, ev.BotStartedSpeaking) for e in events) == 1  # ...spoke once
     assert not any(isinstance(e, ev.BotInterrupted) for e in events)  # nobody heard the first
     assert [t["role"] for t in conv.context.turns] == ["user", "assistant"]
     await conv.close()
 
 
-async def test_a_client_with_its_own_functions_gets_device_commands_through_the_llm() -> None:
+async def test_a_client_with_its_own_functions_gets_device_commands_through_them() -> None:
     llm = FakeLlm(lambda _m: "The app switched it.")
-    conv, _sub = build(fake_engines(llm=llm))
+    conv, sub = build(fake_engines(llm=llm))
     lamp = {"name": "switch_lamp", "description": "Turn a lamp on or off", "parameters": {}}
     settings = conv.settings
     settings.tools = [lamp]
     conv.update_settings(settings)
     await conv.send_text("turn on the kitchen light")
+    # not "no such device": the client may know that lamp, so its function is asked
+    call = await next_event(sub, ev.FunctionCallStarted)
+    assert call.function_name == "switch_lamp" and call.client_side
+    for _ in range(200):  # the call is registered right after its event is published
+        if conv.resolve_function_call(call.tool_call_id, {"switched": "on"}):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the function call never waited for its result")
     await conv.wait_idle(5)
-    assert len(llm.calls) == 1  # not "no such device": the client may know that lamp
+    assert len(llm.calls) == 1  # the model words the client's result
     await conv.close()
