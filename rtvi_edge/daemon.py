@@ -85,6 +85,7 @@ class Daemon:
         self.local_host: ServiceHost | None = None
         self.rtvi: Any = None
         self.mqtt: Any = None
+        self.homeassistant: Any = None  # the ESPHome-API satellite, when enabled
         self.audio: LocalAudioSupervisor | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
@@ -119,6 +120,8 @@ class Daemon:
 
             self.rtvi = RtviServer(config.rtvi, self, WEB_ROOT)
             await self.rtvi.start()
+        if config.homeassistant.satellite:
+            await self._start_homeassistant()
         if config.mqtt.enabled:
             await self._start_mqtt()
         self._spawn(self._watchdog(), "watchdog")
@@ -182,11 +185,20 @@ class Daemon:
         if wake.earcon:
             conv.earcon = earcon(self.config.audio.output_rate)
 
+    async def _start_homeassistant(self) -> None:
+        from rtvi_edge.homeassistant.server import HomeAssistantSatellite
+
+        assert self.local is not None
+        self.homeassistant = HomeAssistantSatellite(self.config, self.device_id, self.local)
+        await self.homeassistant.start()
+
     async def _start_mqtt(self) -> None:
         from rtvi_edge.device_control import LocalControl
         from rtvi_edge.mqtt.bridge import MqttBridge
 
-        self.mqtt = MqttBridge(self.config.mqtt, LocalControl(self))
+        # With the satellite on, HA files both under one device (the same MAC).
+        mac = self.homeassistant.identity.mac if self.homeassistant is not None else None
+        self.mqtt = MqttBridge(self.config.mqtt, LocalControl(self), esphome_mac=mac)
         await self.mqtt.start()
 
     def _mqtt_publish(self, topic: str, payload: str) -> bool:
@@ -217,6 +229,8 @@ class Daemon:
         parts.append("local audio on" if self.audio and self.audio.connected else "local audio off")
         if self.mqtt is not None:
             parts.append("mqtt on")
+        if self.homeassistant is not None:
+            parts.append(f"home assistant=:{self.homeassistant.port}")
         return ", ".join(parts)
 
     # -- SessionFactory (RTVI) ------------------------------------------------------
@@ -328,6 +342,8 @@ class Daemon:
         if self.mqtt is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.mqtt.stop(), 3)
+        if self.homeassistant is not None:
+            await self.homeassistant.stop()
         if self.rtvi is not None:
             await self.rtvi.stop()
         if self.timers is not None:

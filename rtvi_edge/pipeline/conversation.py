@@ -21,6 +21,7 @@ from rtvi_edge.audio.wake import WakeWordDetector
 from rtvi_edge.engines.hub import EngineHub
 from rtvi_edge.pipeline.bot_turn import BotTurn, TurnOutcome, TurnSpec
 from rtvi_edge.pipeline.context import LlmContext
+from rtvi_edge.pipeline.handoff import TurnHandoff
 from rtvi_edge.pipeline.listener import UserListener, Utterance
 from rtvi_edge.pipeline.output import AudioSink
 from rtvi_edge.pipeline.settings import SessionSettings
@@ -78,6 +79,7 @@ class Conversation:
         self.wake_gate: WakeGate | None = None
         self.wake_detector: WakeWordDetector | None = None
         self.earcon: bytes = b""
+        self.handoff: TurnHandoff | None = None  # another pipeline (Home Assistant), if any
         self._apply_mute()
 
     # -- events ------------------------------------------------------------
@@ -169,6 +171,8 @@ class Conversation:
             if self.wake_detector is not None and self.wake_detector.process(pcm16k):
                 self.wake("wake_word")
             return
+        if self.handoff is not None and self.handoff.takes_audio(pcm16k):
+            return  # another pipeline listens to this turn
         self.listener.feed(pcm16k)
 
     def wake(self, source: str = "push") -> None:
@@ -259,6 +263,8 @@ class Conversation:
             return
         if self.intents is not None and self.intents.match(text) is not None:
             return  # commands have side effects: wait for the confirmed endpoint
+        if self.handoff is not None and self.handoff.answers_turns:
+            return  # what the intents do not answer goes elsewhere: nothing to speculate on
         self._spec_text = text
         self._turn_utt = utt
         self._start_turn(self.context.for_llm(pending_user=text), speak=True, gated=True)
@@ -300,6 +306,10 @@ class Conversation:
     def _respond(self, text: str, speak: bool) -> BotTurn | None:
         """Answer a committed user message: a local intent if one matches, else the LLM."""
         match = self.intents.match(text) if self.intents is not None else None
+        if match is None and self.handoff is not None:
+            utt = self._turn_utt
+            if self.handoff.takes_turn(text, utt):
+                return None
         if match is None:
             return self._start_turn(self.context.for_llm(), speak=speak)
         self._spawn(self._run_intent(match, speak), f"intent-{match.intent.name}")
@@ -317,6 +327,10 @@ class Conversation:
         else:
             self.context.add_assistant("")  # e.g. "stop": the user's turn got no words
             self._set_state("idle")
+
+    def remote_state(self, state: ev.BotState) -> None:
+        """Another pipeline (Home Assistant) runs this turn: show where it is."""
+        self._set_state(state)
 
     def resolve_function_call(self, call_id: str, result: object) -> bool:
         return self.tool_runner is not None and self.tool_runner.resolve(call_id, result)
