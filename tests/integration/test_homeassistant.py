@@ -1,0 +1,211 @@
+"""The device as Home Assistant's voice satellite, driven by the client library Home
+Assistant itself uses (aioesphomeapi's APIClient) against the real daemon, whose
+microphone is an espeak-ng WAV (the file audio backend) and whose speaker is a WAV."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from aioesphomeapi import APIClient, VoiceAssistantEventType, VoiceAssistantTimerEventType
+from aiohttp import web
+
+from rtvi_edge.audio.wav import read_wav, write_wav
+from rtvi_edge.daemon import Daemon
+from rtvi_edge.homeassistant.media import pcm_from_wav
+from tests.integration.daemon_harness import running_daemon
+
+pytestmark = pytest.mark.integration
+E = VoiceAssistantEventType
+LEAD_SECS = 4.0  # silence before the wake word: time for the client to connect and subscribe
+
+
+@asynccontextmanager
+async def media_server(files: dict[str, bytes]) -> AsyncIterator[str]:
+    """Home Assistant's media side (tts_proxy): serves WAVs on 127.0.0.1."""
+
+    async def serve(request: web.Request) -> web.Response:
+        body = files.get(request.match_info["name"])
+        if body is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=body, content_type="audio/x-wav")
+
+    app = web.Application()
+    app.router.add_get("/api/tts_proxy/{name}", serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def microphone(path: Path, *clips: Path, gap: float = 0.5) -> Path:
+    """A WAV the daemon hears as its microphone: silence, then the clips."""
+    pcm = bytes(int(LEAD_SECS * 16000) * 2)
+    for clip in clips:
+        pcm += read_wav(clip, 16000) + bytes(int(gap * 16000) * 2)
+    write_wav(path, pcm, 16000)
+    return path
+
+
+def played(path: Path) -> np.ndarray:
+    """What the daemon's speaker has played so far (22,050 Hz)."""
+    if not path.exists() or path.stat().st_size <= 44:
+        return np.zeros(0, np.int16)
+    return np.frombuffer(pcm_from_wav(path.read_bytes(), 22050), np.int16)
+
+
+def rms(audio: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) if len(audio) else 0.0
+
+
+async def grows(path: Path, start: int, secs: float, timeout: float = 30) -> np.ndarray:
+    """Waits until the speaker has played `secs` more audio than at `start`; returns it."""
+    async with asyncio.timeout(timeout):
+        while len(audio := played(path)) - start < secs * 22050:
+            await asyncio.sleep(0.1)
+    return audio[start:]
+
+
+class FakeHomeAssistant:
+    """The Home Assistant side of the voice assistant, as its ESPHome integration does it."""
+
+    def __init__(self, client: APIClient) -> None:
+        self.client = client
+        self.starts: asyncio.Queue[str | None] = asyncio.Queue()
+        self.audio = bytearray()
+        self.stops: list[bool] = []
+        self.finished: asyncio.Queue[bool] = asyncio.Queue()
+
+    def subscribe(self) -> None:
+        self.client.subscribe_voice_assistant(
+            handle_start=self.handle_start,
+            handle_stop=self.handle_stop,
+            handle_audio=self.handle_audio,
+            handle_announcement_finished=self.handle_finished,
+        )
+
+    async def handle_start(self, conv: str, flags: int, settings: Any, phrase: str | None) -> int:
+        self.audio.clear()
+        await self.starts.put(phrase)
+        return 0  # audio over the API
+
+    async def handle_stop(self, abort: bool) -> None:
+        self.stops.append(abort)
+
+    async def handle_audio(self, data: bytes, data2: bytes | None) -> None:
+        self.audio += data
+
+    async def handle_finished(self, msg: Any) -> None:
+        await self.finished.put(msg.success)
+
+    def event(self, kind: VoiceAssistantEventType, **data: str) -> None:
+        self.client.send_voice_assistant_event(kind, data)
+
+    async def heard(self, secs: float, timeout: float = 30) -> bytes:
+        async with asyncio.timeout(timeout):
+            while len(self.audio) < secs * 32000:
+                await asyncio.sleep(0.05)
+        return bytes(self.audio)
+
+
+async def connect(daemon: Daemon) -> APIClient:
+    client = APIClient("127.0.0.1", daemon.homeassistant.port, None)
+    await client.connect(login=True)
+    return client
+
+
+def transcribe(daemon: Daemon, pcm: bytes) -> str:
+    assert daemon.hub is not None
+    stream = daemon.hub.engines.stt.open_stream()
+    stream.feed(pcm)
+    return str(stream.finish()).lower()
+
+
+async def test_satellite_streams_the_turn_after_the_wake_word_and_plays_what_ha_sends(
+    tmp_path: Path, speech: Callable[[str], Path]
+) -> None:
+    mic = microphone(tmp_path / "mic.wav", speech("Alexa"), speech("Turn off the kitchen light"))
+    out = tmp_path / "speaker.wav"
+    answer = speech("The kitchen light is off.").read_bytes()
+    async with (
+        media_server({"answer.wav": answer}) as base,
+        running_daemon(
+            tmp_path / "state",
+            audio={"backend": "file", "input_file": str(mic), "output_file": str(out)},
+            wake={"mode": "wake_word", "model": "alexa"},
+            homeassistant={
+                "satellite": True,
+                "host": "127.0.0.1",
+                "port": 0,
+                "zeroconf": False,
+                "pipeline": "homeassistant",
+                "base_url": base,
+                "timer_ring_secs": 1.0,
+                "max_listen_secs": 8.0,
+            },
+        ) as daemon,
+    ):
+        client = await connect(daemon)
+        info = await client.device_info()
+        assert info.voice_assistant_feature_flags_compat(client.api_version) & 0b111101
+        entities, _ = await client.list_entities_services()
+        assert {e.object_id for e in entities} == {"media_player", "mute"}
+        ha = FakeHomeAssistant(client)
+        ha.subscribe()
+
+        # the wake word, heard on the device, starts HA's pipeline; the turn is streamed
+        async with asyncio.timeout(60):
+            phrase = await ha.starts.get()
+        assert phrase is not None and "alexa" in phrase.lower()
+        ha.event(E.VOICE_ASSISTANT_RUN_START)
+        ha.event(E.VOICE_ASSISTANT_STT_START)
+        heard = await ha.heard(4.0)
+        ha.event(E.VOICE_ASSISTANT_STT_VAD_END)
+        assert "kitchen" in await asyncio.to_thread(transcribe, daemon, heard)
+        ha.event(E.VOICE_ASSISTANT_STT_END, text="turn off the kitchen light")
+        ha.event(E.VOICE_ASSISTANT_INTENT_END, conversation_id="c1", continue_conversation="0")
+        ha.event(E.VOICE_ASSISTANT_TTS_START, text="The kitchen light is off.")
+        before = len(played(out))
+        ha.event(E.VOICE_ASSISTANT_TTS_END, url="/api/tts_proxy/answer.wav")
+        ha.event(E.VOICE_ASSISTANT_RUN_END)
+        async with asyncio.timeout(30):
+            assert await ha.finished.get() is True  # the device says the answer was heard
+        answer_played = played(out)[before:]
+        assert len(answer_played) > 22050 and rms(answer_played) > 300
+
+        # an announcement
+        before = len(played(out))
+        done = await client.send_voice_assistant_announcement_await_response(
+            f"{base}/api/tts_proxy/answer.wav", 30, "The kitchen light is off."
+        )
+        assert done.success
+        assert rms(played(out)[before:]) > 300
+        await ha.finished.get()
+
+        # start_conversation: after the announcement the device listens without a wake word
+        await client.send_voice_assistant_announcement_await_response(
+            "/api/tts_proxy/answer.wav", 30, "Anything else?", start_conversation=True
+        )
+        async with asyncio.timeout(30):
+            assert await ha.starts.get() is None
+        await ha.heard(0.5)
+        ha.event(E.VOICE_ASSISTANT_STT_VAD_END)
+        ha.event(E.VOICE_ASSISTANT_RUN_END)
+
+        # a timer set through HA rings on the device
+        before = len(played(out))
+        client.send_voice_assistant_timer_event(
+            VoiceAssistantTimerEventType.VOICE_ASSISTANT_TIMER_FINISHED, "t1", "pasta", 60, 0, False
+        )
+        assert rms(await grows(out, before, 0.5)) > 300
+        await client.disconnect()
