@@ -15,6 +15,7 @@ import pytest
 from aioesphomeapi import APIClient, VoiceAssistantEventType, VoiceAssistantTimerEventType
 from aiohttp import web
 
+from rtvi_edge import events as ev
 from rtvi_edge.audio.wav import read_wav, write_wav
 from rtvi_edge.daemon import Daemon
 from rtvi_edge.homeassistant.media import pcm_from_wav
@@ -208,4 +209,59 @@ async def test_satellite_streams_the_turn_after_the_wake_word_and_plays_what_ha_
             VoiceAssistantTimerEventType.VOICE_ASSISTANT_TIMER_FINISHED, "t1", "pasta", 60, 0, False
         )
         assert rms(await grows(out, before, 0.5)) > 300
+        await client.disconnect()
+
+
+async def test_local_first_answers_its_intents_and_hands_the_rest_to_ha_with_the_audio(
+    tmp_path: Path, speech: Callable[[str], Path]
+) -> None:
+    # "what time is it" never leaves the device; "turn off the kitchen light" (no such
+    # device on it) reaches HA with the audio already heard: the user says it once.
+    mic = microphone(
+        tmp_path / "mic.wav",
+        speech("What time is it?"),
+        speech("Turn off the kitchen light"),
+        gap=5.0,
+    )
+    out = tmp_path / "speaker.wav"
+    async with (
+        media_server({"answer.wav": speech("Done.").read_bytes()}) as base,
+        running_daemon(
+            tmp_path / "state",
+            audio={"backend": "file", "input_file": str(mic), "output_file": str(out)},
+            homeassistant={
+                "satellite": True,
+                "host": "127.0.0.1",
+                "port": 0,
+                "zeroconf": False,
+                "pipeline": "local-first",
+                "base_url": base,
+            },
+        ) as daemon,
+    ):
+        sub = daemon.bus.subscribe()
+        client = await connect(daemon)
+        ha = FakeHomeAssistant(client)
+        ha.subscribe()
+        async with asyncio.timeout(90):
+            assert await ha.starts.get() is None  # no wake word: the device's own turn
+            while not ha.stops:  # the audio heard, then its end (not an abort)
+                await asyncio.sleep(0.05)
+        assert ha.stops == [False]
+        heard = await asyncio.to_thread(transcribe, daemon, bytes(ha.audio))
+        assert "kitchen" in heard and "time" not in heard
+        ha.event(E.VOICE_ASSISTANT_RUN_START)
+        ha.event(E.VOICE_ASSISTANT_TTS_START, text="Done.")
+        ha.event(E.VOICE_ASSISTANT_TTS_END, url="/api/tts_proxy/answer.wav")
+        ha.event(E.VOICE_ASSISTANT_RUN_END)
+        async with asyncio.timeout(30):
+            assert await ha.finished.get() is True
+        said = []
+        while not sub.queue.empty():
+            event = sub.queue.get_nowait()
+            if isinstance(event, ev.BotOutput) and not event.spoken:
+                said.append(event.text)
+        assert any(s.startswith("It is") for s in said), said  # the local intent answered
+        assert said[-1] == "Done."  # then HA did
+        assert ha.starts.empty()  # only one turn went to HA
         await client.disconnect()
