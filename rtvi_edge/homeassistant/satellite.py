@@ -221,10 +221,11 @@ class Satellite:
             self._send(pb.VoiceAssistantAudio(data=pcm))
         self._set_deadline(self.cfg.max_listen_secs, self._end_stream)
 
-    def _end_stream(self) -> None:
+    def _end_stream(self, tell_ha: bool = True) -> None:
         if self.state is not RunState.STREAMING:
             return
-        self._send(pb.VoiceAssistantAudio(end=True))  # HA's speech-to-text takes what it got
+        if tell_ha:
+            self._send(pb.VoiceAssistantAudio(end=True))  # HA's speech-to-text takes what it got
         self.state = RunState.WAITING
         self._stream_ended_at = time.monotonic()
         if self.gate_sleeps_after_run:
@@ -284,8 +285,9 @@ class Satellite:
             self.conv.bus.publish(
                 ev.ErrorEvent(session_id=sid, message=f"Home Assistant: {message}")
             )
-            if self.state in (RunState.STARTING, RunState.STREAMING):
-                self.state = RunState.WAITING  # RUN_END follows
+            if self.state is RunState.STARTING:
+                self._finish_run()
+            self._end_stream(tell_ha=False)  # RUN_END follows
         elif kind is E.VOICE_ASSISTANT_RUN_END:
             self._run_ended = True
             if not self._answering:

@@ -12,7 +12,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from aioesphomeapi import APIClient, VoiceAssistantEventType, VoiceAssistantTimerEventType
+from aioesphomeapi import (
+    APIClient,
+    MediaPlayerState,
+    VoiceAssistantEventType,
+    VoiceAssistantTimerEventType,
+)
 from aiohttp import web
 
 from rtvi_edge import events as ev
@@ -49,11 +54,11 @@ async def media_server(files: dict[str, bytes]) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def microphone(path: Path, *clips: Path, gap: float = 0.5) -> Path:
-    """A WAV the daemon hears as its microphone: silence, then the clips."""
+def microphone(path: Path, *parts: Path | float) -> Path:
+    """A WAV the daemon hears as its microphone: silence, then clips and pauses (secs)."""
     pcm = bytes(int(LEAD_SECS * 16000) * 2)
-    for clip in clips:
-        pcm += read_wav(clip, 16000) + bytes(int(gap * 16000) * 2)
+    for part in parts:
+        pcm += bytes(int(part * 16000) * 2) if isinstance(part, float) else read_wav(part, 16000)
     write_wav(path, pcm, 16000)
     return path
 
@@ -135,11 +140,21 @@ def transcribe(daemon: Daemon, pcm: bytes) -> str:
 async def test_satellite_streams_the_turn_after_the_wake_word_and_plays_what_ha_sends(
     tmp_path: Path, speech: Callable[[str], Path]
 ) -> None:
-    mic = microphone(tmp_path / "mic.wav", speech("Alexa"), speech("Turn off the kitchen light"))
+    mic = microphone(
+        tmp_path / "mic.wav",
+        speech("Alexa"),
+        0.5,
+        speech("Turn off the kitchen light"),
+        7.0,
+        speech("Alexa"),  # while HA's long answer plays: a barge-in
+        0.5,
+        speech("What time is it?"),
+    )
     out = tmp_path / "speaker.wav"
-    answer = speech("The kitchen light is off.").read_bytes()
+    long_answer = speech("The kitchen light is off, and so is the hall light. " * 4).read_bytes()
+    files = {"long.wav": long_answer, "short.wav": speech("It is noon.").read_bytes()}
     async with (
-        media_server({"answer.wav": answer}) as base,
+        media_server(files) as base,
         running_daemon(
             tmp_path / "state",
             audio={"backend": "file", "input_file": str(mic), "output_file": str(out)},
@@ -158,9 +173,14 @@ async def test_satellite_streams_the_turn_after_the_wake_word_and_plays_what_ha_
     ):
         client = await connect(daemon)
         info = await client.device_info()
-        assert info.voice_assistant_feature_flags_compat(client.api_version) & 0b111101
+        assert info.voice_assistant_feature_flags_compat(client.api_version) == 0b111101
         entities, _ = await client.list_entities_services()
         assert {e.object_id for e in entities} == {"media_player", "mute"}
+        config = await client.get_voice_assistant_configuration(5)
+        assert config.active_wake_words == ["alexa"]
+        assert {w.id for w in config.available_wake_words} >= {"alexa", "okay_nabu", "hey_jarvis"}
+        states: list[Any] = []
+        client.subscribe_states(states.append)
         ha = FakeHomeAssistant(client)
         ha.subscribe()
 
@@ -170,24 +190,40 @@ async def test_satellite_streams_the_turn_after_the_wake_word_and_plays_what_ha_
         assert phrase is not None and "alexa" in phrase.lower()
         ha.event(E.VOICE_ASSISTANT_RUN_START)
         ha.event(E.VOICE_ASSISTANT_STT_START)
-        heard = await ha.heard(4.0)
+        heard = await ha.heard(5.0)
         ha.event(E.VOICE_ASSISTANT_STT_VAD_END)
-        assert "kitchen" in await asyncio.to_thread(transcribe, daemon, heard)
         ha.event(E.VOICE_ASSISTANT_STT_END, text="turn off the kitchen light")
         ha.event(E.VOICE_ASSISTANT_INTENT_END, conversation_id="c1", continue_conversation="0")
         ha.event(E.VOICE_ASSISTANT_TTS_START, text="The kitchen light is off.")
         before = len(played(out))
-        ha.event(E.VOICE_ASSISTANT_TTS_END, url="/api/tts_proxy/answer.wav")
+        ha.event(E.VOICE_ASSISTANT_TTS_END, url="/api/tts_proxy/long.wav")
         ha.event(E.VOICE_ASSISTANT_RUN_END)
+        assert "kitchen" in await asyncio.to_thread(transcribe, daemon, heard)
+
+        # the wake word again while the answer plays: it stops, and a new turn starts
+        async with asyncio.timeout(60):
+            phrase = await ha.starts.get()
+        assert phrase is not None and "alexa" in phrase.lower()
+        assert True in ha.stops  # the old run was aborted in HA
+        assert ha.finished.empty()  # and its answer was not played to the end
+        cut = played(out)[before:]
+        assert rms(cut) > 300
+        assert len(cut) < 0.9 * len(pcm_from_wav(long_answer, 22050))
+        heard = await ha.heard(5.0)
+        ha.event(E.VOICE_ASSISTANT_STT_VAD_END)
+        before = len(played(out))
+        ha.event(E.VOICE_ASSISTANT_TTS_END, url="/api/tts_proxy/short.wav")
+        ha.event(E.VOICE_ASSISTANT_RUN_END)
+        assert "time" in await asyncio.to_thread(transcribe, daemon, heard)
         async with asyncio.timeout(30):
             assert await ha.finished.get() is True  # the device says the answer was heard
         answer_played = played(out)[before:]
-        assert len(answer_played) > 22050 and rms(answer_played) > 300
+        assert len(answer_played) > 0.5 * 22050 and rms(answer_played) > 300
 
         # an announcement
         before = len(played(out))
         done = await client.send_voice_assistant_announcement_await_response(
-            f"{base}/api/tts_proxy/answer.wav", 30, "The kitchen light is off."
+            f"{base}/api/tts_proxy/short.wav", 30, "It is noon."
         )
         assert done.success
         assert rms(played(out)[before:]) > 300
@@ -195,7 +231,7 @@ async def test_satellite_streams_the_turn_after_the_wake_word_and_plays_what_ha_
 
         # start_conversation: after the announcement the device listens without a wake word
         await client.send_voice_assistant_announcement_await_response(
-            "/api/tts_proxy/answer.wav", 30, "Anything else?", start_conversation=True
+            "/api/tts_proxy/short.wav", 30, "Anything else?", start_conversation=True
         )
         async with asyncio.timeout(30):
             assert await ha.starts.get() is None
@@ -209,6 +245,25 @@ async def test_satellite_streams_the_turn_after_the_wake_word_and_plays_what_ha_
             VoiceAssistantTimerEventType.VOICE_ASSISTANT_TIMER_FINISHED, "t1", "pasta", 60, 0, False
         )
         assert rms(await grows(out, before, 0.5)) > 300
+
+        # the media player, the mute switch and the wake-word select
+        before = len(played(out))
+        client.media_player_command(1, media_url=f"{base}/api/tts_proxy/short.wav")
+        assert rms(await grows(out, before, 0.5)) > 300
+        client.switch_command(2, True)
+        await client.set_voice_assistant_configuration(["hey_jarvis"])
+        async with asyncio.timeout(10):
+            while not (daemon.local and daemon.local.settings.muted):
+                await asyncio.sleep(0.05)
+        config = await client.get_voice_assistant_configuration(5)
+        assert config.active_wake_words == ["hey_jarvis"]
+        assert daemon.local.wake_detector is not None
+        assert "jarvis" in daemon.local.wake_detector.name.lower()
+        async with asyncio.timeout(30):
+            while [s.state for s in states if s.key == 1][-1] != MediaPlayerState.IDLE:
+                await asyncio.sleep(0.05)
+        assert MediaPlayerState.PLAYING in [s.state for s in states if s.key == 1]
+        assert [s.state for s in states if s.key == 2][-1] is True
         await client.disconnect()
 
 
@@ -220,8 +275,8 @@ async def test_local_first_answers_its_intents_and_hands_the_rest_to_ha_with_the
     mic = microphone(
         tmp_path / "mic.wav",
         speech("What time is it?"),
+        5.0,
         speech("Turn off the kitchen light"),
-        gap=5.0,
     )
     out = tmp_path / "speaker.wav"
     async with (
