@@ -15,15 +15,13 @@ connected every turn stays on the device.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, Protocol
 
-import numpy as np
 from aioesphomeapi.model import (
     MediaPlayerState,
     VoiceAssistantEventType,
@@ -36,9 +34,9 @@ from rtvi_edge.config import HomeAssistantConfig
 from rtvi_edge.errors import RtviEdgeError
 from rtvi_edge.homeassistant import media
 from rtvi_edge.homeassistant.messages import Message, pb
+from rtvi_edge.homeassistant.speaker import Speaker, timer_chime
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.pipeline.listener import Utterance
-from rtvi_edge.pipeline.output import apply_gain
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +84,11 @@ class Satellite:
         self._heard: deque[tuple[float, bytes]] = deque()
         self._conversation_id = ""
         self._continue = False
-        self._run_ended = False
         self._stream_ended_at = 0.0
         self._deadline: asyncio.TimerHandle | None = None
-        self._playback: asyncio.Task[None] | None = None
+        self.speaker = Speaker(conv, self._base_url)
         self._answering = False  # the playback is this run's answer
         self._timers: dict[str, str] = {}  # HA timer id → name
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.active_wake_word = wake_model
         self._wake_threshold = wake_threshold
 
@@ -141,8 +137,8 @@ class Satellite:
             return True
         if self.pipeline == "local-first":
             self._remember(pcm16k)
-            if self._playing() and self.conv.listener.in_speech:
-                self._stop_playback()  # barge-in: the user talks over HA's answer
+            if self.speaker.playing and self.conv.listener.in_speech:
+                self.stop_speaking()  # barge-in: the user talks over HA's audio
             return False
         if self.pipeline != "homeassistant" or self.link is None or self.conv.settings.muted:
             return False
@@ -151,6 +147,14 @@ class Satellite:
         self._begin(wake_phrase=detector.name if detector is not None else "")
         self._pending.append(pcm16k)
         return True
+
+    def stop_speaking(self) -> bool:
+        """Stop HA's answer, announcement, media or timer (barge-in, a stop command)."""
+        answering = self._answering
+        stopped = self.speaker.stop()
+        if stopped and answering:
+            self._finish_run()  # the user cut HA's answer short: the run is over
+        return stopped
 
     def takes_turn(self, text: str, utt: Utterance | None) -> bool:
         if self.pipeline != "local-first" or self.link is None or utt is None:
@@ -197,7 +201,6 @@ class Satellite:
         self._pending = []
         self._preheard = None
         self._continue = False
-        self._run_ended = False
         self._answering = False
         self._cancel_deadline()
 
@@ -239,7 +242,7 @@ class Satellite:
         self._finish_run()
 
     def _answer_timed_out(self) -> None:
-        if self._playing():
+        if self.speaker.playing:
             return  # the answer is still playing
         log.warning("Home Assistant's pipeline run did not finish in time")
         self._finish_run()
@@ -278,7 +281,7 @@ class Satellite:
         elif kind is E.VOICE_ASSISTANT_TTS_END and data.get("url"):
             if self.state is not RunState.IDLE:
                 self._answering = True
-                self._play(self._answer(data["url"]), "ha-answer")
+                self.speaker.start(self._answer(data["url"]), "ha-answer")
         elif kind is E.VOICE_ASSISTANT_ERROR:
             message = data.get("message") or data.get("code") or "unknown error"
             log.warning("Home Assistant's voice pipeline failed: %s", message)
@@ -289,14 +292,18 @@ class Satellite:
                 self._finish_run()
             self._end_stream(tell_ha=False)  # RUN_END follows
         elif kind is E.VOICE_ASSISTANT_RUN_END:
-            self._run_ended = True
-            if not self._answering:
-                self._finish_run()
+            self._run_ended()
+
+    def _run_ended(self) -> None:
+        if self.state is RunState.STARTING:
+            return  # a late end of the run before
+        if not self._answering:
+            self._finish_run()  # no answer to play (else the answer's end finishes the run)
 
     async def _answer(self, url: str) -> None:
         started = self._stream_ended_at
         try:
-            pcm = await self._fetch(url)
+            pcm = await self.speaker.fetch(url)
             first = time.monotonic()
             await self._play_pcm(pcm)
         except media.MediaError as exc:
@@ -317,7 +324,7 @@ class Satellite:
 
     # -- announcements, media, timers -------------------------------------------------------
     def on_announce(self, msg: Any) -> None:
-        self._play(self._announce(msg), "ha-announce")
+        self.speaker.start(self._announce(msg), "ha-announce")
 
     async def _announce(self, msg: Any) -> None:
         log.info("Home Assistant announces %r", msg.text or msg.media_id)
@@ -326,7 +333,7 @@ class Satellite:
         try:
             for url in (msg.preannounce_media_id, msg.media_id):
                 if url:
-                    await self._play_pcm(await self._fetch(url))
+                    await self._play_pcm(await self.speaker.fetch(url))
         except media.MediaError as exc:
             log.warning("cannot play Home Assistant's announcement: %s", exc)
             ok = False
@@ -348,7 +355,7 @@ class Satellite:
             self._timers.pop(msg.timer_id, None)
             self._timer_event(msg, name, "fired")
             log.info("Home Assistant's %s timer is done: ringing", name)
-            self._play(self._ring(), "ha-timer")
+            self.speaker.start(self._ring(), "ha-timer")
         else:
             if msg.timer_id not in self._timers:
                 self._timer_event(msg, name, "set")
@@ -391,7 +398,7 @@ class Satellite:
         self.conv.set_muted(muted)
 
     def play_media(self, url: str, announcement: bool) -> None:
-        self._play(self._media(url), "ha-media")
+        self.speaker.start(self._media(url), "ha-media")
 
     def stop_media(self) -> None:
         self._stop_playback()
@@ -399,7 +406,7 @@ class Satellite:
     async def _media(self, url: str) -> None:
         self._set_media_state(MediaPlayerState.PLAYING)
         try:
-            await self._play_pcm(await self._fetch(url))
+            await self._play_pcm(await self.speaker.fetch(url))
         except media.MediaError as exc:
             log.warning("cannot play %s: %s", url, exc)
         finally:
@@ -438,65 +445,20 @@ class Satellite:
         self.active_wake_word = wanted[0]
         log.info("Home Assistant set the wake word to %r", detector.name)
 
-    # -- playback ---------------------------------------------------------------------------
-    def _play(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        self._stop_playback()
-        task = asyncio.create_task(coro, name=name)
-        self._playback = task
-        self._tasks.add(task)
-        task.add_done_callback(self._playback_done)
-
-    def _playback_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if self._playback is task:
-            self._playback = None
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            log.error("playing Home Assistant's audio failed: %s", exc, exc_info=exc)
-
-    def _playing(self) -> bool:
-        return self._playback is not None and not self._playback.done()
-
+    # -- the speaker ---------------------------------------------------------------------
     def _stop_playback(self) -> None:
-        if self._playback is asyncio.current_task():
-            self._playback = None  # it is ending by itself and starting what comes next
-            return
-        if self._playing():
-            assert self._playback is not None
-            self._playback.cancel()
-            self._answering = False
-        self._playback = None
+        self.speaker.stop()
+        self._answering = False
 
-    async def _fetch(self, url: str) -> bytes:
-        sink = self.conv.sink
-        if sink is None:
-            raise media.MediaError("the device has no speaker right now")
-        base = self.cfg.base_url or (
-            f"http://{self.link.peer_host}:8123" if self.link is not None else ""
-        )
-        data = await media.fetch(media.absolute_url(url, base))
-        return await media.decode(data, sink.sample_rate)
+    def _base_url(self) -> str:
+        if self.cfg.base_url:
+            return self.cfg.base_url
+        return f"http://{self.link.peer_host}:8123" if self.link is not None else ""
 
     async def _play_pcm(self, pcm: bytes) -> None:
-        """Like a bot turn on the speaker: the echo guard and state follow it."""
-        sink = self.conv.sink
-        if sink is None or not pcm:
-            return
-        pcm = apply_gain(pcm, self.conv.settings.volume)
-        piece = max(2, int(sink.sample_rate * 0.05) * 2)
-        sid = self.conv.session_id
-        self.conv.publish(ev.BotStartedSpeaking(session_id=sid))
-        try:
-            for off in range(0, len(pcm), piece):
-                await sink.play(pcm[off : off + piece])
-            await asyncio.sleep(sink.buffered())
-        except asyncio.CancelledError:
-            await sink.discard()
-            raise
-        finally:
-            self.conv.publish(ev.BotStoppedSpeaking(session_id=sid))
-            if self.state is RunState.IDLE and self.conv.state == "speaking":
-                self.conv.remote_state("idle")
+        await self.speaker.play(pcm)
+        if self.state is RunState.IDLE and self.conv.state == "speaking":
+            self.conv.remote_state("idle")  # an announcement, media or a timer is over
 
     def _set_deadline(self, secs: float, fn: Callable[[], None]) -> None:
         self._cancel_deadline()
@@ -509,18 +471,4 @@ class Satellite:
 
     async def close(self) -> None:
         self._cancel_deadline()
-        for task in list(self._tasks):
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-def timer_chime(rate: int) -> bytes:
-    """Three short high beeps and a pause: unlike the wake earcon, and clearly a timer."""
-    beep_t = np.arange(int(rate * 0.12)) / rate
-    fade = np.minimum(1.0, np.minimum(beep_t, beep_t[-1] - beep_t) / 0.005)
-    beep = np.sin(2 * np.pi * 1760 * beep_t) * fade
-    gap = np.zeros(int(rate * 0.08))
-    pause = np.zeros(int(rate * 0.6))
-    wave = np.concatenate([beep, gap, beep, gap, beep, pause]) * 0.3 * 32767
-    return bytes(wave.astype(np.int16).tobytes())
+        await self.speaker.close()

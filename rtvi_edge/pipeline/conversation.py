@@ -226,6 +226,8 @@ class Conversation:
 
     async def interrupt(self) -> bool:
         """Stop the bot now; the context keeps what the user heard. True if it was busy."""
+        if self.handoff is not None:
+            self.handoff.stop_speaking()  # Home Assistant's answer, announcement or timer too
         turn, self._turn = self._turn, None
         self._spec_text = None
         if turn is None:

@@ -20,3 +20,7 @@ class TurnHandoff(Protocol):
     def takes_turn(self, text: str, utt: Utterance | None) -> bool:
         """A user turn no local intent answers; True when another pipeline answers it."""
         ...
+
+    def stop_speaking(self) -> bool:
+        """Stop what the other pipeline plays on the speaker; True if something played."""
+        ...
