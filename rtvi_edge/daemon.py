@@ -189,7 +189,9 @@ class Daemon:
         from rtvi_edge.homeassistant.server import HomeAssistantSatellite
 
         assert self.local is not None
-        self.homeassistant = HomeAssistantSatellite(self.config, self.device_id, self.local)
+        self.homeassistant = HomeAssistantSatellite(
+            self.config, self.device_id, self.local, self.state_dir
+        )
         await self.homeassistant.start()
 
     async def _start_mqtt(self) -> None:

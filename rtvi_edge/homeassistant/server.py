@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 from typing import Any
 
 from rtvi_edge.config import Config
@@ -36,10 +37,12 @@ def effective_pipeline(config: Config) -> str:
 
 
 class HomeAssistantSatellite:
-    def __init__(self, config: Config, device_id: str, conversation: Conversation) -> None:
+    def __init__(
+        self, config: Config, device_id: str, conversation: Conversation, state_dir: Path
+    ) -> None:
         cfg = config.homeassistant
         self.config = config
-        self.identity: DeviceIdentity = identity_for(config, device_id)
+        self.identity: DeviceIdentity = identity_for(config, device_id, state_dir)
         self.psk = decode_key(cfg.encryption_key) if cfg.encryption_key else None
         self.pipeline = effective_pipeline(config)
         self.satellite = Satellite(

@@ -11,6 +11,7 @@ import socket
 import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,14 +37,16 @@ FRAME = bytes(512 * 2)  # 32 ms of silence
 
 
 @asynccontextmanager
-async def serving(engines: Engines, **options: Any) -> AsyncIterator[HomeAssistantSatellite]:
+async def serving(
+    engines: Engines, tmp_path: Path, **options: Any
+) -> AsyncIterator[HomeAssistantSatellite]:
     ha = {"satellite": True, "host": "127.0.0.1", "port": 0, "zeroconf": False, **options}
     config = config_from_mapping({"homeassistant": ha, "device": {"name": "Kitchen voice"}})
     conv = Conversation(
         "local", EngineHub(engines, config), ev.EventBus(), SessionSettings.from_config(config),
         NullSink(22050),
     )  # fmt: skip
-    server = HomeAssistantSatellite(config, "kitchen-voice", conv)
+    server = HomeAssistantSatellite(config, "kitchen-voice", conv, tmp_path)
     await server.start()
     try:
         yield server
@@ -97,10 +100,10 @@ async def still_serves(port: int) -> None:
 
 
 async def test_bad_input_is_refused_clearly_and_the_server_keeps_serving(
-    engines: Engines, caplog: pytest.LogCaptureFixture
+    engines: Engines, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, "rtvi_edge.homeassistant")
-    async with serving(engines) as server:
+    async with serving(engines, tmp_path) as server:
         port = server.port
         garbage = await RawClient.open(port)
         garbage.writer.write(b"GET / HTTP/1.1\r\n\r\n")
@@ -139,9 +142,9 @@ async def test_bad_input_is_refused_clearly_and_the_server_keeps_serving(
 
 
 async def test_a_client_that_vanishes_mid_turn_ends_the_turn(
-    engines: Engines, caplog: pytest.LogCaptureFixture
+    engines: Engines, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with serving(engines, pipeline="homeassistant") as server:
+    async with serving(engines, tmp_path, pipeline="homeassistant") as server:
         sat = server.satellite
         sat.pipeline = "homeassistant"  # (no wake gate here: every frame is a woken turn)
         ha = await RawClient.open(server.port)
@@ -176,8 +179,10 @@ async def test_a_client_that_vanishes_mid_turn_ends_the_turn(
         await still_serves(server.port)
 
 
-async def test_encrypted_api(engines: Engines, caplog: pytest.LogCaptureFixture) -> None:
-    async with serving(engines, encryption_key=KEY) as server:
+async def test_encrypted_api(
+    engines: Engines, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with serving(engines, tmp_path, encryption_key=KEY) as server:
         client = APIClient("127.0.0.1", server.port, None, noise_psk=KEY)
         await client.connect(login=True)
         info = await client.device_info()
@@ -201,8 +206,8 @@ async def test_encrypted_api(engines: Engines, caplog: pytest.LogCaptureFixture)
         assert "speaks the plaintext API, but this device requires encryption" in caplog.text
 
 
-async def test_zeroconf_announcement_is_seen_on_loopback(engines: Engines) -> None:
-    async with serving(engines, zeroconf=True) as server:
+async def test_zeroconf_announcement_is_seen_on_loopback(engines: Engines, tmp_path: Path) -> None:
+    async with serving(engines, tmp_path, zeroconf=True) as server:
         zc = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
         seen: asyncio.Queue[str] = asyncio.Queue()
         browser = AsyncServiceBrowser(

@@ -8,6 +8,7 @@ import io
 import json
 import struct
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from aioesphomeapi.noise import NoiseHandshake
 
 from rtvi_edge.errors import ConfigError, ProtocolError
 from rtvi_edge.homeassistant.framing import Frame, PlaintextCodec, encode_plaintext, varint
-from rtvi_edge.homeassistant.identity import normalise_mac
+from rtvi_edge.homeassistant.identity import machine_mac, normalise_mac, stable_mac
 from rtvi_edge.homeassistant.media import MediaError, absolute_url, pcm_from_wav
 from rtvi_edge.homeassistant.messages import decode, pb, type_of
 from rtvi_edge.homeassistant.noise import PROLOGUE, NoiseCodec, decode_key
@@ -139,10 +140,16 @@ def test_media_urls() -> None:
         absolute_url("file:///etc/passwd", base)
 
 
-def test_mac_addresses() -> None:
+def test_mac_addresses(tmp_path: Path) -> None:
     assert normalise_mac("AA-BB-CC-DD-EE-0F") == "aa:bb:cc:dd:ee:0f"
     with pytest.raises(ConfigError, match="mac"):
         normalise_mac("aa:bb")
+    # chosen once, then kept: HA knows the device by it
+    first = stable_mac(tmp_path)
+    assert (tmp_path / "homeassistant-mac").read_text().strip() == first
+    (tmp_path / "homeassistant-mac").write_text("02:00:00:00:00:2a\n")
+    assert stable_mac(tmp_path) == "02:00:00:00:00:2a"
+    assert int(machine_mac().split(":")[0], 16) & 1 == 0  # never a multicast address
 
 
 def test_with_the_satellite_mqtt_discovery_joins_its_device_and_drops_its_entities() -> None:
