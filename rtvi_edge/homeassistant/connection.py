@@ -161,7 +161,7 @@ class ApiConnection:
         elif isinstance(msg, pb.VoiceAssistantAudio):
             log.debug("Home Assistant streams answer audio; this device plays the answer's URL")
         elif isinstance(msg, pb.VoiceAssistantAnnounceRequest):
-            sat.on_announce(msg)
+            sat.on_announce(msg, self)
         elif isinstance(msg, pb.VoiceAssistantTimerEventResponse):
             sat.on_timer(msg)
         elif isinstance(msg, pb.VoiceAssistantConfigurationRequest):

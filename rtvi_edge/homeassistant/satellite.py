@@ -323,10 +323,10 @@ class Satellite:
             self._finish_run()
 
     # -- announcements, media, timers -------------------------------------------------------
-    def on_announce(self, msg: Any) -> None:
-        self.speaker.start(self._announce(msg), "ha-announce")
+    def on_announce(self, msg: Any, asker: VoiceLink) -> None:
+        self.speaker.start(self._announce(msg, asker), "ha-announce")
 
-    async def _announce(self, msg: Any) -> None:
+    async def _announce(self, msg: Any, asker: VoiceLink) -> None:
         log.info("Home Assistant announces %r", msg.text or msg.media_id)
         await self.conv.interrupt()
         ok = True
@@ -337,7 +337,10 @@ class Satellite:
         except media.MediaError as exc:
             log.warning("cannot play Home Assistant's announcement: %s", exc)
             ok = False
-        self._send(pb.VoiceAssistantAnnounceFinished(success=ok))
+        except asyncio.CancelledError:
+            asker.send(pb.VoiceAssistantAnnounceFinished(success=False))  # cut short
+            raise
+        asker.send(pb.VoiceAssistantAnnounceFinished(success=ok))  # it waits for this
         if msg.start_conversation and ok and self.link is not None:
             self._begin(wake_phrase="")  # listen for the answer without a wake word
 
