@@ -12,10 +12,11 @@ import pytest
 from aioesphomeapi import VoiceAssistantEventType
 
 from rtvi_edge import events as ev
-from rtvi_edge.config import HomeAssistantConfig
+from rtvi_edge.config import HomeAssistantConfig, config_from_mapping
 from rtvi_edge.homeassistant import satellite as sat_mod
 from rtvi_edge.homeassistant.messages import Message, pb
 from rtvi_edge.homeassistant.satellite import RunState, Satellite
+from rtvi_edge.homeassistant.server import effective_pipeline
 from rtvi_edge.pipeline.listener import Utterance
 from rtvi_edge.pipeline.wake_gate import WakeGate
 
@@ -166,3 +167,10 @@ async def test_ha_vanishing_mid_stream_ends_the_turn() -> None:
     assert sat.state is RunState.IDLE and conv.states[-1] == "idle"
     assert not sat.takes_audio(FRAME)
     await sat.close()
+
+
+def test_the_homeassistant_pipeline_needs_to_know_when_a_turn_starts() -> None:
+    ha = {"homeassistant": {"pipeline": "homeassistant"}}
+    assert effective_pipeline(config_from_mapping(ha)) == "local-first"  # [wake] mode "always"
+    woken = config_from_mapping({**ha, "wake": {"mode": "wake_word"}})
+    assert effective_pipeline(woken) == "homeassistant"
