@@ -381,9 +381,8 @@ class Satellite:
         if sink is None:
             return
         pattern = timer_chime(sink.sample_rate)
-        deadline = time.monotonic() + self.cfg.timer_ring_secs
-        while time.monotonic() < deadline:
-            await self._play_pcm(pattern)
+        repeats = max(1, round(self.cfg.timer_ring_secs * sink.sample_rate * 2 / len(pattern)))
+        await self._play_pcm(pattern * repeats)  # one piece: a stop or a wake word ends it
 
     # entities.Controls
     @property

@@ -55,6 +55,8 @@ class HomeAssistantSatellite:
         self._announcement: EsphomeAnnouncement | None = None
         self._connections: set[ApiConnection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._watcher: asyncio.Task[None] | None = None
+        self._shown: tuple[bool, float] | None = None  # (muted, volume) HA was last sent
 
     async def start(self) -> None:
         cfg = self.config.homeassistant
@@ -67,6 +69,7 @@ class HomeAssistantSatellite:
         self.port = self._server.sockets[0].getsockname()[1]
         if self.pipeline != "local":
             self.conversation.handoff = self.satellite
+        self._watcher = asyncio.create_task(self._watch_controls(), name="ha-entity-states")
         if not self.psk:
             log.warning(
                 "the Home Assistant API on port %d is NOT encrypted: anyone on the network can "
@@ -108,7 +111,25 @@ class HomeAssistantSatellite:
         for conn in list(self._connections):
             conn.send_states()
 
+    async def _watch_controls(self) -> None:
+        """Mute and volume also change over MQTT, RTVI and voice: keep HA's entities true."""
+        sub = self.conversation.bus.subscribe(self.conversation.session_id, maxsize=64)
+        try:
+            while True:
+                await sub.get()
+                settings = self.conversation.settings
+                shown = (settings.muted, settings.volume)
+                if shown != self._shown:
+                    self._shown = shown
+                    self._entities_changed()
+        finally:
+            sub.close()
+
     async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         if self._announcement is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._announcement.stop(), 3)

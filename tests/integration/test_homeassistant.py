@@ -267,6 +267,10 @@ async def test_satellite_streams_the_turn_after_the_wake_word_and_plays_what_ha_
                 await asyncio.sleep(0.05)
         assert MediaPlayerState.PLAYING in [s.state for s in states if s.key == 1]
         assert [s.state for s in states if s.key == 2][-1] is True
+        daemon.local.set_muted(False)  # as MQTT or RTVI would: HA's switch follows
+        async with asyncio.timeout(10):
+            while [s.state for s in states if s.key == 2][-1] is not False:
+                await asyncio.sleep(0.05)
         await client.disconnect()
 
 
