@@ -67,8 +67,8 @@ class HomeAssistantSatellite:
                 [f"[homeassistant] port = {cfg.port}: cannot listen on {cfg.host}: {exc.strerror}"]
             ) from exc
         self.port = self._server.sockets[0].getsockname()[1]
-        if self.pipeline != "local":
-            self.conversation.handoff = self.satellite
+        # Even with pipeline "local": HA's start_conversation streams, a stop stops HA's audio.
+        self.conversation.handoff = self.satellite
         self._watcher = asyncio.create_task(self._watch_controls(), name="ha-entity-states")
         if not self.psk:
             log.warning(

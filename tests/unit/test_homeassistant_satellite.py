@@ -174,3 +174,14 @@ def test_the_homeassistant_pipeline_needs_to_know_when_a_turn_starts() -> None:
     assert effective_pipeline(config_from_mapping(ha)) == "local-first"  # [wake] mode "always"
     woken = config_from_mapping({**ha, "wake": {"mode": "wake_word"}})
     assert effective_pipeline(woken) == "homeassistant"
+
+
+async def test_local_keeps_every_turn_but_ha_may_start_a_conversation() -> None:
+    sat, _conv, link = make("local")
+    assert not sat.takes_audio(FRAME) and not sat.answers_turns
+    assert not sat.takes_turn("turn off the kitchen light", Utterance(started_at=0.0))
+    sat._begin(wake_phrase="")  # what an announcement with start_conversation does
+    sat.on_response(pb.VoiceAssistantResponse(port=0))
+    link.take()
+    assert sat.takes_audio(FRAME) and link.take()[0].data == FRAME
+    await sat.close()
