@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 API_VERSION = (1, 10)  # voice assistant feature flags arrived in 1.10
 MAX_WRITE_BUFFER = 4 * 1024 * 1024  # a client that stops reading is dropped
+HELLO_TIMEOUT_SECS = 30.0  # a connection that never says hello is closed
 FEATURES = (
     VoiceAssistantFeature.VOICE_ASSISTANT
     | VoiceAssistantFeature.API_AUDIO
@@ -74,10 +75,17 @@ class ApiConnection:
         log.info("Home Assistant API client connected from %s", self.peer)
         try:
             while not self._closing:
-                data = await self._reader.read(65536)
+                if self._hello:
+                    data = await self._reader.read(65536)
+                else:
+                    async with asyncio.timeout(HELLO_TIMEOUT_SECS):
+                        data = await self._reader.read(65536)
                 if not data:
                     break
                 self._received(data)
+        except TimeoutError:  # (an OSError too: caught first)
+            log.warning("API client %s said no hello in %.0f s; closing", self.peer,
+                        HELLO_TIMEOUT_SECS)  # fmt: skip
         except (ConnectionError, OSError) as exc:
             log.info("API client %s went away: %s", self.peer, exc)
         finally:

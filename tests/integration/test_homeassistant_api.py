@@ -23,6 +23,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 from rtvi_edge import events as ev
 from rtvi_edge.config import config_from_mapping
 from rtvi_edge.engines.hub import EngineHub, Engines
+from rtvi_edge.homeassistant import connection
 from rtvi_edge.homeassistant.framing import PlaintextCodec, encode_plaintext
 from rtvi_edge.homeassistant.messages import Message, decode, pb, type_of
 from rtvi_edge.homeassistant.satellite import RunState
@@ -100,7 +101,10 @@ async def still_serves(port: int) -> None:
 
 
 async def test_bad_input_is_refused_clearly_and_the_server_keeps_serving(
-    engines: Engines, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    engines: Engines,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.INFO, "rtvi_edge.homeassistant")
     async with serving(engines, tmp_path) as server:
@@ -132,6 +136,11 @@ async def test_bad_input_is_refused_clearly_and_the_server_keeps_serving(
         assert "CameraImageRequest, which this device does not handle" in caplog.text
         assert "bad DeviceInfoRequest payload" in caplog.text
         await odd.close()
+
+        monkeypatch.setattr(connection, "HELLO_TIMEOUT_SECS", 0.2)
+        silent = await RawClient.open(port)
+        assert await silent.closed_by_peer()
+        assert "said no hello in 0 s" in caplog.text
 
         plaintext_to_noise = await RawClient.open(port)
         plaintext_to_noise.writer.write(b"\x01\x00\x00")
