@@ -79,6 +79,7 @@ class Satellite:
         self.state = RunState.IDLE
         self.media_state = MediaPlayerState.IDLE
         self.on_entity_change: Callable[[], None] = lambda: None
+        self.on_wake_word_change: Callable[[str], None] = lambda model: None
         self._pending: list[bytes] = []  # microphone audio before HA accepted the run
         self._preheard: bytes | None = None
         self._heard: deque[tuple[float, bytes]] = deque()
@@ -436,16 +437,22 @@ class Satellite:
 
     def set_configuration(self, msg: Any) -> None:
         wanted = [w for w in msg.active_wake_words if w in BUILTIN]
-        if not wanted or self.conv.wake_detector is None or wanted[0] == self.active_wake_word:
-            return
+        if wanted and self.use_wake_word(wanted[0]):
+            self.on_wake_word_change(wanted[0])
+
+    def use_wake_word(self, model: str) -> bool:
+        """Listen for another built-in wake word; True if it changed."""
+        if self.conv.wake_detector is None or model == self.active_wake_word:
+            return False
         try:
-            detector = WakeWordDetector(wanted[0], self._wake_threshold)
+            detector = WakeWordDetector(model, self._wake_threshold)
         except RtviEdgeError as exc:
-            log.warning("cannot switch the wake word to %s: %s", wanted[0], exc)
-            return
+            log.warning("cannot switch the wake word to %s: %s", model, exc)
+            return False
         self.conv.wake_detector = detector
-        self.active_wake_word = wanted[0]
-        log.info("Home Assistant set the wake word to %r", detector.name)
+        self.active_wake_word = model
+        log.info("the wake word is now %r (chosen in Home Assistant)", detector.name)
+        return True
 
     # -- the speaker ---------------------------------------------------------------------
     def _stop_playback(self) -> None:

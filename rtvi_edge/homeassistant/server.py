@@ -24,6 +24,8 @@ from rtvi_edge.pipeline.conversation import Conversation
 
 log = logging.getLogger(__name__)
 
+WAKE_WORD_FILE = "homeassistant-wake-word"  # in the state directory: HA's choice, kept
+
 
 def effective_pipeline(config: Config) -> str:
     pipeline = config.homeassistant.pipeline
@@ -49,6 +51,8 @@ class HomeAssistantSatellite:
             conversation, cfg, self.pipeline, config.wake.model, config.wake.threshold
         )
         self.satellite.on_entity_change = self._entities_changed
+        self._wake_file = state_dir / WAKE_WORD_FILE
+        self.satellite.on_wake_word_change = self._keep_wake_word
         self.conversation = conversation
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -67,6 +71,8 @@ class HomeAssistantSatellite:
                 [f"[homeassistant] port = {cfg.port}: cannot listen on {cfg.host}: {exc.strerror}"]
             ) from exc
         self.port = self._server.sockets[0].getsockname()[1]
+        with contextlib.suppress(OSError):
+            self.satellite.use_wake_word(self._wake_file.read_text(encoding="utf-8").strip())
         # Even with pipeline "local": HA's start_conversation streams, a stop stops HA's audio.
         self.conversation.handoff = self.satellite
         self._watcher = asyncio.create_task(self._watch_controls(), name="ha-entity-states")
@@ -106,6 +112,12 @@ class HomeAssistantSatellite:
             self._connections.discard(conn)
             if task is not None:
                 self._tasks.discard(task)
+
+    def _keep_wake_word(self, model: str) -> None:
+        try:
+            self._wake_file.write_text(model + "\n", encoding="utf-8")
+        except OSError as exc:
+            log.warning("cannot keep the wake word in %s: %s", self._wake_file, exc)
 
     def _entities_changed(self) -> None:
         for conn in list(self._connections):

@@ -262,6 +262,7 @@ async def test_satellite_streams_the_turn_after_the_wake_word_and_plays_what_ha_
         assert config.active_wake_words == ["hey_jarvis"]
         assert daemon.local.wake_detector is not None
         assert "jarvis" in daemon.local.wake_detector.name.lower()
+        assert (daemon.state_dir / "homeassistant-wake-word").read_text().strip() == "hey_jarvis"
         async with asyncio.timeout(30):
             while [s.state for s in states if s.key == 1][-1] != MediaPlayerState.IDLE:
                 await asyncio.sleep(0.05)
