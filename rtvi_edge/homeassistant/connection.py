@@ -42,7 +42,6 @@ QUIET = (
     pb.SubscribeLogsRequest,
     pb.PingResponse,
     pb.GetTimeResponse,
-    pb.AuthenticationRequest,
 )
 
 
@@ -144,6 +143,9 @@ class ApiConnection:
                     name=self._identity.name,
                 )
             )
+        elif isinstance(msg, pb.AuthenticationRequest):
+            # No password here; older clients (HA before 2025.5) wait for this answer.
+            self.send(pb.AuthenticationResponse(invalid_password=False))
         elif isinstance(msg, pb.DeviceInfoRequest):
             self.send(self._device_info())
         elif isinstance(msg, pb.ListEntitiesRequest):
