@@ -1,0 +1,69 @@
+"""A real Home Assistant (its ESPHome integration, as shipped) adds the device, and its
+entities drive it. Home Assistant needs Python 3.13+, so it runs in its own
+interpreter: set RTVI_EDGE_HA_PYTHON to a Python with `homeassistant` and the ESPHome
+integration's requirements installed (docs/homeassistant.md says how); skipped otherwise.
+The aioesphomeapi tests (test_homeassistant.py) do not need it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from rtvi_edge import events as ev
+from tests.integration.daemon_harness import running_daemon
+from tests.integration.test_homeassistant import microphone, played, rms
+
+pytestmark = pytest.mark.integration
+HA_PYTHON = os.environ.get("RTVI_EDGE_HA_PYTHON", "")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.skipif(not HA_PYTHON, reason="RTVI_EDGE_HA_PYTHON (a Home Assistant) is not set")
+async def test_real_home_assistant_adds_and_drives_the_device(tmp_path: Path) -> None:
+    mic = microphone(tmp_path / "mic.wav")  # silence: HA drives everything here
+    out = tmp_path / "speaker.wav"
+    async with running_daemon(
+        tmp_path / "state",
+        audio={"backend": "file", "input_file": str(mic), "output_file": str(out)},
+        wake={"mode": "wake_word", "model": "alexa"},
+        homeassistant={"satellite": True, "host": "127.0.0.1", "port": 0, "zeroconf": False},
+    ) as daemon:
+        sub = daemon.bus.subscribe()
+        (tmp_path / "ha").mkdir()
+        driver = Path(__file__).with_name("ha_driver.py")
+        args = [str(daemon.homeassistant.port), str(tmp_path / "ha"), str(free_port())]
+        proc = await asyncio.create_subprocess_exec(
+            HA_PYTHON, str(driver), *args, stdout=asyncio.subprocess.PIPE
+        )
+        stdout, _ = await asyncio.wait_for(proc.communicate(), 300)
+        lines = [x for x in stdout.decode().splitlines() if x.startswith("RESULT ")]
+        assert lines, stdout.decode()[-2000:]
+        seen = json.loads(lines[-1].removeprefix("RESULT "))
+        assert seen["flow"].endswith("create_entry")
+        kinds = {e.split(".")[0] for e in seen["states"]}
+        assert {"assist_satellite", "media_player", "switch", "select"} <= kinds
+        assert seen["satellite_features"] == 3  # announce and start_conversation
+        assert {"Alexa", "Okay Nabu", "Hey Jarvis", "Hey Mycroft"} <= set(seen["wake_words"])
+        mac = daemon.homeassistant.identity.mac
+        assert ["mac", mac] in seen["device"]["connections"]
+        assert daemon.local is not None and daemon.local.settings.muted
+        assert abs(daemon.local.settings.volume - 0.4) < 0.01
+        assert daemon.local.wake_detector is not None
+        assert "jarvis" in daemon.local.wake_detector.name.lower()
+        assert rms(played(out)) > 300  # HA's timer rang on the device
+        fired = []
+        while not sub.queue.empty():
+            event = sub.queue.get_nowait()
+            if isinstance(event, ev.TimerEvent) and event.action == "fired":
+                fired.append(event)
+        assert fired
