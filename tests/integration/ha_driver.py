@@ -1,8 +1,10 @@
 """Drives a real Home Assistant against the device; run by test_homeassistant_real.py
 under the Python that has `homeassistant` installed (3.13+), not under pytest.
 
-Usage: python ha_driver.py DEVICE_PORT CONFIG_DIR HTTP_PORT
-Prints one line `RESULT {json}` with what Home Assistant saw and did.
+Usage: python ha_driver.py DEVICE_PORT CONFIG_DIR HTTP_PORT [wait]
+Prints one line `RESULT {json}` with what Home Assistant saw and did. With `wait`
+it only adds the device, prints `READY` and waits for a line on stdin (the test
+talks to the device meanwhile) before it stops.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ http:
   server_port: {http_port}
 logger:
   default: warning
+  logs:
+    homeassistant.components.esphome: debug
+    homeassistant.components.assist_pipeline: debug
 """
 
 
@@ -37,7 +42,7 @@ async def wait_for(check: Any, secs: float = 30) -> None:
         await asyncio.sleep(0.1)
 
 
-async def drive(port: int, config_dir: Path, http_port: int) -> dict[str, Any]:
+async def drive(port: int, config_dir: Path, http_port: int, wait: bool) -> dict[str, Any]:
     from homeassistant import bootstrap, runner
     from homeassistant.helpers import device_registry as dr
     from homeassistant.helpers import intent
@@ -57,6 +62,10 @@ async def drive(port: int, config_dir: Path, http_port: int) -> dict[str, Any]:
         await asyncio.sleep(2)  # the satellite's configuration arrives after the entities
         ids = sorted(hass.states.async_entity_ids())
         out["states"] = {e: hass.states.get(e).state for e in ids}
+        if wait:
+            print("READY", flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            return out
         (sat,) = hass.states.async_entity_ids("assist_satellite")
         out["satellite_features"] = hass.states.get(sat).attributes.get("supported_features")
         (switch,) = hass.states.async_entity_ids("switch")
@@ -86,4 +95,5 @@ async def drive(port: int, config_dir: Path, http_port: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    asyncio.run(drive(int(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])))
+    wait = sys.argv[4:] == ["wait"]
+    asyncio.run(drive(int(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), wait))

@@ -10,12 +10,16 @@ import asyncio
 import json
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from rtvi_edge import events as ev
+from rtvi_edge.audio.wav import read_wav
+from rtvi_edge.homeassistant.satellite import RunState
 from tests.integration.daemon_harness import running_daemon
+from tests.integration.test_hands_free import feed_wav
 from tests.integration.test_homeassistant import microphone, played, rms
 
 pytestmark = pytest.mark.integration
@@ -67,3 +71,41 @@ async def test_real_home_assistant_adds_and_drives_the_device(tmp_path: Path) ->
             if isinstance(event, ev.TimerEvent) and event.action == "fired":
                 fired.append(event)
         assert fired
+
+
+@pytest.mark.skipif(not HA_PYTHON, reason="RTVI_EDGE_HA_PYTHON (a Home Assistant) is not set")
+async def test_real_home_assistant_takes_a_handed_over_turn(
+    tmp_path: Path, speech: Callable[[str], Path]
+) -> None:
+    # local-first: "turn off the kitchen light" is no local intent, so its audio goes to
+    # HA's Assist pipeline, which accepts the run and the audio. (This HA has no
+    # speech-to-text engine, so its pipeline ends there without a word; the device
+    # gets back to idle when HA goes away.)
+    async with running_daemon(
+        tmp_path / "state",
+        homeassistant={"satellite": True, "host": "127.0.0.1", "port": 0, "zeroconf": False},
+    ) as daemon:
+        assert daemon.local is not None
+        sat = daemon.homeassistant.satellite
+        (tmp_path / "ha").mkdir()
+        driver = Path(__file__).with_name("ha_driver.py")
+        args = [str(daemon.homeassistant.port), str(tmp_path / "ha"), str(free_port()), "wait"]
+        proc = await asyncio.create_subprocess_exec(
+            HA_PYTHON, str(driver), *args,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stdin is not None
+        async with asyncio.timeout(180):
+            while (line := await proc.stdout.readline()) and line.strip() != b"READY":
+                pass
+        assert sat.link is not None
+        await feed_wav(daemon.local, read_wav(speech("Turn off the kitchen light"), 16000))
+        async with asyncio.timeout(60):
+            while sat.state is not RunState.WAITING:  # HA accepted the run; audio sent
+                await asyncio.sleep(0.05)
+        proc.stdin.write(b"done\n")
+        await proc.stdin.drain()
+        await asyncio.wait_for(proc.communicate(), 120)
+        async with asyncio.timeout(30):
+            while sat.state is not RunState.IDLE or daemon.local.state != "idle":
+                await asyncio.sleep(0.05)
