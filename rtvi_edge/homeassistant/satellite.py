@@ -358,7 +358,7 @@ class Satellite:
         elif kind is VoiceAssistantTimerEventType.VOICE_ASSISTANT_TIMER_FINISHED:
             self._timers.pop(msg.timer_id, None)
             self._timer_event(msg, name, "fired")
-            log.info("Home Assistant's %s timer is done: ringing", name)
+            log.info("a Home Assistant timer (%s) is done: ringing", name)
             self.speaker.start(self._ring(), "ha-timer")
         else:
             if msg.timer_id not in self._timers:

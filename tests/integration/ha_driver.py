@@ -1,10 +1,11 @@
 """Drives a real Home Assistant against the device; run by test_homeassistant_real.py
 under the Python that has `homeassistant` installed (3.13+), not under pytest.
 
-Usage: python ha_driver.py DEVICE_PORT CONFIG_DIR HTTP_PORT [wait]
+Usage: python ha_driver.py DEVICE_PORT CONFIG_DIR HTTP_PORT [wait | ANNOUNCE_URL]
 Prints one line `RESULT {json}` with what Home Assistant saw and did. With `wait`
 it only adds the device, prints `READY` and waits for a line on stdin (the test
-talks to the device meanwhile) before it stops.
+talks to the device meanwhile) before it stops; with a URL it also announces it
+(Home Assistant converts it with ffmpeg for the device, as it does for every one).
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ async def wait_for(check: Any, secs: float = 30) -> None:
         await asyncio.sleep(0.1)
 
 
-async def drive(port: int, config_dir: Path, http_port: int, wait: bool) -> dict[str, Any]:
+async def drive(
+    port: int, config_dir: Path, http_port: int, wait: bool, announce: str
+) -> dict[str, Any]:
     from homeassistant import bootstrap, runner
     from homeassistant.helpers import device_registry as dr
     from homeassistant.helpers import intent
@@ -87,6 +90,14 @@ async def drive(port: int, config_dir: Path, http_port: int, wait: bool) -> dict
             hass, "e2e", "HassStartTimer", {"seconds": {"value": 1}}, device_id=device.id
         )
         await asyncio.sleep(4)
+        if announce:
+            await hass.services.async_call(
+                "assist_satellite",
+                "announce",
+                {"entity_id": sat, "media_id": announce, "preannounce": False},
+                blocking=True,
+            )
+            out["announced"] = True
         out["device"] = {"name": device.name, "connections": sorted(map(list, device.connections))}
     finally:
         print("RESULT " + json.dumps(out, default=str), flush=True)
@@ -95,5 +106,6 @@ async def drive(port: int, config_dir: Path, http_port: int, wait: bool) -> dict
 
 
 if __name__ == "__main__":
-    wait = sys.argv[4:] == ["wait"]
-    asyncio.run(drive(int(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), wait))
+    extra = sys.argv[4] if len(sys.argv) > 4 else ""
+    wait, announce = extra == "wait", extra if extra.startswith("http") else ""
+    asyncio.run(drive(int(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), wait, announce))

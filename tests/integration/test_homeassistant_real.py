@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ from rtvi_edge.audio.wav import read_wav
 from rtvi_edge.homeassistant.satellite import RunState
 from tests.integration.daemon_harness import running_daemon
 from tests.integration.test_hands_free import feed_wav
-from tests.integration.test_homeassistant import microphone, played, rms
+from tests.integration.test_homeassistant import media_server, microphone, played, rms
 
 pytestmark = pytest.mark.integration
 HA_PYTHON = os.environ.get("RTVI_EDGE_HA_PYTHON", "")
@@ -33,19 +34,33 @@ def free_port() -> int:
 
 
 @pytest.mark.skipif(not HA_PYTHON, reason="RTVI_EDGE_HA_PYTHON (a Home Assistant) is not set")
-async def test_real_home_assistant_adds_and_drives_the_device(tmp_path: Path) -> None:
+async def test_real_home_assistant_adds_and_drives_the_device(
+    tmp_path: Path, speech: Callable[[str], Path]
+) -> None:
     mic = microphone(tmp_path / "mic.wav")  # silence: HA drives everything here
     out = tmp_path / "speaker.wav"
-    async with running_daemon(
-        tmp_path / "state",
-        audio={"backend": "file", "input_file": str(mic), "output_file": str(out)},
-        wake={"mode": "wake_word", "model": "alexa"},
-        homeassistant={"satellite": True, "host": "127.0.0.1", "port": 0, "zeroconf": False},
-    ) as daemon:
+    announcement = {"dinner.wav": speech("Dinner is ready.").read_bytes()}
+    async with (
+        media_server(announcement) as base,
+        running_daemon(
+            tmp_path / "state",
+            audio={"backend": "file", "input_file": str(mic), "output_file": str(out)},
+            wake={"mode": "wake_word", "model": "alexa"},
+            homeassistant={
+                "satellite": True,
+                "host": "127.0.0.1",
+                "port": 0,
+                "zeroconf": False,
+                "timer_ring_secs": 1.0,
+            },
+        ) as daemon,
+    ):
         sub = daemon.bus.subscribe()
         (tmp_path / "ha").mkdir()
         driver = Path(__file__).with_name("ha_driver.py")
         args = [str(daemon.homeassistant.port), str(tmp_path / "ha"), str(free_port())]
+        if shutil.which("ffmpeg"):  # HA converts announcements with it
+            args.append(f"{base}/api/tts_proxy/dinner.wav")
         proc = await asyncio.create_subprocess_exec(
             HA_PYTHON, str(driver), *args, stdout=asyncio.subprocess.PIPE
         )
@@ -64,7 +79,11 @@ async def test_real_home_assistant_adds_and_drives_the_device(tmp_path: Path) ->
         assert abs(daemon.local.settings.volume - 0.4) < 0.01
         assert daemon.local.wake_detector is not None
         assert "jarvis" in daemon.local.wake_detector.name.lower()
-        assert rms(played(out)) > 300  # HA's timer rang on the device
+        ring = played(out)
+        assert rms(ring) > 300  # HA's timer rang on the device
+        if len(args) > 3:  # and the announcement played after it (the ring is ~1 s)
+            assert seen.get("announced")
+            assert len(ring) > (1.0 + 0.7) * 22050, len(ring) / 22050
         fired = []
         while not sub.queue.empty():
             event = sub.queue.get_nowait()
