@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT_SECS = 5.0  # HA answers a run request within this, or we give up
 ANSWER_TIMEOUT_SECS = 60.0  # from the end of the user's audio to the end of HA's run
+FIRST_EVENT_SECS = 10.0  # HA's pipeline says RUN_START at once; silence means it refused
 HEARD_SECS = 30.0  # microphone audio kept for a local-first handoff
 HANDOFF_LEAD_SECS = 0.6  # audio from before the VAD fired, so no syllable is lost
 AUDIO_CHUNK = 1024  # bytes per VoiceAssistantAudio for pre-heard audio (32 ms)
@@ -87,6 +88,7 @@ class Satellite:
         self._continue = False
         self._stream_ended_at = 0.0
         self._deadline: asyncio.TimerHandle | None = None
+        self._first_event: asyncio.TimerHandle | None = None  # the run's first word from HA
         self.speaker = Speaker(conv, self._base_url)
         self._answering = False  # the playback is this run's answer
         self._timers: dict[str, str] = {}  # HA timer id → name
@@ -204,6 +206,9 @@ class Satellite:
         self._continue = False
         self._answering = False
         self._cancel_deadline()
+        if self._first_event is not None:
+            self._first_event.cancel()
+            self._first_event = None
 
     def on_response(self, msg: Any) -> None:
         if self.state is not RunState.STARTING:
@@ -214,6 +219,8 @@ class Satellite:
             self._finish_run()
             return
         self.state = RunState.STREAMING
+        loop = asyncio.get_running_loop()
+        self._first_event = loop.call_later(FIRST_EVENT_SECS, self._pipeline_silent)
         pending, self._pending = self._pending, []
         if self._preheard is not None:
             audio = self._preheard
@@ -237,6 +244,21 @@ class Satellite:
             self.conv.wake_gate.sleep()  # from here a wake word is a barge-in
         self.conv.remote_state("thinking")
         self._set_deadline(ANSWER_TIMEOUT_SECS, self._answer_timed_out)
+
+    def _pipeline_silent(self) -> None:
+        self._first_event = None
+        log.warning(
+            "Home Assistant accepted the turn but its pipeline never started: does the "
+            "Assist pipeline have a speech-to-text engine? (the turn is dropped)"
+        )
+        self.conv.bus.publish(
+            ev.ErrorEvent(
+                session_id=self.conv.session_id,
+                message="Home Assistant: its voice pipeline did not start",
+            )
+        )
+        self._end_stream()
+        self._finish_run()
 
     def _start_timed_out(self) -> None:
         log.warning("Home Assistant did not accept the voice pipeline run in time")
@@ -265,6 +287,9 @@ class Satellite:
         except ValueError:
             log.debug("unknown voice assistant event %s", msg.event_type)
             return
+        if self._first_event is not None:
+            self._first_event.cancel()  # HA's pipeline runs
+            self._first_event = None
         data = {d.name: d.value for d in msg.data}
         log.debug("Home Assistant pipeline: %s %s", kind.name, data)
         sid = self.conv.session_id
@@ -479,5 +504,5 @@ class Satellite:
             self._deadline = None
 
     async def close(self) -> None:
-        self._cancel_deadline()
+        self._reset_run()
         await self.speaker.close()

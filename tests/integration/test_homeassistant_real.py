@@ -97,15 +97,16 @@ async def test_real_home_assistant_takes_a_handed_over_turn(
     tmp_path: Path, speech: Callable[[str], Path]
 ) -> None:
     # local-first: "turn off the kitchen light" is no local intent, so its audio goes to
-    # HA's Assist pipeline, which accepts the run and the audio. (This HA has no
-    # speech-to-text engine, so its pipeline ends there without a word; the device
-    # gets back to idle when HA goes away.)
+    # HA's Assist pipeline, which accepts the run and the audio. This HA has no
+    # speech-to-text engine, so its pipeline never starts and says nothing: the device
+    # says so and gets back to idle.
     async with running_daemon(
         tmp_path / "state",
         homeassistant={"satellite": True, "host": "127.0.0.1", "port": 0, "zeroconf": False},
     ) as daemon:
         assert daemon.local is not None
         sat = daemon.homeassistant.satellite
+        sub = daemon.bus.subscribe()
         (tmp_path / "ha").mkdir()
         driver = Path(__file__).with_name("ha_driver.py")
         args = [str(daemon.homeassistant.port), str(tmp_path / "ha"), str(free_port()), "wait"]
@@ -122,9 +123,15 @@ async def test_real_home_assistant_takes_a_handed_over_turn(
         async with asyncio.timeout(60):
             while sat.state is not RunState.WAITING:  # HA accepted the run; audio sent
                 await asyncio.sleep(0.05)
-        proc.stdin.write(b"done\n")
-        await proc.stdin.drain()
-        await asyncio.wait_for(proc.communicate(), 120)
+        async with asyncio.timeout(60):
+            while True:
+                event = await sub.get()
+                if isinstance(event, ev.ErrorEvent) and "did not start" in event.message:
+                    break
         async with asyncio.timeout(30):
             while sat.state is not RunState.IDLE or daemon.local.state != "idle":
                 await asyncio.sleep(0.05)
+        assert sat.link is not None  # HA is still there
+        proc.stdin.write(b"done\n")
+        await proc.stdin.drain()
+        await asyncio.wait_for(proc.communicate(), 120)

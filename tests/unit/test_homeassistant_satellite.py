@@ -185,3 +185,22 @@ async def test_local_keeps_every_turn_but_ha_may_start_a_conversation() -> None:
     link.take()
     assert sat.takes_audio(FRAME) and link.take()[0].data == FRAME
     await sat.close()
+
+
+async def test_a_pipeline_ha_accepts_but_never_runs_ends_the_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # (HA does this when its Assist pipeline has no speech-to-text engine)
+    monkeypatch.setattr(sat_mod, "FIRST_EVENT_SECS", 0.01)
+    sat, conv, link = make("homeassistant", WakeGate("wake_word"))
+    sat.takes_audio(FRAME)
+    sat.on_response(pb.VoiceAssistantResponse(port=0))
+    await asyncio.sleep(0.05)
+    assert sat.state is RunState.IDLE and link.take()[-1].end
+    assert any(isinstance(e, ev.ErrorEvent) and "did not start" in e.message for e in conv.events)
+    sat.takes_audio(FRAME)
+    sat.on_response(pb.VoiceAssistantResponse(port=0))
+    sat.on_event(event(E.VOICE_ASSISTANT_RUN_START))
+    await asyncio.sleep(0.05)
+    assert sat.state is RunState.STREAMING  # a pipeline that speaks up keeps the turn
+    await sat.close()
