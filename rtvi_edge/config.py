@@ -192,6 +192,22 @@ class WyomingConfig:
 
 
 @dataclass(frozen=True)
+class HomeAssistantConfig:
+    satellite: bool = False  # serve the ESPHome native API: an Assist satellite in HA
+    host: str = "0.0.0.0"
+    port: int = bounded(6053, 0, 65535)
+    encryption_key: str = ""  # base64 32-byte key (Noise), as ESPHome's `api: encryption: key`
+    # Who answers a spoken turn: the device, HA's Assist pipeline, or the device's own
+    # intents first and HA for the rest (with the audio already heard).
+    pipeline: str = choice("local", "homeassistant", "local-first", default="local-first")
+    zeroconf: bool = True  # announce _esphomelib._tcp so HA discovers the device
+    base_url: str = ""  # HA's URL for relative media URLs; "" = http://<HA's address>:8123
+    mac: str = ""  # the device's MAC as HA sees it; "" = this machine's
+    timer_ring_secs: float = bounded(30.0, 1.0, 600.0)  # a finished HA timer rings this long
+    max_listen_secs: float = bounded(15.0, 2.0, 120.0)  # audio streamed to HA per turn, at most
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = choice("debug", "info", "warning", "error", default="info")
     journald: str = choice("auto", "on", "off", default="auto")
@@ -218,6 +234,7 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     tools: ToolsConfig = field(default_factory=ToolsConfig)
     wyoming: WyomingConfig = field(default_factory=WyomingConfig)
+    homeassistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
 

@@ -94,6 +94,7 @@ class Daemon:
         self.rtvi: Any = None
         self.mqtt: Any = None
         self.wyoming: Any = None
+        self.homeassistant: Any = None  # the ESPHome-API satellite, when enabled
         self.audio: LocalAudioSupervisor | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
@@ -135,6 +136,8 @@ class Daemon:
 
             self.rtvi = RtviServer(config.rtvi, self, WEB_ROOT)
             await self.rtvi.start()
+        if config.homeassistant.satellite:
+            await self._start_homeassistant()
         if config.mqtt.enabled:
             await self._start_mqtt()
         if config.wyoming.enabled:
@@ -190,6 +193,15 @@ class Daemon:
         self.audio = LocalAudioSupervisor(config.audio, self.local, local.echo)
         self._spawn(self.audio.run(), "local-audio")
 
+    async def _start_homeassistant(self) -> None:
+        from rtvi_edge.homeassistant.server import HomeAssistantSatellite
+
+        assert self.local is not None
+        self.homeassistant = HomeAssistantSatellite(
+            self.config, self.device_id, self.local, self.state_dir
+        )
+        await self.homeassistant.start()
+
     async def _start_mqtt(self) -> None:
         from rtvi_edge.local_control import LocalControl
         from rtvi_edge.mqtt.bridge import MqttBridge
@@ -198,7 +210,9 @@ class Daemon:
         control = LocalControl(
             self.bus, self.device_id, lambda: self.config, self.local, self.local_services
         )
-        self.mqtt = MqttBridge(self.config.mqtt, control)
+        # With the satellite on, HA files both under one device (the same MAC).
+        mac = self.homeassistant.identity.mac if self.homeassistant is not None else None
+        self.mqtt = MqttBridge(self.config.mqtt, control, esphome_mac=mac)
         await self.mqtt.start()
 
     def _mqtt_publish(self, topic: str, payload: str) -> bool:
@@ -231,6 +245,8 @@ class Daemon:
             parts.append("mqtt on")
         if self.wyoming is not None:
             parts.append(f"wyoming=:{self.wyoming.port}")
+        if self.homeassistant is not None:
+            parts.append(f"home assistant=:{self.homeassistant.port}")
         return ", ".join(parts)
 
     def text_conversation(self, session_id: str) -> Conversation:
@@ -332,6 +348,8 @@ class Daemon:
         if self.mqtt is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.mqtt.stop(), 3)
+        if self.homeassistant is not None:
+            await self.homeassistant.stop()
         if self.rtvi is not None:
             await self.rtvi.stop()
         if self.wyoming is not None:

@@ -42,6 +42,8 @@ class Pacer:
         due = self._next - self.lead
         if due > now:
             await asyncio.sleep(due - now)
+        if self._next is None:  # reset while this piece waited (another player discarded)
+            self._next = time.monotonic()
         self._next += duration
 
     def buffered(self) -> float:

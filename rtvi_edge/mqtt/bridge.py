@@ -39,9 +39,12 @@ MAX_COMMANDS = 16  # commands running at once; more are refused, not queued
 
 
 class MqttBridge:
-    def __init__(self, config: MqttConfig, control: DeviceControl) -> None:
+    def __init__(
+        self, config: MqttConfig, control: DeviceControl, esphome_mac: str | None = None
+    ) -> None:
         self.config = config
         self.control = control
+        self.esphome_mac = esphome_mac  # the Home Assistant satellite's MAC: one HA device
         self.topics = Topics.for_device(
             control.device_id, config.base_topic, config.discovery_prefix
         )
@@ -208,7 +211,7 @@ class MqttBridge:
     def _put_discovery(self, force: bool = False) -> None:
         c = self.control
         messages = (
-            discovery_messages(self.topics, c.device_id, c.device_name)
+            discovery_messages(self.topics, c.device_id, c.device_name, self.esphome_mac)
             if self.config.discovery
             else removal_messages(self.topics, c.device_id)
         )

@@ -137,22 +137,41 @@ def _entities(t: Topics) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-def device_block(device_id: str, device_name: str) -> dict[str, Any]:
-    return {
+# What the ESPHome API satellite already gives Home Assistant (its assist_satellite
+# entity shows the state; its media player the volume; its switch the mute).
+ESPHOME_PROVIDES = frozenset({"assist_state", "volume", "mute"})
+
+
+def device_block(
+    device_id: str, device_name: str, esphome_mac: str | None = None
+) -> dict[str, Any]:
+    block: dict[str, Any] = {
         "identifiers": [f"rtvi-edge-{device_id}"],
         "name": device_name,
         "manufacturer": "rtvi-edge",
         "model": "On-device voice assistant",
         "sw_version": __version__,
     }
+    if esphome_mac:
+        # The ESPHome integration registers the device by this MAC; sharing it makes HA
+        # merge the two into one device instead of listing the device twice.
+        block["connections"] = [["mac", esphome_mac]]
+    return block
 
 
-def discovery_messages(t: Topics, device_id: str, device_name: str) -> list[Publish]:
-    device = device_block(device_id, device_name)
+def discovery_messages(
+    t: Topics, device_id: str, device_name: str, esphome_mac: str | None = None
+) -> list[Publish]:
+    """Config messages; with the satellite on (`esphome_mac`), only what ESPHome lacks,
+    and empty configs that remove the entities it now provides."""
+    device = device_block(device_id, device_name, esphome_mac)
     origin = {"name": "rtvi-edge", "sw_version": __version__}
     slug = _slug(device_id)
     out = []
     for component, object_id, keys in _entities(t):
+        if esphome_mac and object_id in ESPHOME_PROVIDES:
+            out.append(retained(_topic(t, component, device_id, object_id), ""))
+            continue
         config = {
             "unique_id": f"rtvi_edge_{device_id}_{object_id}",
             "default_entity_id": f"{component}.{slug}_{object_id}",

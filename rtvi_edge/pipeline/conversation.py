@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -24,7 +25,8 @@ from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.engines.hub import EngineHub
 from rtvi_edge.pipeline.bot_turn import BotTurn, TurnOutcome, TurnSpec
 from rtvi_edge.pipeline.context import LlmContext
-from rtvi_edge.pipeline.hands_free import HandsFree
+from rtvi_edge.pipeline.handoff import TurnHandoff
+from rtvi_edge.pipeline.hands_free import HandsFree, WakeDetector
 from rtvi_edge.pipeline.listener import UserListener, Utterance
 from rtvi_edge.pipeline.settings import SessionSettings, clamp_volume
 from rtvi_edge.pipeline.turn_state import TurnEvent, TurnState, next_state
@@ -33,6 +35,15 @@ from rtvi_edge.tools.registry import tool_from_schema
 from rtvi_edge.tools.setup import SessionHandle, SessionTools
 
 log = logging.getLogger(__name__)
+
+# Where another pipeline's turn is, as this conversation's state machine hears it.
+_REMOTE: dict[ev.BotState, TurnEvent] = {
+    "listening": TurnEvent.USER_STARTED,
+    "thinking": TurnEvent.TURN_STARTED,
+    "speaking": TurnEvent.BOT_SPEAKING,
+    "idle": TurnEvent.TURN_ENDED,
+    "muted": TurnEvent.MUTED,
+}
 
 ECHO_TAIL_SECS = 0.3  # room reverb of the bot's last word: ignored, or held to the barge-in bar
 
@@ -87,6 +98,7 @@ class Conversation:
         self._preparing = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._handoff: TurnHandoff | None = None  # another pipeline (Home Assistant)
         self.tools = tools(self) if tools is not None else None
         self._apply_settings()
 
@@ -273,6 +285,8 @@ class Conversation:
             if hf.wake_detector is not None and hf.wake_detector.process(pcm16k):
                 self.wake("wake_word")
             return
+        if self._handoff is not None and self._handoff.takes_audio(pcm16k):
+            return  # another pipeline listens to this turn
         self.listener.feed(pcm16k)
 
     def wake(self, source: str = "push") -> None:
@@ -338,6 +352,8 @@ class Conversation:
 
     async def interrupt(self) -> bool:
         """Stop the bot now; the context keeps what the user heard. True if it was busy."""
+        if self._handoff is not None:
+            self._handoff.stop_speaking()  # Home Assistant's answer, announcement or timer too
         turn, self._turn = self._turn, None
         self._speculative_text = None
         if turn is None:
@@ -380,6 +396,8 @@ class Conversation:
             return
         if self._match_intent(text) is not None:
             return  # commands have side effects: wait for the confirmed endpoint
+        if self._handoff is not None and self._handoff.answers_turns:
+            return  # what the intents do not answer goes elsewhere: nothing to speculate on
         self._speculative_text = text
         self._turn_utt = utt
         self._start_turn(self.context.for_llm(pending_user=text), speak=True, gated=True)
@@ -421,6 +439,10 @@ class Conversation:
     def _respond(self, text: str, speak: bool) -> BotTurn | None:
         """Answer a committed user message: a local intent if one matches, else the LLM."""
         match = self._match_intent(text)
+        if match is None and self._handoff is not None:
+            utt = self._turn_utt
+            if self._handoff.takes_turn(text, utt):
+                return None
         if match is None:
             return self._start_turn(self.context.for_llm(), speak=speak)
         self._spawn(
@@ -451,6 +473,23 @@ class Conversation:
         else:
             self.context.add_assistant("")  # e.g. "stop": the user's turn got no words
             self._transition(TurnEvent.TURN_ENDED)
+
+    def remote_state(self, state: ev.BotState) -> None:
+        """Another pipeline (Home Assistant) runs this turn: show where it is."""
+        self._transition(_REMOTE[state])
+
+    @property
+    def handoff(self) -> TurnHandoff | None:
+        return self._handoff
+
+    def set_wake_detector(self, detector: WakeDetector) -> None:
+        """Listen for another wake word from now on (chosen in Home Assistant)."""
+        self.hands_free = dataclasses.replace(self.hands_free, wake_detector=detector)
+
+    def attach_handoff(self, handoff: TurnHandoff | None) -> None:
+        """Another pipeline that may take turns (Home Assistant's satellite attaches
+        itself once it is serving; None detaches it)."""
+        self._handoff = handoff
 
     def resolve_function_call(self, call_id: str, result: object) -> bool:
         return self.tools is not None and self.tools.runner.resolve(call_id, result)

@@ -1,0 +1,95 @@
+"""ESPHome native API plaintext framing, sans-I/O.
+
+A frame is `0x00`, the payload length (varint), the message type (varint),
+then the protobuf payload. `PlaintextCodec.feed` takes bytes as they come
+and returns whole frames; anything else raises `ProtocolError` with the reason,
+and the connection is closed by its owner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rtvi_edge.errors import ProtocolError
+
+MAX_PAYLOAD = 1 << 20  # no API message comes near it; a bigger length is garbage
+
+
+@dataclass(frozen=True)
+class Frame:
+    msg_type: int
+    payload: bytes
+
+
+def varint(value: int) -> bytes:
+    if value < 0:
+        raise ValueError("varints are unsigned")
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def read_varint(buf: bytes | bytearray, pos: int) -> tuple[int, int] | None:
+    """(value, next position), or None when the buffer ends first."""
+    value = shift = 0
+    while pos < len(buf):
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 35:
+            raise ProtocolError("varint longer than 5 bytes")
+    return None
+
+
+def encode_plaintext(msg_type: int, payload: bytes) -> bytes:
+    return b"\x00" + varint(len(payload)) + varint(msg_type) + payload
+
+
+class PlaintextCodec:
+    """Frames in, frames out, no encryption (the API without an encryption key)."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def take_output(self) -> bytes:
+        return b""  # plaintext has no handshake of its own
+
+    def encode(self, msg_type: int, payload: bytes) -> bytes:
+        return encode_plaintext(msg_type, payload)
+
+    def feed(self, data: bytes) -> list[Frame]:
+        self._buf += data
+        frames: list[Frame] = []
+        while self._buf:
+            if self._buf[0] == 0x01:
+                raise ProtocolError(
+                    "the client speaks the encrypted (Noise) API, but this device has no "
+                    "encryption key: remove the key in Home Assistant or set "
+                    "[homeassistant] encryption_key"
+                )
+            if self._buf[0] != 0x00:
+                raise ProtocolError(f"bad frame preamble 0x{self._buf[0]:02x} (expected 0x00)")
+            length = read_varint(self._buf, 1)
+            if length is None:
+                break
+            size, pos = length
+            if size > MAX_PAYLOAD:
+                raise ProtocolError(f"frame of {size} bytes is over the {MAX_PAYLOAD} byte limit")
+            kind = read_varint(self._buf, pos)
+            if kind is None:
+                break
+            msg_type, pos = kind
+            if len(self._buf) < pos + size:
+                break
+            frames.append(Frame(msg_type, bytes(self._buf[pos : pos + size])))
+            del self._buf[: pos + size]
+        return frames

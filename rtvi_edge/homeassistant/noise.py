@@ -1,0 +1,146 @@
+"""The encrypted ESPHome API transport (Noise_NNpsk0_25519_ChaChaPoly_SHA256), responder side.
+
+Sans-I/O, like `framing.PlaintextCodec`: `feed` takes bytes, returns whole
+messages; `take_output` hands back what the handshake must send. Frames are
+`0x01`, a 2-byte big-endian length, then the frame. The client opens with an
+empty frame (its hello) and the first handshake message; we answer with our
+hello (protocol 1, name, MAC) and the second handshake message. After that
+each frame is encrypted `type (2 bytes) + length (2 bytes) + payload`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+from typing import Any, NoReturn
+
+from rtvi_edge.errors import ConfigError, ProtocolError
+from rtvi_edge.homeassistant.framing import Frame
+
+PROTOCOL_NAME = b"Noise_NNpsk0_25519_ChaChaPoly_SHA256"
+PROLOGUE = b"NoiseAPIInit\x00\x00"
+MAX_FRAME = 0xFFFF
+
+
+def decode_key(key: str) -> bytes:
+    """The 32-byte pre-shared key from its base64 form (ESPHome's `api: encryption: key`)."""
+    try:
+        raw = base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise ConfigError(
+            [
+                "[homeassistant] encryption_key: must be 32 random bytes in base64 "
+                "(e.g. `openssl rand -base64 32`)"
+            ]
+        )
+    return raw
+
+
+class _State(enum.Enum):
+    HELLO = "hello"
+    HANDSHAKE = "handshake"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class NoiseCodec:
+    def __init__(self, psk: bytes, name: str, mac: str) -> None:
+        from noise.connection import NoiseConnection  # noiseprotocol, via aioesphomeapi
+
+        self._proto: Any = NoiseConnection.from_name(PROTOCOL_NAME)
+        self._proto.set_as_responder()
+        self._proto.set_psks(psk)
+        self._proto.set_prologue(PROLOGUE)
+        self._proto.start_handshake()
+        self._name = name.encode()
+        self._mac = mac.encode()
+        self._state = _State.HELLO
+        self._buf = bytearray()
+        self._out = bytearray()
+
+    @property
+    def ready(self) -> bool:
+        return self._state is _State.READY
+
+    def take_output(self) -> bytes:
+        out, self._out = bytes(self._out), bytearray()
+        return out
+
+    def encode(self, msg_type: int, payload: bytes) -> bytes:
+        if not self.ready:
+            raise ProtocolError("the encrypted handshake is not finished")
+        if len(payload) > MAX_FRAME - 4 - 16:
+            raise ProtocolError(f"a {len(payload)} byte message does not fit a Noise frame")
+        header = bytes((msg_type >> 8, msg_type & 0xFF, len(payload) >> 8, len(payload) & 0xFF))
+        return _frame(self._proto.encrypt(header + payload))
+
+    def feed(self, data: bytes) -> list[Frame]:
+        self._buf += data
+        frames: list[Frame] = []
+        while len(self._buf) >= 3:
+            if self._buf[0] == 0x00:
+                raise ProtocolError(
+                    "the client speaks the plaintext API, but this device requires encryption: "
+                    "give Home Assistant the device's encryption key"
+                )
+            if self._buf[0] != 0x01:
+                raise ProtocolError(f"bad frame preamble 0x{self._buf[0]:02x} (expected 0x01)")
+            size = (self._buf[1] << 8) | self._buf[2]
+            if len(self._buf) < 3 + size:
+                break
+            body = bytes(self._buf[3 : 3 + size])
+            del self._buf[: 3 + size]
+            frame = self._handle(body)
+            if frame is not None:
+                frames.append(frame)
+        return frames
+
+    def _handle(self, body: bytes) -> Frame | None:
+        if self._state is _State.HELLO:
+            # The client hello is an empty frame; we answer with ours.
+            self._out += _frame(b"\x01" + self._name + b"\x00" + self._mac + b"\x00")
+            self._state = _State.HANDSHAKE
+            return None
+        if self._state is _State.HANDSHAKE:
+            self._handshake(body)
+            return None
+        if self._state is _State.READY:
+            return self._decrypt(body)
+        raise ProtocolError("the encrypted handshake failed earlier")
+
+    def _handshake(self, body: bytes) -> None:
+        if not body or body[0] != 0x00:
+            self._fail("Handshake frame malformed")
+        try:
+            self._proto.read_message(body[1:])
+        except Exception as exc:
+            self._fail("Handshake MAC failure", exc)
+        self._out += _frame(b"\x00" + bytes(self._proto.write_message()))
+        self._state = _State.READY
+
+    def _fail(self, reason: str, cause: Exception | None = None) -> NoReturn:
+        # The client shows this text; "Handshake MAC failure" makes it say "invalid key".
+        self._out += _frame(b"\x01" + reason.encode())
+        self._state = _State.FAILED
+        message = "wrong encryption key" if "MAC" in reason else reason
+        raise ProtocolError(f"encrypted handshake refused: {message}") from cause
+
+    def _decrypt(self, body: bytes) -> Frame:
+        try:
+            plain = bytes(self._proto.decrypt(body))
+        except Exception as exc:
+            raise ProtocolError("an encrypted frame did not decrypt") from exc
+        if len(plain) < 4:
+            raise ProtocolError("an encrypted frame is too short for its header")
+        msg_type = (plain[0] << 8) | plain[1]
+        size = (plain[2] << 8) | plain[3]
+        if size != len(plain) - 4:
+            raise ProtocolError(f"an encrypted frame says {size} bytes but holds {len(plain) - 4}")
+        return Frame(msg_type, plain[4:])
+
+
+def _frame(body: bytes) -> bytes:
+    return bytes((0x01, len(body) >> 8, len(body) & 0xFF)) + body
