@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 import socket
 import time
@@ -117,7 +118,7 @@ class Daemon:
         if config.rtvi.enabled:
             from rtvi_edge.rtvi.server import RtviServer
 
-            self.rtvi = RtviServer(config.rtvi, self, WEB_ROOT)
+            self.rtvi = RtviServer(config.rtvi, self, WEB_ROOT, self._pairing_token(config))
             await self.rtvi.start()
         if config.mqtt.enabled:
             await self._start_mqtt()
@@ -126,6 +127,25 @@ class Daemon:
         self.ready_secs = time.monotonic() - t0
         log.info("ready in %.2f s: %s", self.ready_secs, self.describe())
         self.notifier.ready(self.describe())
+
+    def _pairing_token(self, config: Config) -> str:
+        from rtvi_edge.rtvi.security import load_or_create_token
+
+        if config.rtvi.open_device:
+            log.warning("open device ([rtvi] open_device): anyone may change settings")
+        if config.rtvi.token:
+            return config.rtvi.token
+        try:
+            token = load_or_create_token(self.state_dir)
+        except OSError as exc:
+            token = secrets.token_urlsafe(18)
+            log.warning(
+                "cannot keep the pairing token in %s (%s): using one for this run",
+                self.state_dir,
+                exc,
+            )
+        log.info("pairing token for RTVI clients: %s (`rtvi-edge token` shows it)", token)
+        return token
 
     def _warm_up(self) -> None:
         """One tiny generation so the first real turn finds the system prompt cached."""

@@ -269,6 +269,10 @@ class MqttBridge:
         except cmd.PayloadError as exc:
             self.handler.refuse(kind, topic, str(exc), reply, exc.request_id)
             return
+        except Exception as exc:  # a parser bug must not leave the asker waiting
+            log.warning("MQTT: %s: unreadable command: %s", topic, exc)
+            self.handler.refuse(kind, topic, f"{kind}: unreadable payload", reply)
+            return
         if len(self._commands) >= MAX_COMMANDS:
             error = f"{kind}: busy, {MAX_COMMANDS} commands running"
             self.handler.refuse(kind, topic, error, reply)

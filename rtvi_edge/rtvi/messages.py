@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from rtvi_edge import text_limits
 from rtvi_edge.errors import ProtocolError
 
 LABEL = "rtvi-ai"
@@ -142,9 +142,9 @@ def parse_version(version: str) -> tuple[int, int]:
 def parse_message(text: str) -> ClientMsg:
     """One RTVI JSON envelope → a typed message; MessageError says exactly what is wrong."""
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MessageError(f"message is not valid JSON: {exc.msg} at char {exc.pos}") from None
+        obj = text_limits.loads(text)
+    except text_limits.InputError as exc:
+        raise MessageError(str(exc)) from None
     if not isinstance(obj, dict):
         raise MessageError("message must be a JSON object")
     raw_id = obj.get("id", "")
@@ -235,4 +235,4 @@ def envelope(mtype: str, data: Any = None, msg_id: str | None = None) -> str:
         obj["id"] = msg_id
     if data is not None:
         obj["data"] = data
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str)
+    return text_limits.dumps_clean(obj)

@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rtvi_edge import events as ev
+from rtvi_edge.errors import ServiceConfigError
 from rtvi_edge.pipeline.conversation import Conversation
+from rtvi_edge.rtvi.security import PAIRING_NEEDED
 from rtvi_edge.services import actions, options
 from rtvi_edge.services.device import DeviceSettings
 from rtvi_edge.services.update import plan_update
@@ -23,6 +25,7 @@ class ServiceHost:
         self.conversation = conversation
         self.device = device
         self._ctx = actions.ActionContext(conversation, disconnect)
+        self.paired = True  # an unpaired RTVI client may not change the device or run actions
 
     def get_config(self) -> list[dict[str, Any]]:
         return options.current_config(self.conversation.settings, self.device.config)
@@ -38,6 +41,8 @@ class ServiceHost:
     async def update_config(self, items: Any, interrupt: bool = False) -> list[dict[str, Any]]:
         conv = self.conversation
         plan = plan_update(items, conv.settings, self.device.config)
+        if plan.device_changed and not self.paired:
+            raise ServiceConfigError(f"changing device-wide settings: {PAIRING_NEEDED}")
         if plan.device_changed:
             await self.device.apply(plan.device)  # raises before anything else is applied
         conv.settings = plan.settings
@@ -51,5 +56,9 @@ class ServiceHost:
         conv.bus.publish(ev.ConfigChanged(session_id=conv.session_id, config=config))
         return config
 
-    async def run_action(self, service: Any, action: Any, arguments: Any) -> Any:
+    async def run_action(
+        self, service: Any, action: Any, arguments: Any, check_pairing: bool = True
+    ) -> Any:
+        if check_pairing and not self.paired:
+            raise ServiceConfigError(f"actions: {PAIRING_NEEDED}")
         return await actions.run_action(self._ctx, service, action, arguments)
