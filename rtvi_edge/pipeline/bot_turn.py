@@ -142,7 +142,10 @@ class BotTurn:
         if self._task is not None and not self._task.done():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                try:
+                    await self._task
+                except Exception as exc:  # the turn had failed: stopping it still succeeds
+                    log.warning("%s: the turn failed: %s", self.spec.session_id, exc)
         if self._sink is not None and self._speaking:
             await self._sink.discard()
         self.outcome.interrupted = True
