@@ -31,7 +31,7 @@ from rtvi_edge.pipeline.wake_gate import WakeGate
 from rtvi_edge.services.device import DeviceSettings, apply_overrides
 from rtvi_edge.services.host import ServiceHost
 from rtvi_edge.tools.setup import ToolSetup
-from rtvi_edge.tools.timers import Timer, TimerService
+from rtvi_edge.tools.timers import DEVICE_OWNER, Timer, TimerService
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +180,8 @@ class Daemon:
         self.local_host = ServiceHost(self.local, self.device)
         self.tools.equip(self.local, client_functions=False)
         self.conversations[LOCAL_SESSION] = self.local
+        if self.timers is not None:
+            self.timers.bind(LOCAL_SESSION, DEVICE_OWNER)
         if not config.device.local_session or config.audio.backend == "none":
             log.info("local audio is off")
             return
@@ -214,12 +216,30 @@ class Daemon:
         return bool(publish(topic, payload)) if publish is not None else False
 
     def _timer_fired(self, timer: Timer) -> None:
-        """Announce on the conversation that set it, or on the device's own speaker."""
-        conv = self.conversations.get(timer.session_id)
-        if conv is None or conv.closed:
+        """Announce to its owner (a connected session of that client), else on the device."""
+        assert self.timers is not None
+        conv = None
+        for session_id in self.timers.sessions_of(timer.owner):
+            found = self.conversations.get(session_id)
+            if found is not None and not found.closed:
+                conv = found
+        if conv is None:
             conv = self.local
         if conv is not None:
             self._spawn(conv.say(f"Your {timer.label} timer is done."), "timer-announce")
+        else:
+            log.warning(
+                "timer %s (%s) is done, and nobody is there to hear it", timer.id, timer.label
+            )
+
+    def bind_owner(self, session_id: str, owner: str | None) -> None:
+        """SessionFactory: who a session is, for its timers (None: the session is gone)."""
+        if self.timers is None:
+            return
+        if owner is None:
+            self.timers.unbind(session_id)
+        else:
+            self.timers.bind(session_id, owner)
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 _END = object()
 FALLBACK = "Sorry, the app did not answer in time."
+NOT_JSON = "Sorry, I could not put that into words."
 
 
 @dataclass
@@ -195,10 +196,15 @@ class BotTurn:
         messages: list[dict[str, Any]] | None = self.spec.messages
         if self._tools is not None and self._tools.tools():
             messages = await self._use_tools(self.spec.messages)
-            if messages is None:  # a client tool timed out: say so instead of guessing
-                for chunk in chunker.push(FALLBACK + " ") + chunker.flush():
+            # A client tool timed out: say so instead of guessing. A tool that words its own
+            # answer (a summary) is said as it is: a small model may echo the call's JSON.
+            said = (
+                FALLBACK if messages is None else router.spoken_summary(self.outcome.tool_messages)
+            )
+            if said:
+                for chunk in chunker.push(said + " ") + chunker.flush():
                     await text_q.put(chunk)
-                self.outcome.generated = FALLBACK
+                self.outcome.generated = said
                 self._publish(ev.BotLlmStopped(session_id=sid))
                 await text_q.put(_END)
                 return
@@ -215,11 +221,17 @@ class BotTurn:
                 self.outcome.llm_ttfb = time.monotonic() - t0
             self.outcome.generated += piece
             self._publish(ev.BotLlmText(session_id=sid, text=piece))
+            if router.looks_like_json(self.outcome.generated):
+                continue  # never read out a tool call's JSON
             for chunk in chunker.push(piece):
                 if self.outcome.tts_ttfb is None and self._sink is not None:
                     self._llm_go.clear()  # until the first clause has its audio
                 await text_q.put(chunk)
-        for chunk in chunker.flush():
+        tail = chunker.flush()
+        if router.looks_like_json(self.outcome.generated):
+            self.outcome.generated = NOT_JSON
+            tail = chunker.push(NOT_JSON + " ") + chunker.flush()
+        for chunk in tail:
             await text_q.put(chunk)
         self.outcome.generated = self.outcome.generated.strip()
         self._publish(ev.BotLlmStopped(session_id=sid))

@@ -12,6 +12,7 @@ import asyncio
 import html
 import itertools
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from rtvi_edge.config import RtviConfig
 from rtvi_edge.events import EventBus
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.rtvi.admission import ConnectionGuard, Slots
+from rtvi_edge.rtvi.messages import ClientReady
 from rtvi_edge.rtvi.protocol import RtviProtocol
 from rtvi_edge.rtvi.security import Access, Caller, Policy
 from rtvi_edge.rtvi.session import RtviSession
@@ -42,6 +44,8 @@ class SessionFactory(Protocol):
     ) -> ServiceHost: ...
 
     def health(self) -> tuple[bool, dict[str, Any]]: ...
+
+    def bind_owner(self, session_id: str, owner: str | None) -> None: ...
 
 
 class RtviServer:
@@ -263,7 +267,17 @@ class RtviServer:
         )
         session.paired = access is Access.PAIRED
         session.host.paired = session.paired
-        session.admit = lambda: self.slots.make_ready(session_id)
+        query_client = request.query.get("client_id")
+
+        def admit(ready: ClientReady) -> str | None:
+            why = self.slots.make_ready(session_id)
+            if why is None:
+                client_id = _client_id(ready.about.get("client_id")) or _client_id(query_client)
+                owner = f"client:{client_id}" if client_id else f"session:{session_id}"
+                f.bind_owner(session_id, owner)
+            return why
+
+        session.admit = admit
         session.ready_timeout = self.config.ready_timeout_secs
         self.sessions[session_id] = session
         self.slots.connected(session_id)
@@ -276,6 +290,7 @@ class RtviServer:
         finally:
             self.sessions.pop(session_id, None)
             self.slots.closed(session_id)
+            f.bind_owner(session_id, None)
             if task is not None:
                 self._session_tasks.discard(task)
             log.info("session %s closed", session_id)
@@ -309,3 +324,11 @@ def _with_pairing(page: str, token: str) -> str:
     if at < 0:
         at = page.find("</main>")
     return page if at < 0 else page[:at] + note + page[at:]
+
+
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _client_id(value: Any) -> str | None:
+    """A client's own stable id (it owns its timers across reconnects and restarts)."""
+    return value if isinstance(value, str) and _CLIENT_ID.fullmatch(value) else None

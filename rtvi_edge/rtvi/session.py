@@ -76,7 +76,7 @@ class RtviSession:
         self._closing = asyncio.Event()
         # Admission (set by the server): a slot is taken at client-ready, within a deadline.
         self.paired = True
-        self.admit: Callable[[], str | None] = lambda: None
+        self.admit: Callable[[m.ClientReady], str | None] = lambda msg: None
         self.ready_timeout: float | None = None
 
     # -- output -----------------------------------------------------------------
@@ -235,7 +235,7 @@ class RtviSession:
     async def _handle(self, msg: m.ClientMsg) -> None:
         p = self.protocol
         if isinstance(msg, m.ClientReady):
-            why = self.admit()
+            why = self.admit(msg)
             if why is not None:
                 self._fatal(why)
                 return
