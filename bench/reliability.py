@@ -470,15 +470,19 @@ async def _soak_turn(
     options = {"audio_response": speak}
     await ws.send_bytes(rtvi("send-text", {"content": rng.choice(PROMPTS), "options": options}))
     t0 = time.monotonic()
-    llm_done = spoke = False
+    llm_done = spoke = answered = False
     while True:
         left = t0 + 120 - time.monotonic()
         if left <= 0:
             stats["slow_turns"] += 1
             return
+        # A text-only local intent (no LLM) ends with its words: quiet for 3 s means done.
+        quiet_end = answered and not speak and not spoke
         try:
-            reply = await _read_message(ws, left)
+            reply = await _read_message(ws, min(left, 3.0) if quiet_end else left)
         except TimeoutError:
+            if quiet_end:
+                break
             continue
         kind = reply["type"]
         if kind in ("error", "error-response"):
@@ -486,6 +490,7 @@ async def _soak_turn(
             return
         llm_done |= kind == "bot-llm-stopped"
         spoke |= kind == "bot-started-speaking"
+        answered |= kind == "bot-output"
         if kind == "bot-stopped-speaking" or (llm_done and not speak and not spoke):
             break
     stats["turns"] += 1
@@ -540,6 +545,7 @@ async def soak(
             sample = daemon.sample()
             sample["t"] -= start
             sample["turns"] = stats["turns"]
+            sample["slow_turns"] = stats["slow_turns"]
             samples.append(sample)
             samples_log.write(json.dumps(sample) + "\n")
             samples_log.flush()
