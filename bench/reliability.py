@@ -228,11 +228,24 @@ async def _read_message(ws: aiohttp.ClientWebSocketResponse, timeout: float) -> 
             return parsed
 
 
+async def _connect(http: aiohttp.ClientSession, url: str) -> aiohttp.ClientWebSocketResponse:
+    """A socket, waiting while the device is full (the sockets just closed still count
+    until the server has torn their sessions down)."""
+    for _ in range(100):
+        try:
+            return await http.ws_connect(f"{url}/ws", max_msg_size=0)
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status != 503:
+                raise
+            await asyncio.sleep(0.1)
+    return await http.ws_connect(f"{url}/ws", max_msg_size=0)
+
+
 async def _fuzz_connection(
     url: str, inputs: list[tuple[str, bytes | str]], stats: dict[str, Any]
 ) -> None:
     async with aiohttp.ClientSession() as http:
-        ws = await http.ws_connect(f"{url}/ws", max_msg_size=0)
+        ws = await _connect(http, url)
         try:
             # A few inputs before client-ready: refused, nothing served.
             pre = inputs[:3]
