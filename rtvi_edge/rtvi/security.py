@@ -29,6 +29,7 @@ from rtvi_edge.errors import RtviEdgeError
 log = logging.getLogger(__name__)
 
 TOKEN_FILE = "pairing-token"
+SERVICE_STATE_DIR = Path("/var/lib/rtvi-edge")  # systemd's StateDirectory=rtvi-edge
 
 
 def print_token(config: Config, new: bool = False) -> int:
@@ -41,6 +42,9 @@ def print_token(config: Config, new: bool = False) -> int:
         print(config.rtvi.token)
         return 0
     state_dir = default_state_dir(config)
+    if not config.device.state_dir and not os.environ.get("STATE_DIRECTORY"):
+        if (SERVICE_STATE_DIR / TOKEN_FILE).exists():  # the systemd service's, from a shell
+            state_dir = SERVICE_STATE_DIR
     try:
         print(load_or_create_token(state_dir, new))
     except OSError as exc:
