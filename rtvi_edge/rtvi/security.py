@@ -42,9 +42,9 @@ def print_token(config: Config, new: bool = False) -> int:
         print(config.rtvi.token)
         return 0
     state_dir = default_state_dir(config)
-    if not config.device.state_dir and not os.environ.get("STATE_DIRECTORY"):
-        if (SERVICE_STATE_DIR / TOKEN_FILE).exists():  # the systemd service's, from a shell
-            state_dir = SERVICE_STATE_DIR
+    from_shell = not config.device.state_dir and not os.environ.get("STATE_DIRECTORY")
+    if from_shell and (SERVICE_STATE_DIR / TOKEN_FILE).exists():  # the systemd service's
+        state_dir = SERVICE_STATE_DIR
     try:
         print(load_or_create_token(state_dir, new))
     except OSError as exc:
