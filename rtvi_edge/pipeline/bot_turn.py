@@ -173,6 +173,10 @@ class BotTurn:
         try:
             await asyncio.gather(*tasks)
         except BaseException:
+            # Release the engine threads first: a producer paused on `_llm_go` holds the
+            # LLM lock, and every other session would wait on it forever.
+            self._cancel.set()
+            self._llm_go.set()
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -216,17 +220,20 @@ class BotTurn:
             self._cancel,
             self._llm_go,
         )
-        async for piece in pieces:
-            if self.outcome.llm_ttfb is None:
-                self.outcome.llm_ttfb = time.monotonic() - t0
-            self.outcome.generated += piece
-            self._publish(ev.BotLlmText(session_id=sid, text=piece))
-            if router.looks_like_json(self.outcome.generated):
-                continue  # never read out a tool call's JSON
-            for chunk in chunker.push(piece):
-                if self.outcome.tts_ttfb is None and self._sink is not None:
-                    self._llm_go.clear()  # until the first clause has its audio
-                await text_q.put(chunk)
+        try:
+            async for piece in pieces:
+                if self.outcome.llm_ttfb is None:
+                    self.outcome.llm_ttfb = time.monotonic() - t0
+                self.outcome.generated += piece
+                self._publish(ev.BotLlmText(session_id=sid, text=piece))
+                if router.looks_like_json(self.outcome.generated):
+                    continue  # never read out a tool call's JSON
+                for chunk in chunker.push(piece):
+                    if self.outcome.tts_ttfb is None and self._sink is not None:
+                        self._llm_go.clear()  # until the first clause has its audio
+                    await text_q.put(chunk)
+        finally:  # the thread lets go of the LLM now, not when the generator is collected
+            await pieces.aclose()  # type: ignore[attr-defined]
         tail = chunker.flush()
         if router.looks_like_json(self.outcome.generated):
             self.outcome.generated = NOT_JSON
