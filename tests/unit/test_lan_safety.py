@@ -10,7 +10,9 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -279,3 +281,84 @@ async def test_session_teardown_survives_a_failing_conversation_close() -> None:
     assert ws.closed
     left = [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task()]
     assert all(t.done() for t in left), left
+
+
+class _LockedLlm:
+    """Streams words while holding its lock, as llama.cpp's engine does."""
+
+    model_name = "fake"
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+
+    def stream_chat(self, messages: Any, params: Any, cancel: Any, stats: Any) -> Iterator[str]:
+        with self.lock:
+            for _ in range(200):
+                if cancel.is_set():
+                    return
+                yield "word and more words. "
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+class _BrokenTts:
+    """Says the first clause (slowly, so the text queue fills), then fails."""
+
+    sample_rate = 16000
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def synthesize(self, text: str, speed: float) -> Iterator[bytes]:
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("the voice failed")
+        time.sleep(0.3)
+        yield b"\0\0" * 160
+
+
+class _NullSink:
+    sample_rate = 16000
+
+    async def play(self, pcm: bytes) -> None:
+        pass
+
+    def buffered(self) -> float:
+        return 0.0
+
+    async def discard(self) -> None:
+        pass
+
+
+async def test_a_failed_turn_lets_go_of_the_llm() -> None:
+    """The soak's stall: TTS failed, the LLM thread stayed paused holding the engine lock."""
+    from rtvi_edge.pipeline.bot_turn import BotTurn, TurnSpec
+
+    llm = _LockedLlm()
+    turn = BotTurn(
+        TurnSpec("s1", [{"role": "user", "content": "hi"}]),
+        llm,  # type: ignore[arg-type]
+        _BrokenTts(),  # type: ignore[arg-type]
+        _NullSink(),
+        lambda e: None,
+    )
+    with pytest.raises(RuntimeError, match="voice failed"):
+        await asyncio.wait_for(turn.start(), 10)
+    free = await asyncio.to_thread(llm.lock.acquire, True, 5)
+    assert free, "the LLM is still held: every other session would wait forever"
+    llm.lock.release()
+
+
+async def test_a_paused_producer_never_waits_forever() -> None:
+    """The soak's stall: the LLM paused on `go` holding its lock, and the synthesis that
+    would set `go` waited for a worker thread held by LLM calls waiting on that lock."""
+    import threading
+
+    from rtvi_edge.engines.threads import iterate_in_thread
+
+    go = threading.Event()  # cleared, and nobody will set it
+    items = [i async for i in iterate_in_thread(lambda: iter(range(5)), None, go, 0.1)]
+    assert items == [0, 1, 2, 3, 4]
