@@ -159,6 +159,8 @@ async def test_silent_sockets_do_not_lock_out_a_real_client(tmp_path: Path) -> N
         other = await ready_ws(http, port)
         full = await run_client({"wsUrl": url, "steps": [{"do": "connect"}]}, timeout=60)
         assert not full.ok and not full.of("botReady")
+        (step,) = full.steps()
+        assert not step["ok"] and "Failed to connect" in step["error"]  # connect() rejected
         assert len(daemon.rtvi.slots.ready) == 2
 
         # The silent sockets are closed at their deadline, with a reason.
