@@ -108,7 +108,8 @@ class RtviSession:
             asyncio.create_task(self._forwarder(sub), name=f"rtvi-events-{self.session_id}"),
         ]
         if self.ready_timeout is not None:
-            tasks.append(asyncio.create_task(self._ready_deadline(self.ready_timeout)))
+            deadline = self._ready_deadline(self.ready_timeout)
+            tasks.append(asyncio.create_task(deadline, name=f"rtvi-ready-{self.session_id}"))
         closing = asyncio.create_task(self._closing.wait())
         try:
             await asyncio.wait([closing, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -223,6 +224,8 @@ class RtviSession:
     async def _worker(self) -> None:
         while True:
             msg = await self._requests.get()
+            if self._closing.is_set():
+                continue  # refused at client-ready (device full): serve nothing more
             try:
                 await self._handle(msg)
             except RtviEdgeError as exc:
