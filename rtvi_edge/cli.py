@@ -24,6 +24,10 @@ def _parser() -> argparse.ArgumentParser:
     chk = sub.add_parser("check-config", help="validate a config file and exit")
     chk.add_argument("path", nargs="?")
     sub.add_parser("devices", help="list sound devices")
+    tok = sub.add_parser("token", help="print the pairing token for RTVI clients")
+    tok.add_argument(
+        "--new", action="store_true", help="make a new one (the old one stops working)"
+    )
     tr = sub.add_parser("transcribe", help="print the text of a WAV file")
     tr.add_argument("wav", type=Path)
     say = sub.add_parser("say", help="speak text into a WAV file")
@@ -100,6 +104,10 @@ def _dispatch(args: argparse.Namespace, config: Config, path: Path | None) -> in
         return asyncio.run(run_daemon(config, path))
     if args.command == "devices":
         return _devices()
+    if args.command == "token":
+        from rtvi_edge.rtvi.security import print_token
+
+        return print_token(config, args.new)
     if args.command == "transcribe":
         return _transcribe(config, args.wav)
     if args.command == "say":

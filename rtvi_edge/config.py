@@ -134,13 +134,19 @@ class RtviConfig:
     enabled: bool = True
     host: str = "0.0.0.0"
     port: int = bounded(7860, 0, 65535)
-    token: str = ""
+    token: str = ""  # "" = the pairing token made in the state dir at first start
     allowed_origins: tuple[str, ...] = ()
     max_sessions: int = bounded(4, 1, 64)
     max_message_bytes: int = bounded(1_048_576, 1024, 64 * 1_048_576)
     output_rate: int = bounded(24000, 8000, 48000)
     chunk_ms: int = bounded(40, 10, 200)
     function_call_timeout_secs: float = bounded(10.0, 0.5, 300.0)
+    open_device: bool = False  # true: no pairing token needed for anything (trusted LAN)
+    trust_loopback: bool = True  # the device itself counts as paired (false behind a proxy)
+    ready_timeout_secs: float = bounded(10.0, 1.0, 300.0)  # client-ready deadline
+    max_waiting: int = bounded(8, 1, 256)  # sockets waiting for client-ready
+    max_connections: int = bounded(64, 4, 4096)  # TCP connections on the port
+    idle_timeout_secs: float = bounded(15.0, 1.0, 600.0)  # outside a request; read timeout
 
 
 @dataclass(frozen=True)

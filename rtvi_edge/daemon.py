@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 import socket
 import time
@@ -31,7 +32,7 @@ from rtvi_edge.pipeline.settings import SessionSettings
 from rtvi_edge.services.conversation_services import ConversationServices
 from rtvi_edge.services.device import DeviceSettings, apply_overrides
 from rtvi_edge.tools.setup import ToolSetup
-from rtvi_edge.tools.timers import Timer, TimerService
+from rtvi_edge.tools.timers import DEVICE_OWNER, Timer, TimerService
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class Daemon:
         if config.rtvi.enabled:
             from rtvi_edge.rtvi.server import RtviServer
 
-            self.rtvi = RtviServer(config.rtvi, self, WEB_ROOT)
+            self.rtvi = RtviServer(config.rtvi, self, WEB_ROOT, self._pairing_token(config))
             await self.rtvi.start()
         if config.homeassistant.satellite:
             await self._start_homeassistant()
@@ -149,6 +150,25 @@ class Daemon:
         self.ready_secs = time.monotonic() - t0
         log.info("ready in %.2f s: %s", self.ready_secs, self.describe())
         self.notifier.ready(self.describe())
+
+    def _pairing_token(self, config: Config) -> str:
+        from rtvi_edge.rtvi.security import load_or_create_token
+
+        if config.rtvi.open_device:
+            log.warning("open device ([rtvi] open_device): anyone may change settings")
+        if config.rtvi.token:
+            return config.rtvi.token
+        try:
+            token = load_or_create_token(self.state_dir)
+        except OSError as exc:
+            token = secrets.token_urlsafe(18)
+            log.warning(
+                "cannot keep the pairing token in %s (%s): using one for this run",
+                self.state_dir,
+                exc,
+            )
+        log.info("pairing token for RTVI clients: %s (`rtvi-edge token` shows it)", token)
+        return token
 
     def _warm_up(self) -> None:
         """One tiny generation so the first real turn finds the system prompt cached."""
@@ -187,6 +207,8 @@ class Daemon:
         self.local = local.conversation
         self.local_services = ConversationServices(self.local, self.device)
         self.conversations[LOCAL_SESSION] = self.local
+        if self.timers is not None:
+            self.timers.bind(LOCAL_SESSION, DEVICE_OWNER)
         if not with_audio:
             log.info("local audio is off")
             return
@@ -220,12 +242,30 @@ class Daemon:
         return bool(publish(topic, payload)) if publish is not None else False
 
     def _timer_fired(self, timer: Timer) -> None:
-        """Announce on the conversation that set it, or on the device's own speaker."""
-        conv = self.conversations.get(timer.session_id)
-        if conv is None or conv.closed:
+        """Announce to its owner (a connected session of that client), else on the device."""
+        assert self.timers is not None
+        conv = None
+        for session_id in self.timers.sessions_of(timer.owner):
+            found = self.conversations.get(session_id)
+            if found is not None and not found.closed:
+                conv = found
+        if conv is None:
             conv = self.local
         if conv is not None:
             self._spawn(conv.say(f"Your {timer.label} timer is done."), "timer-announce")
+        else:
+            log.warning(
+                "timer %s (%s) is done, and nobody is there to hear it", timer.id, timer.label
+            )
+
+    def bind_owner(self, session_id: str, owner: str | None) -> None:
+        """SessionFactory: who a session is, for its timers (None: the session is gone)."""
+        if self.timers is None:
+            return
+        if owner is None:
+            self.timers.unbind(session_id)
+        else:
+            self.timers.bind(session_id, owner)
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)

@@ -25,6 +25,7 @@ RANK = {
     "events": 1,
     "logs": 1,
     "systemd": 1,
+    "text_limits": 1,
     "models": 2,
     "engines": 3,
     "audio": 3,

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from rtvi_edge.audio.pcm import apply_gain, resample
+from rtvi_edge.audio.quiet import quiet_sound_libraries
 from rtvi_edge.audio.sink import AudioSink, Pacer
 from rtvi_edge.config import AudioConfig
 from rtvi_edge.errors import AudioDeviceError
@@ -33,11 +34,12 @@ def _pyaudio() -> Any:
 
 
 def list_devices() -> list[dict[str, Any]]:
-    pa = _pyaudio().PyAudio()
-    try:
-        return [pa.get_device_info_by_index(i) for i in range(pa.get_device_count())]
-    finally:
-        pa.terminate()
+    with quiet_sound_libraries():
+        pa = _pyaudio().PyAudio()
+        try:
+            return [pa.get_device_info_by_index(i) for i in range(pa.get_device_count())]
+        finally:
+            pa.terminate()
 
 
 def find_device(pa: Any, wanted: str, want_input: bool) -> dict[str, Any]:
@@ -156,6 +158,13 @@ def _supported_rate(pa: Any, device: dict[str, Any], wanted: int, want_input: bo
 
 
 def open_pyaudio(cfg: AudioConfig) -> tuple[PyAudioSource, AudioSink]:
+    with quiet_sound_libraries():  # ALSA/JACK print dozens of lines per probe
+        source, sink, opened = _open_pyaudio(cfg)
+    log.info("local audio: %s", opened)  # outside: our stderr is back
+    return source, sink
+
+
+def _open_pyaudio(cfg: AudioConfig) -> tuple[PyAudioSource, AudioSink, str]:
     pyaudio = _pyaudio()
     pa = pyaudio.PyAudio()
     try:
@@ -173,11 +182,5 @@ def open_pyaudio(cfg: AudioConfig) -> tuple[PyAudioSource, AudioSink]:
     except OSError as exc:
         pa.terminate()
         raise AudioDeviceError(f"PortAudio: {exc}") from exc
-    log.info(
-        "local audio: mic %r at %d Hz, speaker %r at %d Hz",
-        mic["name"],
-        in_rate,
-        spk["name"],
-        out_rate,
-    )
-    return source, sink
+    opened = f"mic {mic['name']!r} at {in_rate} Hz, speaker {spk['name']!r} at {out_rate} Hz"
+    return source, sink, opened

@@ -16,6 +16,7 @@ from typing import Protocol
 from rtvi_edge import events as ev
 from rtvi_edge.audio.echo import EchoCanceller, EchoReferenceSink
 from rtvi_edge.audio.local import AudioSource, open_device
+from rtvi_edge.audio.quiet import sound_devices_signature
 from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.config import AudioConfig
 from rtvi_edge.errors import AudioDeviceError
@@ -93,7 +94,7 @@ class LocalAudioSupervisor:
                             message=f"local audio unavailable: {exc}",
                         )
                     )
-                await asyncio.sleep(delay)
+                await wait_for_hotplug(delay)
                 delay = min(MAX_RETRY_SECS, delay * 2)
             except asyncio.CancelledError:
                 self._detach()
@@ -123,3 +124,16 @@ class LocalAudioSupervisor:
                 except Exception as exc:  # a dead device may fail to close, too
                     log.debug("closing the audio device failed: %s", exc)
         self.source = self.sink = None
+
+
+async def wait_for_hotplug(secs: float, poll: float = 1.0) -> bool:
+    """Sleeps up to `secs` (the back-off), less when a sound card is plugged in or out."""
+    before = sound_devices_signature()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + secs
+    while (left := deadline - loop.time()) > 0:
+        await asyncio.sleep(min(poll, left))
+        if sound_devices_signature() != before:
+            log.info("sound devices changed: trying the local audio again")
+            return True
+    return False

@@ -1,7 +1,7 @@
 """The MQTT bridge: the device's state, events and commands on a broker (I/O shell).
 
 paho-mqtt runs the network in its own thread and reconnects by itself (1 s
-doubling to 60 s). Its callbacks only hand work to the event loop with
+doubling to 4 s). Its callbacks only hand work to the event loop with
 `call_soon_threadsafe`; everything else happens on the loop. Publishing never
 waits for the network: messages go through the `Outbox` (latest retained
 values, a bounded drop-oldest queue of events) and are handed to paho only
@@ -269,6 +269,10 @@ class MqttBridge:
             command = cmd.parse_command(kind, payload)
         except cmd.PayloadError as exc:
             self.handler.refuse(kind, topic, str(exc), reply, exc.request_id)
+            return
+        except Exception as exc:  # a parser bug must not leave the asker waiting
+            log.warning("MQTT: %s: unreadable command: %s", topic, exc)
+            self.handler.refuse(kind, topic, f"{kind}: unreadable payload", reply)
             return
         if len(self._commands) >= MAX_COMMANDS:
             error = f"{kind}: busy, {MAX_COMMANDS} commands running"

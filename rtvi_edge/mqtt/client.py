@@ -16,7 +16,7 @@ from rtvi_edge.mqtt.payloads import Publish
 log = logging.getLogger("rtvi_edge.mqtt.paho")
 
 MIN_BACKOFF_SECS = 1
-MAX_BACKOFF_SECS = 60
+MAX_BACKOFF_SECS = 4  # a broker back after an outage is found within ~4 s
 
 _LEVELS: dict[int, int] = {
     mqtt.MQTT_LOG_ERR: logging.WARNING,  # lost connections: the bridge says it better

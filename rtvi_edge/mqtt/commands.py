@@ -9,10 +9,10 @@ refused the same way, before anything is applied.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from rtvi_edge import text_limits
 from rtvi_edge.errors import RtviEdgeError
 from rtvi_edge.mqtt.topics import CommandKind
 
@@ -107,9 +107,9 @@ def _decode(payload: bytes, what: str) -> str:
 def _json(payload: bytes, what: str) -> Any:
     raw = _decode(payload, what)
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise PayloadError(f"{what}: payload is not valid JSON ({exc})") from None
+        return text_limits.loads(raw, "payload")
+    except text_limits.InputError as exc:
+        raise PayloadError(f"{what}: {exc}") from None
 
 
 def _text(payload: bytes, what: str) -> str:
@@ -122,6 +122,10 @@ def _text(payload: bytes, what: str) -> str:
         raw = obj["text"].strip()
     if not raw:
         raise PayloadError(f"{what}: empty text")
+    try:
+        text_limits.check_text(raw)
+    except text_limits.InputError as exc:
+        raise PayloadError(f"{what}: {exc}") from None
     if len(raw) > MAX_TEXT:
         raise PayloadError(f"{what}: text is longer than {MAX_TEXT} characters")
     return raw
@@ -143,8 +147,8 @@ def _switch(payload: bytes, what: str) -> bool:
 def _number(payload: bytes, what: str, lo: float, hi: float) -> float:
     raw = _decode(payload, what)
     try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError:
+        obj = text_limits.loads(raw, "payload")
+    except text_limits.InputError:
         obj = None
     if isinstance(obj, dict):
         obj = obj.get("value")

@@ -7,11 +7,11 @@ automation never fires again for an old transcript when it (re)subscribes.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from rtvi_edge import events as ev
+from rtvi_edge import text_limits
 from rtvi_edge.mqtt.topics import Topics
 
 LOCAL = "local"  # the session id of the device's own conversation
@@ -32,7 +32,7 @@ def retained(topic: str, payload: str) -> Publish:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str)
+    return text_limits.dumps_clean(obj)
 
 
 # -- retained snapshots -----------------------------------------------------------

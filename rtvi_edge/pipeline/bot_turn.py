@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 _END = object()
 DEFAULT_POLICY = ToolPolicy()
+NOT_JSON = "Sorry, I could not put that into words."
 
 
 @dataclass
@@ -146,7 +147,10 @@ class BotTurn:
         if self._task is not None and not self._task.done():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                try:
+                    await self._task
+                except Exception as exc:  # the turn had failed: stopping it still succeeds
+                    log.warning("%s: the turn failed: %s", self.spec.session_id, exc)
         if self._sink is not None and self._speaking:
             await self._sink.discard()
         self.outcome.interrupted = True
@@ -174,6 +178,10 @@ class BotTurn:
         try:
             await asyncio.gather(*tasks)
         except BaseException:
+            # Release the engine threads first: a producer paused on `_llm_go` holds the
+            # LLM lock, and every other session would wait on it forever.
+            self._cancel.set()
+            self._llm_go.set()
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -212,16 +220,25 @@ class BotTurn:
             self._cancel,
             self._llm_go,
         )
-        async for piece in pieces:
-            if self.outcome.llm_ttfb is None:
-                self.outcome.llm_ttfb = time.monotonic() - t0
-            self.outcome.generated += piece
-            self._publish(ev.BotLlmText(session_id=sid, text=piece))
-            for chunk in chunker.push(piece):
-                if self.outcome.tts_ttfb is None and self._sink is not None:
-                    self._llm_go.clear()  # until the first clause has its audio
-                await text_q.put(chunk)
-        for chunk in chunker.flush():
+        try:
+            async for piece in pieces:
+                if self.outcome.llm_ttfb is None:
+                    self.outcome.llm_ttfb = time.monotonic() - t0
+                self.outcome.generated += piece
+                self._publish(ev.BotLlmText(session_id=sid, text=piece))
+                if router.looks_like_json(self.outcome.generated):
+                    continue  # never read out a tool call's JSON
+                for chunk in chunker.push(piece):
+                    if self.outcome.tts_ttfb is None and self._sink is not None:
+                        self._llm_go.clear()  # until the first clause has its audio
+                    await text_q.put(chunk)
+        finally:  # the thread lets go of the LLM now, not when the generator is collected
+            await pieces.aclose()  # type: ignore[attr-defined]
+        tail = chunker.flush()
+        if router.looks_like_json(self.outcome.generated):
+            self.outcome.generated = NOT_JSON
+            tail = chunker.push(NOT_JSON + " ") + chunker.flush()
+        for chunk in tail:
             await text_q.put(chunk)
         self.outcome.generated = self.outcome.generated.strip()
         self._publish(ev.BotLlmStopped(session_id=sid))

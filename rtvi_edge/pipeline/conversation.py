@@ -593,9 +593,16 @@ class Conversation:
         return self._closed
 
     async def close(self) -> None:
+        """Ends all it runs; a turn or the listener failing on the way does not stop the rest."""
         self._closed = True
-        await self.interrupt()
-        await self.listener.close()
+        try:
+            await self.interrupt()
+        except Exception:
+            log.exception("%s: stopping the turn failed while closing", self.session_id)
+        try:
+            await self.listener.close()
+        except Exception:
+            log.exception("%s: closing the listener failed", self.session_id)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

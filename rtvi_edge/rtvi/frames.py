@@ -76,7 +76,8 @@ def encode_audio(audio: bytes, sample_rate: int, num_channels: int = 1) -> bytes
 
 
 def encode_message(data: str) -> bytes:
-    return _len_field(4, _len_field(1, data.encode("utf-8")))
+    # "replace": a stray surrogate must not end the session that is being answered
+    return _len_field(4, _len_field(1, data.encode("utf-8", "replace")))
 
 
 # -- decoding ----------------------------------------------------------------

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from rtvi_edge import text_limits
 from rtvi_edge.errors import ProtocolError
 
 LABEL = "rtvi-ai"
@@ -173,9 +173,9 @@ def format_version(version: Version) -> str:
 def parse_message(text: str) -> ClientMsg:
     """One RTVI JSON envelope → a typed message; MessageError says exactly what is wrong."""
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MessageError(f"message is not valid JSON: {exc.msg} at char {exc.pos}") from None
+        obj = text_limits.loads(text)
+    except text_limits.InputError as exc:
+        raise MessageError(str(exc)) from None
     if not isinstance(obj, dict):
         raise MessageError("message must be a JSON object")
     raw_id = obj.get("id", "")
@@ -321,4 +321,4 @@ def envelope(mtype: str, data: Any = None, msg_id: str | None = None) -> str:
         obj["id"] = msg_id
     if data is not None:
         obj["data"] = data
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str)
+    return text_limits.dumps_clean(obj)

@@ -1,29 +1,34 @@
 """The RTVI HTTP/WebSocket server: `/ws`, `POST /start`, `GET /health`, one port.
 
-Security for a LAN device: an optional token (on /start and /ws), allowed
-origins, a session limit, a message size limit. Bad input never closes the
-daemon; a refused client gets a clear RTVI `error` before the socket closes.
+Security for a LAN device (security.py): a pairing token needed for device-wide
+changes and actions, origins checked against the config. Admission (admission.py):
+slots for ready sessions only, a client-ready deadline, 503 before the upgrade,
+a connection cap and idle timeouts. Bad input never closes the daemon.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
+import html
 import itertools
-import json
 import logging
+import re
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
 
-from rtvi_edge import __version__
+from rtvi_edge import __version__, text_limits
 from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.config import RtviConfig
 from rtvi_edge.events import EventBus
 from rtvi_edge.pipeline.conversation import Conversation
+from rtvi_edge.rtvi.admission import ConnectionGuard, Slots
+from rtvi_edge.rtvi.messages import ClientReady
 from rtvi_edge.rtvi.protocol import RtviProtocol
+from rtvi_edge.rtvi.security import Access, Caller, Policy
 from rtvi_edge.rtvi.session import RtviSession
 from rtvi_edge.services.conversation_services import ConversationServices
 
@@ -41,22 +46,41 @@ class SessionFactory(Protocol):
 
     def health(self) -> tuple[bool, dict[str, Any]]: ...
 
+    def bind_owner(self, session_id: str, owner: str | None) -> None: ...
+
 
 class RtviServer:
     def __init__(
-        self, config: RtviConfig, factory: SessionFactory, web_root: Path | None = None
+        self,
+        config: RtviConfig,
+        factory: SessionFactory,
+        web_root: Path | None = None,
+        token: str = "",
     ) -> None:
         self.config = config
         self.factory = factory
         self.web_root = web_root
         self.sessions: dict[str, RtviSession] = {}
+        # Unique across restarts: a timer or a log line never names another client.
+        self._prefix = uuid.uuid4().hex[:6]
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self.guard: ConnectionGuard | None = None
         self.port: int = 0
         self._session_tasks: set[asyncio.Task[None]] = set()
+        self.policy = Policy(
+            config.token or token,
+            config.allowed_origins,
+            open_device=config.open_device,
+            trust_loopback=config.trust_loopback,
+        )
+        self.slots = Slots(config.max_sessions, config.max_waiting)
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._cors], client_max_size=64 * 1024)
+        app = web.Application(
+            middlewares=[self._track, self._cors], client_max_size=START_BODY_LIMIT
+        )
         app.router.add_get("/ws", self.handle_ws)
         app.router.add_post("/start", self.handle_start)
         app.router.add_post("/connect", self.handle_start)  # pipecat's name for the same
@@ -65,15 +89,23 @@ class RtviServer:
         if self.web_root is not None and (self.web_root / "index.html").is_file():
             app.router.add_get("/", self.handle_index)
             app.router.add_static("/static", self.web_root)
+        app.router.add_get("/{tail:.*}", self.handle_not_found)  # not 405
         return app
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        idle = self.config.idle_timeout_secs
+        self._runner = web.AppRunner(
+            self.app(), access_log=None, handle_signals=False, keepalive_timeout=idle
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
-        server = getattr(site, "_server", None)
-        sockets = getattr(server, "sockets", None) or []
+        assert self._runner.server is not None
+        self.guard = ConnectionGuard(self._runner.server, self.config.max_connections, idle)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self.guard, self.config.host, self.config.port, reuse_address=True
+        )
+        self.guard.start()
+        sockets: list[Any] = list(self._server.sockets or [])
         self.port = sockets[0].getsockname()[1] if sockets else self.config.port
         log.info("RTVI server listening on %s:%d", self.config.host, self.port)
 
@@ -84,25 +116,47 @@ class RtviServer:
             await session.close()
         if self._session_tasks:
             await asyncio.wait(self._session_tasks, timeout=5)
+        if self.guard is not None:
+            await self.guard.stop()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
 
-    # -- security ------------------------------------------------------------
-    def _token_ok(self, request: web.Request, body_token: str | None = None) -> bool:
-        expected = self.config.token
-        if not expected:
-            return True
-        given = request.query.get("token") or body_token or ""
+    # -- security ----------------------------------------------------------------
+    def _caller(self, request: web.Request, body_token: str | None = None) -> Caller:
+        given = request.query.get("token") or body_token or None
         auth = request.headers.get("Authorization", "")
-        if auth.lower().startswith("bearer "):
-            given = given or auth[7:].strip()
-        return hmac.compare_digest(given.encode(), expected.encode())
+        if not given and auth.lower().startswith("bearer "):
+            given = auth[7:].strip() or None
+        return Caller(request.remote, request.host, request.headers.get("Origin"), given)
 
-    def _origin_ok(self, request: web.Request) -> bool:
-        allowed = self.config.allowed_origins
-        origin = request.headers.get("Origin")
-        return not allowed or origin is None or origin in allowed or "*" in allowed
+    @staticmethod
+    def _refusal(access: Access) -> web.Response | None:
+        if access is Access.FORBIDDEN_ORIGIN:
+            return web.json_response(
+                {"error": "origin not allowed (add it to [rtvi] allowed_origins, or pair)"},
+                status=403,
+            )
+        if access is Access.WRONG_TOKEN:
+            return web.json_response({"error": "missing or wrong token"}, status=401)
+        return None
+
+    @web.middleware
+    async def _track(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Tells the idle reaper that this connection is inside a request."""
+        guard, transport = self.guard, request.transport
+        if guard is None or transport is None:
+            return await handler(request)
+        guard.begin(transport)
+        try:
+            return await handler(request)
+        finally:
+            guard.end(transport)
 
     @web.middleware
     async def _cors(
@@ -110,8 +164,10 @@ class RtviServer:
     ) -> web.StreamResponse:
         response = await handler(request)
         origin = request.headers.get("Origin")
-        if origin and self._origin_ok(request) and not response.prepared:
-            response.headers["Access-Control-Allow-Origin"] = origin
+        # Only configured origins get CORS: the served page is same-origin and needs none.
+        if origin and self.policy.origin_configured(origin) and not response.prepared:
+            wildcard = "*" in self.policy.allowed_origins
+            response.headers["Access-Control-Allow-Origin"] = "*" if wildcard else origin
             response.headers["Vary"] = "Origin"
             response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
@@ -121,12 +177,15 @@ class RtviServer:
     async def handle_options(self, request: web.Request) -> web.Response:
         return web.Response(status=204)
 
+    async def handle_not_found(self, request: web.Request) -> web.Response:
+        return web.json_response({"error": f"no such page: {request.path[:80]!r}"}, status=404)
+
     async def handle_health(self, request: web.Request) -> web.Response:
         ready, info = self.factory.health()
         info = {
             "status": "ok" if ready else "starting",
             "version": __version__,
-            "sessions": len(self.sessions),
+            "sessions": len(self.slots.ready),
             **info,
         }
         return web.json_response(info, status=200 if ready else 503)
@@ -139,59 +198,64 @@ class RtviServer:
                 text="The web page is not built yet: run "
                 "scripts/setup (it runs `npm run build` in web/).",
             )
-        return web.FileResponse(self.web_root / "index.html")
+        page = (self.web_root / "index.html").read_text(encoding="utf-8")
+        if self.policy.shows_token(self._caller(request)) and self.policy.token:
+            page = _with_pairing(page, self.policy.token)
+        return web.Response(text=page, content_type="text/html", headers=_NO_STORE)
 
     async def handle_start(self, request: web.Request) -> web.Response:
         body: Any = {}
         if request.can_read_body:
+            length = request.content_length
+            if length is not None and length > START_BODY_LIMIT:
+                return web.json_response(
+                    {"error": f"body over {START_BODY_LIMIT} bytes"}, status=413
+                )
             try:
-                body = await request.json()
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                return web.json_response({"error": "body must be JSON"}, status=400)
+                raw = await asyncio.wait_for(request.read(), self.config.idle_timeout_secs)
+                body = text_limits.loads(raw, "body") if raw.strip() else {}
+            except TimeoutError:
+                return web.json_response({"error": "the body did not arrive in time"}, status=408)
+            except web.HTTPRequestEntityTooLarge:
+                return web.json_response(
+                    {"error": f"body over {START_BODY_LIMIT} bytes"}, status=413
+                )
+            except text_limits.InputError as exc:
+                return web.json_response({"error": f"body must be JSON: {exc}"}, status=400)
         body_token = body.get("token") if isinstance(body, dict) else None
-        if not self._origin_ok(request):
-            return web.json_response({"error": "origin not allowed"}, status=403)
-        if not self._token_ok(request, body_token if isinstance(body_token, str) else None):
-            return web.json_response({"error": "missing or wrong token"}, status=401)
-        if len(self.sessions) >= self.config.max_sessions:
-            return web.json_response(
-                {"error": f"the device already serves {self.config.max_sessions} sessions"},
-                status=503,
-            )
+        caller = self._caller(request, body_token if isinstance(body_token, str) else None)
+        refusal = self._refusal(self.policy.decide(caller))
+        if refusal is not None:
+            return refusal
+        why = self.slots.refuse_connect()
+        if why is not None:
+            return web.json_response({"error": why}, status=503)
         scheme = "wss" if request.secure or _behind_tls_proxy(request) else "ws"
         reply: dict[str, Any] = {"wsUrl": f"{scheme}://{request.host}/ws"}
-        if self.config.token:
-            reply["token"] = self.config.token
+        if caller.token:
+            reply["token"] = caller.token  # the transport adds it to wsUrl
         return web.json_response(reply)
 
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
-        if not self._origin_ok(request):
-            return web.json_response({"error": "origin not allowed"}, status=403)
-        if not self._token_ok(request):
-            return web.json_response({"error": "missing or wrong token"}, status=401)
+        access = self.policy.decide(self._caller(request))
+        refusal = self._refusal(access)
+        if refusal is not None:
+            return refusal
+        ready, _info = self.factory.health()
+        why = self.slots.refuse_connect() if ready else "the device is still starting"
+        if why is not None:  # before the upgrade: the client's connect() fails at once
+            return web.json_response({"error": why}, status=503)
         # aiohttp closes the socket on anything bigger than max_msg_size; keep that
         # well above our own limit so an oversized message gets an error-response.
         ws = web.WebSocketResponse(
             max_msg_size=self.config.max_message_bytes * 4 + 65536, heartbeat=30
         )
         await ws.prepare(request)
-        session_id = f"rtvi-{next(self._ids)}"
+        session_id = f"rtvi-{self._prefix}-{next(self._ids)}"
         protocol = RtviProtocol(
             self.config.max_message_bytes,
             about={"library": "rtvi-edge", "library_version": __version__},
         )
-        ready, _info = self.factory.health()
-        if len(self.sessions) >= self.config.max_sessions or not ready:
-            why = (
-                f"the device already serves {self.config.max_sessions} sessions"
-                if ready
-                else "the device is still starting"
-            )
-            protocol.send("error", {"error": why, "fatal": True})
-            for data in protocol.take():
-                await ws.send_bytes(data)
-            await ws.close()
-            return ws
         f = self.factory
         session = RtviSession(
             session_id,
@@ -203,8 +267,23 @@ class RtviServer:
             self.config.output_rate,
             on_client_input=getattr(f, "on_client_input", None),
         )
+        session.paired = access is Access.PAIRED
+        session.host.paired = session.paired
+        query_client = request.query.get("client_id")
+
+        def admit(ready: ClientReady) -> str | None:
+            why = self.slots.make_ready(session_id)
+            if why is None:
+                client_id = _client_id(ready.about.get("client_id")) or _client_id(query_client)
+                owner = f"client:{client_id}" if client_id else f"session:{session_id}"
+                f.bind_owner(session_id, owner)
+            return why
+
+        session.admit = admit
+        session.ready_timeout = self.config.ready_timeout_secs
         self.sessions[session_id] = session
-        log.info("session %s connected from %s", session_id, request.remote)
+        self.slots.connected(session_id)
+        log.info("session %s connected from %s (%s)", session_id, request.remote, access.value)
         task = asyncio.current_task()
         if task is not None:
             self._session_tasks.add(task)
@@ -212,6 +291,8 @@ class RtviServer:
             await session.run()
         finally:
             self.sessions.pop(session_id, None)
+            self.slots.closed(session_id)
+            f.bind_owner(session_id, None)
             if task is not None:
                 self._session_tasks.discard(task)
             log.info("session %s closed", session_id)
@@ -227,3 +308,29 @@ def _behind_tls_proxy(request: web.Request) -> bool:
     return any(
         part.strip().lower() in ("proto=https", 'proto="https"') for part in first.split(";")
     )
+
+
+START_BODY_LIMIT = 64 * 1024
+_NO_STORE = {"Cache-Control": "no-store"}  # the page may carry the token
+_PAIRING_ANCHOR = '<p class="hint">Remembered by this browser'
+
+
+def _with_pairing(page: str, token: str) -> str:
+    """The page as served to the device itself: it shows the token to pair other devices."""
+    note = (
+        '<p class="hint" id="pairing">This device\'s pairing token: <code>'
+        f"{html.escape(token)}</code>. Type it here on a phone or laptop to change "
+        "settings and run actions from there.</p>"
+    )
+    at = page.find(_PAIRING_ANCHOR)
+    if at < 0:
+        at = page.find("</main>")
+    return page if at < 0 else page[:at] + note + page[at:]
+
+
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _client_id(value: Any) -> str | None:
+    """A client's own stable id (it owns its timers across reconnects and restarts)."""
+    return value if isinstance(value, str) and _CLIENT_ID.fullmatch(value) else None

@@ -79,6 +79,10 @@ class RtviSession:
         self._requests: asyncio.Queue[m.ClientMsg] = asyncio.Queue(maxsize=64)
         self._ready = asyncio.Event()
         self._closing = asyncio.Event()
+        # Admission (set by the server): a slot is taken at client-ready, within a deadline.
+        self.paired = True
+        self.admit: Callable[[m.ClientReady], str | None] = lambda msg: None
+        self.ready_timeout: float | None = None
 
     # -- output -----------------------------------------------------------------
     def write(self, data: bytes) -> None:
@@ -108,13 +112,26 @@ class RtviSession:
             asyncio.create_task(self._worker(), name=f"rtvi-requests-{self.session_id}"),
             asyncio.create_task(self._forwarder(sub), name=f"rtvi-events-{self.session_id}"),
         ]
+        if self.ready_timeout is not None:
+            deadline = self._ready_deadline(self.ready_timeout)
+            tasks.append(asyncio.create_task(deadline, name=f"rtvi-ready-{self.session_id}"))
         closing = asyncio.create_task(self._closing.wait())
         try:
             await asyncio.wait([closing, *tasks], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            sub.close()
-            self.protocol.close()
+            await self._teardown(sub, tasks, closing)
+
+    async def _teardown(
+        self, sub: ev.Subscription, tasks: list[asyncio.Task[None]], closing: asyncio.Task[bool]
+    ) -> None:
+        """Every step runs even when an earlier one fails (a turn failing in close())."""
+        sub.close()
+        self.protocol.close()
+        try:
             await self.conversation.close()
+        except Exception:
+            log.exception("session %s: closing the conversation failed", self.session_id)
+        finally:
             for t in tasks[1:]:
                 t.cancel()
             await asyncio.gather(*tasks[1:], return_exceptions=True)
@@ -124,12 +141,29 @@ class RtviSession:
                 await asyncio.wait_for(tasks[0], 2.0)
             tasks[0].cancel()
             closing.cancel()
+            await asyncio.gather(tasks[0], closing, return_exceptions=True)
             for t in tasks:
-                if t.done() and not t.cancelled() and t.exception() is not None:
+                if not t.cancelled() and t.exception() is not None:
                     log.warning(
                         "session %s: %s ended: %s", self.session_id, t.get_name(), t.exception()
                     )
-            await self.ws.close()
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+
+    async def _ready_deadline(self, secs: float) -> None:
+        """A socket that never sends client-ready is closed; it never held a slot."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), secs)
+        except TimeoutError:
+            self._fatal(f"no client-ready within {secs:g} s")
+            return
+        await self._closing.wait()
+
+    def _fatal(self, why: str) -> None:
+        log.info("session %s: closing: %s", self.session_id, why)
+        self.protocol.send("error", {"error": why, "fatal": True})
+        self.flush()
+        self._closing.set()
 
     async def close(self) -> None:
         self._closing.set()
@@ -146,9 +180,18 @@ class RtviSession:
                 continue
             for item in inbound:
                 if isinstance(item, AudioIn):
-                    self._audio(item)
+                    if self._ready.is_set():  # nothing is served before client-ready
+                        self._audio(item)
                 elif isinstance(item, RequestIn):
-                    self._enqueue(item.message)
+                    if (
+                        isinstance(item.message, m.ClientReady)
+                        or self.protocol.state is ProtocolState.READY
+                    ):
+                        self._enqueue(item.message)
+                    else:
+                        self.protocol.error_response(
+                            item.message.id, "send client-ready first; nothing is served before it"
+                        )
             self.flush()
             if self.protocol.state is ProtocolState.CLOSED:
                 break
@@ -197,6 +240,8 @@ class RtviSession:
     async def _worker(self) -> None:
         while True:
             msg = await self._requests.get()
+            if self._closing.is_set():
+                continue  # refused at client-ready (device full): serve nothing more
             try:
                 await self._handle(msg)
             except RtviEdgeError as exc:
@@ -209,6 +254,10 @@ class RtviSession:
     async def _handle(self, msg: m.ClientMsg) -> None:
         p = self.protocol
         if isinstance(msg, m.ClientReady):
+            why = self.admit(msg)
+            if why is not None:
+                self._fatal(why)
+                return
             p.bot_ready(msg.id, self.host.get_config())
             if self.conversation.settings.muted:  # a client joining a muted device
                 p.event(ev.UserMuted(session_id=self.session_id, muted=True, reason="muted"))
@@ -231,6 +280,7 @@ class RtviSession:
                     {"name": "messages", "value": [{"role": msg.role, "content": msg.content}]},
                     {"name": "run_immediately", "value": msg.run_immediately},
                 ],
+                check_pairing=False,
             )
         elif isinstance(msg, m.DisconnectBot):
             await self.close()

@@ -61,7 +61,16 @@ class DeviceSettings:
             try:
                 await self.hub.reconfigure(new)
             except RtviEdgeError as exc:
-                raise ServiceConfigError(f"could not apply the device settings: {exc}") from exc
+                paths = _changed_paths(self.config, new)
+                if not paths:
+                    raise ServiceConfigError(f"could not apply the device settings: {exc}") from exc
+                # One answer for every unusable path: whether a file exists is not the
+                # caller's business. The device's log has the reason.
+                log.warning("device settings refused: %s", exc)
+                raise ServiceConfigError(
+                    f"could not apply the device settings: {', '.join(paths)}: this model "
+                    "cannot be used (the device's log says why)"
+                ) from None
             self.config = new
             self._persist()
 
@@ -78,3 +87,14 @@ class DeviceSettings:
             os.replace(tmp, self.state_dir / OVERRIDES_FILE)
         except OSError as exc:
             log.warning("could not save device settings in %s: %s", self.state_dir, exc)
+
+
+MODEL_PATHS = (("stt", "model"), ("llm", "model"), ("tts", "voice"))
+
+
+def _changed_paths(old: Config, new: Config) -> list[str]:
+    return [
+        f"{section}.{key}"
+        for section, key in MODEL_PATHS
+        if getattr(getattr(old, section), key) != getattr(getattr(new, section), key)
+    ]

@@ -100,13 +100,13 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
 
         async def cancel_timer(args: dict[str, Any]) -> dict[str, Any]:
             label = args.get("label") or None
-            cancelled = timers.cancel(label=label)
+            cancelled = timers.cancel(timers.owner_of(ctx.session_id), label=label)
             return {"cancelled": len(cancelled)}
 
         async def list_timers(args: dict[str, Any]) -> dict[str, Any]:
             items = [
                 {"label": t.label, "remaining": say_duration(t.remaining())}
-                for t in timers.pending()
+                for t in timers.pending(timers.owner_of(ctx.session_id))
             ]
             if not items:
                 summary = "You have no timers."
