@@ -23,6 +23,7 @@ from rtvi_edge.audio.supervisor import LocalAudioSupervisor
 from rtvi_edge.audio.wake import WakeWordDetector, earcon
 from rtvi_edge.config import Config, default_state_dir, load_config
 from rtvi_edge.engines.hub import EngineHub, build_engines
+from rtvi_edge.engines.turn_smart import shared_turn_model
 from rtvi_edge.errors import ConfigError, RtviEdgeError
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.pipeline.settings import SessionSettings
@@ -108,6 +109,9 @@ class Daemon:
         config = apply_overrides(self.file_config, self.state_dir)
         engines = await asyncio.to_thread(build_engines, config)
         self.hub = EngineHub(engines, config)
+        shared_turn_model.configure(config.turn.model, config.turn.threads)
+        if config.turn.enabled:
+            shared_turn_model.preload()  # in the background: ready is not kept waiting
         self.device = DeviceSettings(self.file_config, config, self.hub, self.state_dir)
         await asyncio.to_thread(self._warm_up)
         self.timers = TimerService(self.state_dir, self.bus, self._timer_fired)

@@ -45,7 +45,8 @@ class WhisperStt:
         self._model = WhisperModel(
             str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads
         )
-        self.model_name = f"whisper:{model_dir.name if model_dir.name != 'model' else 'tiny.en'}"
+        name = {"model": "tiny.en", "whisper-base": "base"}.get(model_dir.name, model_dir.name)
+        self.model_name = f"whisper:{name}"
         self._language = language if language else None
         self._beam_size = beam_size
         from faster_whisper.tokenizer import Tokenizer
