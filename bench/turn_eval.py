@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import dataclasses
 import functools
+import itertools
 import json
 import statistics
 from dataclasses import dataclass
@@ -76,10 +77,13 @@ def outcome(items: list[TurnItem], results: list[SimResult]) -> Outcome:
 
 
 PROBE_STEP = 0.064  # the model is asked every two VAD frames while probing
+# The grid. A verdict costs ~50 ms of one core, so the model is asked at most every
+# 128 ms; a hold threshold above zero keeps the "unfinished: wait" half of the rule.
 FIRST_CHECKS = (0.064, 0.128, 0.192, 0.256)
-RECHECKS = (0.0, 0.064, 0.128, 0.192)
-END_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97)
-HOLD_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.5)
+RECHECKS = (0.0, 0.128, 0.192)
+END_THRESHOLDS = (0.7, 0.8, 0.9, 0.95)
+HOLD_THRESHOLDS = (0.05, 0.1, 0.2, 0.3)
+UNSURE_SECS = (0.224, 0.256, 0.288, 0.352)
 
 
 def probe(items: list[TurnItem], max_secs: float) -> list[list[SimPause]]:
@@ -129,45 +133,43 @@ def choose(
     cut-offs stay within `budget` (the fixed timeout's, on the same items)."""
     table: list[dict[str, Any]] = []
     best, best_wait = None, float("inf")
-    for first in FIRST_CHECKS:
-        for recheck in RECHECKS:
-            for t_end in END_THRESHOLDS:
-                for t_hold in (h for h in HOLD_THRESHOLDS if h <= t_end):
-                    params = dataclasses.replace(
-                        base,
-                        turn_model=True,
-                        turn_stop_secs=first,
-                        turn_recheck_secs=recheck,
-                        turn_threshold=t_end,
-                        turn_hold_threshold=t_hold,
-                        turn_max_secs=max_secs,
-                    )
-                    premature, waits = 0, []
-                    for pauses in probes:
-                        ends = replay(pauses, params)
-                        inner = [e for e, p in zip(ends, pauses, strict=True) if p.resumed_after]
-                        premature += any(e != float("inf") for e in inner)
-                        final = [
-                            e for e, p in zip(ends, pauses, strict=True) if not p.resumed_after
-                        ]
-                        waits += [min(e, max_secs) for e in final[-1:]]
-                    if not waits:
-                        continue
-                    mean = statistics.fmean(waits)
-                    table.append(
-                        {
-                            "first": first,
-                            "recheck": recheck,
-                            "end_at": t_end,
-                            "hold_below": t_hold,
-                            "premature": premature,
-                            "wait_median": round(statistics.median(waits), 3),
-                            "wait_p90": round(_p90(waits), 3),
-                            "wait_mean": round(mean, 3),
-                        }
-                    )
-                    if premature <= budget and mean < best_wait:
-                        best, best_wait = params, mean
+    grid = itertools.product(FIRST_CHECKS, RECHECKS, END_THRESHOLDS, HOLD_THRESHOLDS, UNSURE_SECS)
+    for first, recheck, t_end, t_hold, unsure in grid:
+        params = dataclasses.replace(
+            base,
+            turn_model=True,
+            turn_stop_secs=first,
+            turn_recheck_secs=recheck,
+            turn_threshold=t_end,
+            turn_hold_threshold=t_hold,
+            turn_unsure_secs=unsure,
+            turn_max_secs=max_secs,
+        )
+        premature, waits = 0, []
+        for pauses in probes:
+            ends = replay(pauses, params)
+            inner = [e for e, p in zip(ends, pauses, strict=True) if p.resumed_after]
+            premature += any(e != float("inf") for e in inner)
+            final = [e for e, p in zip(ends, pauses, strict=True) if not p.resumed_after]
+            waits += [min(e, max_secs) for e in final[-1:]]
+        if not waits:
+            continue
+        mean = statistics.fmean(waits)
+        table.append(
+            {
+                "first": first,
+                "recheck": recheck,
+                "end_at": t_end,
+                "hold_below": t_hold,
+                "unsure_secs": unsure,
+                "premature": premature,
+                "wait_median": round(statistics.median(waits), 3),
+                "wait_p90": round(_p90(waits), 3),
+                "wait_mean": round(mean, 3),
+            }
+        )
+        if premature <= budget and mean < best_wait:
+            best, best_wait = params, mean
     return best or dataclasses.replace(base, turn_model=False), table
 
 
@@ -183,6 +185,7 @@ def run(items: list[TurnItem], max_secs: float = 1.6) -> dict[str, Any]:
         "recheck_secs": tuned.turn_recheck_secs,
         "threshold": tuned.turn_threshold,
         "hold_threshold": tuned.turn_hold_threshold,
+        "unsure_secs": tuned.turn_unsure_secs,
         "max_secs": tuned.turn_max_secs,
     }
     report: dict[str, Any] = {

@@ -110,8 +110,6 @@ class Daemon:
         engines = await asyncio.to_thread(build_engines, config)
         self.hub = EngineHub(engines, config)
         shared_turn_model.configure(config.turn.model, config.turn.threads)
-        if config.turn.enabled:
-            shared_turn_model.preload()  # in the background: ready is not kept waiting
         self.device = DeviceSettings(self.file_config, config, self.hub, self.state_dir)
         await asyncio.to_thread(self._warm_up)
         self.timers = TimerService(self.state_dir, self.bus, self._timer_fired)
@@ -130,6 +128,8 @@ class Daemon:
         self.ready_secs = time.monotonic() - t0
         log.info("ready in %.2f s: %s", self.ready_secs, self.describe())
         self.notifier.ready(self.describe())
+        if config.turn.enabled:
+            shared_turn_model.preload()  # after ready, in the background: the first pause finds it
 
     def _warm_up(self) -> None:
         """One tiny generation so the first real turn finds the system prompt cached."""

@@ -122,18 +122,22 @@ class WhisperStream:
         self._chunks: list[bytes] = []
         self._size = 0
         self._cached: tuple[int, str] | None = None
+        # The final decode often asks while the speculative one still runs: it waits
+        # for it and takes its text instead of decoding the same audio again.
+        self._decoding = threading.Lock()
 
     def feed(self, pcm: bytes) -> None:
         self._chunks.append(pcm)
         self._size += len(pcm)
 
     def _decode_now(self) -> str:
-        size = self._size
-        if self._cached and self._cached[0] == size:
-            return self._cached[1]
-        text = self._engine.decode(b"".join(self._chunks))
-        self._cached = (size, text)
-        return text
+        with self._decoding:
+            size = self._size
+            if self._cached and self._cached[0] == size:
+                return self._cached[1]
+            text = self._engine.decode(b"".join(self._chunks))
+            self._cached = (size, text)
+            return text
 
     def partial(self) -> str:
         return self._decode_now()

@@ -13,9 +13,9 @@ When the turn ends:
   `turn_recheck_secs`). The latest verdict decides: at or above
   `turn_threshold` (complete) the turn ends at once; under
   `turn_hold_threshold` (incomplete) the silence may last up to
-  `turn_max_secs` (someone thinking in mid-sentence); in between (unsure) the
-  fixed timeout applies. A verdict that cannot be had (`probability=None`: the
-  model failed) falls back to the fixed timeout too.
+  `turn_max_secs` (someone thinking in mid-sentence); in between (unsure) it
+  ends after `turn_unsure_secs`. A verdict that cannot be had
+  (`probability=None`: the model failed) falls back to the fixed timeout.
 
 While the bot speaks a `BargeIn` raises the bar for starting: a clear voice
 (one frame at `threshold`) and `min_secs` of speech (at `threshold - hysteresis`)
@@ -54,11 +54,13 @@ class EndpointParams:
     min_speech_secs: float = 0.15
     pause_secs: float = 0.064  # two VAD frames: when the transcript is guessed
     hysteresis: float = 0.15  # speech continues while prob >= threshold - hysteresis
+    # The turn model's policy; the defaults are the calibrated ones (docs/turn-taking.md).
     turn_model: bool = False  # a turn model judges each pause (Signal.ASSESS)
-    turn_threshold: float = 0.5  # verdict at or above: the turn is complete
-    turn_hold_threshold: float = 0.5  # verdict below: incomplete, wait up to turn_max_secs
-    turn_stop_secs: float = 0.15  # silence before the turn model is asked
-    turn_recheck_secs: float = 0.0  # ask again this often while incomplete (0 = once)
+    turn_threshold: float = 0.9  # verdict at or above: complete, the turn ends now
+    turn_hold_threshold: float = 0.05  # verdict below: unfinished, wait up to turn_max_secs
+    turn_stop_secs: float = 0.128  # silence before the turn model is asked
+    turn_unsure_secs: float = 0.288  # the silence that ends an unsure turn
+    turn_recheck_secs: float = 0.128  # ask again this often (0 = once a pause)
     turn_max_secs: float = 1.6  # the longest silence inside a turn
 
 
@@ -222,8 +224,10 @@ class Endpointer:
     def required_silence(self) -> float:
         """How much silence ends the turn, given what the turn model said so far."""
         p = self.params
-        if not p.turn_model or self.verdict in (Verdict.UNAVAILABLE, Verdict.UNSURE):
+        if not p.turn_model or self.verdict is Verdict.UNAVAILABLE:
             return p.stop_secs
+        if self.verdict is Verdict.UNSURE:
+            return p.turn_unsure_secs
         if self.verdict is Verdict.COMPLETE:
             return p.turn_stop_secs
         return p.turn_max_secs

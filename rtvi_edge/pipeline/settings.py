@@ -42,6 +42,7 @@ class SessionSettings:
                 turn_threshold=t.threshold,
                 turn_hold_threshold=min(t.hold_threshold, t.threshold),
                 turn_stop_secs=t.stop_secs,
+                turn_unsure_secs=t.unsure_secs,
                 turn_recheck_secs=t.recheck_secs,
                 turn_max_secs=t.max_secs,
             ),

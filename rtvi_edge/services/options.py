@@ -154,6 +154,7 @@ def _turn_options() -> list[OptionSpec]:
         "threshold": ("turn_threshold", 0.0, 1.0, "P(turn complete) that ends the turn"),
         "hold_threshold": ("turn_hold_threshold", 0.0, 1.0, "below: wait up to max_secs"),
         "stop_secs": ("turn_stop_secs", 0.05, 2.0, "silence before the turn model is asked"),
+        "unsure_secs": ("turn_unsure_secs", 0.05, 5.0, "silence that ends an unsure turn"),
         "recheck_secs": ("turn_recheck_secs", 0.0, 2.0, "ask again this often (0 = once)"),
         "max_secs": ("turn_max_secs", 0.2, 5.0, "the longest silence inside a turn"),
     }

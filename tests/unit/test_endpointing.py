@@ -71,6 +71,8 @@ def test_barge_in_hears_a_voice_chopped_by_double_talk() -> None:
 
 
 # -- the turn model: explicit states, one transition function, fake verdicts ----------
+from dataclasses import replace  # noqa: E402
+
 from rtvi_edge.pipeline.endpointing import Frame, State, TurnVerdict, Verdict  # noqa: E402
 
 TURN = EndpointParams(
@@ -79,7 +81,10 @@ TURN = EndpointParams(
     stop_secs=0.35,
     turn_model=True,
     turn_threshold=0.7,
+    turn_hold_threshold=0.5,
     turn_stop_secs=0.128,
+    turn_unsure_secs=0.35,
+    turn_recheck_secs=0.0,
     turn_max_secs=1.0,
 )
 
@@ -140,9 +145,7 @@ def test_a_late_verdict_from_an_earlier_pause_is_ignored() -> None:
 
 
 def test_a_complete_verdict_before_the_silence_waits_for_it() -> None:
-    params = EndpointParams(
-        start_secs=0.064, pause_secs=0.064, turn_model=True, turn_stop_secs=0.064
-    )
+    params = replace(TURN, turn_stop_secs=0.064)
     ep = Endpointer(params)
     assert run_frames(ep, [0.9] * 6 + [0.0] * 2)[-1] is Signal.ASSESS
     assert ep.step(TurnVerdict(ep.pause_id, 0.9)) == [Signal.ENDED]
@@ -158,8 +161,6 @@ def test_no_verdict_falls_back_to_the_fixed_timeout() -> None:
 
 
 def test_rechecks_while_the_turn_stays_incomplete() -> None:
-    from dataclasses import replace
-
     ep = Endpointer(replace(TURN, turn_recheck_secs=0.256))
     run_frames(ep, [0.9] * 6 + [0.0] * 4)
     ep.step(TurnVerdict(ep.pause_id, 0.1))
@@ -171,3 +172,21 @@ def test_turn_model_off_keeps_the_fixed_timeout_and_never_asks() -> None:
     ep = Endpointer(EndpointParams(start_secs=0.064, pause_secs=0.064, stop_secs=0.35))
     signals = run_frames(ep, [0.9] * 6 + [0.0] * 11)
     assert signals == [Signal.STARTED, Signal.PAUSED, Signal.ENDED]
+
+
+def test_an_unsure_verdict_ends_after_the_unsure_silence() -> None:
+    ep = Endpointer(replace(TURN, turn_unsure_secs=0.256))
+    run_frames(ep, [0.9] * 6 + [0.0] * 4)
+    assert ep.step(TurnVerdict(ep.pause_id, 0.6)) == []  # between hold (0.5) and end (0.7)
+    assert ep.verdict is Verdict.UNSURE
+    assert run_frames(ep, [0.0] * 4) == [Signal.ENDED]  # 0.256 s in all
+
+
+def test_a_recheck_can_turn_unsure_into_unfinished() -> None:
+    ep = Endpointer(replace(TURN, turn_unsure_secs=0.256, turn_recheck_secs=0.064))
+    run_frames(ep, [0.9] * 6 + [0.0] * 4)
+    ep.step(TurnVerdict(ep.pause_id, 0.6))
+    assert run_frames(ep, [0.0] * 2) == [Signal.ASSESS]
+    ep.step(TurnVerdict(ep.pause_id, 0.1))  # unfinished after all: hold on
+    assert ep.verdict is Verdict.INCOMPLETE
+    assert Signal.ENDED not in run_frames(ep, [0.0] * 4)

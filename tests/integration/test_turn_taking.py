@@ -1,0 +1,131 @@
+"""End of turn with real speech through the official client: a pause inside a sentence
+does not end the turn, a finished question is answered without waiting out a long
+silence, and the transcript does not depend on the silence before the speech."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rtvi_edge.audio.wav import read_wav, write_wav
+from tests.integration.daemon_harness import running_daemon
+from tests.integration.rtvi_client import run_client, speak_step
+
+pytestmark = pytest.mark.integration
+
+SHORT_ANSWERS = {"max_tokens": 16}
+
+
+def espeak(text: str, path: Path, lead_secs: float, tail_secs: float) -> Path:
+    """espeak-ng (SSML allowed) → 16 kHz mono WAV with exact silence around the speech."""
+    raw = path.with_suffix(".raw.wav")
+    subprocess.run(["espeak-ng", "-m", "-s", "150", "-w", str(raw), text], check=True)
+    audio = np.frombuffer(read_wav(raw, 16000), dtype=np.int16)
+    loud = np.nonzero(np.abs(audio) > 300)[0]
+    speech = audio[loud[0] : loud[-1] + 1]
+    lead, tail = (
+        np.zeros(int(lead_secs * 16000), np.int16),
+        np.zeros(int(tail_secs * 16000), np.int16),
+    )
+    write_wav(path, np.concatenate([lead, speech, tail]).tobytes(), 16000)
+    raw.unlink()
+    return path
+
+
+def finals(run: Any) -> list[str]:
+    return [t["data"]["text"] for t in run.of("userTranscript") if t["data"]["final"]]
+
+
+def wait_bot_done(timeout_ms: int = 60000) -> dict[str, object]:
+    return {"do": "wait", "type": "bot-stopped-speaking", "timeoutMs": timeout_ms}
+
+
+async def test_a_long_pause_inside_a_sentence_is_one_turn(tmp_path: Path) -> None:
+    wav = espeak(
+        "I would like to know <break time='1000ms'/> what the weather is like.",
+        tmp_path / "paused.wav",
+        lead_secs=0.5,
+        tail_secs=2.5,
+    )
+    async with running_daemon(tmp_path, llm=SHORT_ANSWERS) as daemon:
+        run = await run_client(
+            {
+                "wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws",
+                "steps": [
+                    {"do": "connect"},
+                    {**speak_step(wav), "waitForEnd": True},
+                    wait_bot_done(),
+                    {"do": "sleep", "ms": 300},
+                ],
+            },
+            timeout=120,
+        )
+    assert run.ok, run.failure()
+    texts = finals(run)
+    assert len(texts) == 1, texts  # one turn, not two
+    assert "know" in texts[0].lower() and "weather" in texts[0].lower(), texts
+    end = run.first("speechEnd")
+    assert end is not None
+    bot_started = run.first("botStartedSpeaking")
+    assert bot_started is not None and bot_started["t"] > end["t"]  # never inside the pause
+
+
+async def test_a_finished_question_is_answered_without_waiting_out_the_silence(
+    tmp_path: Path,
+) -> None:
+    # A long allowance for unfinished turns, and five seconds of silence after the
+    # question: the answer comes while that silence is still being sent.
+    wav = espeak("What is the capital of France?", tmp_path / "q.wav", 0.5, 5.0)
+    turn = {"enabled": True, "max_secs": 5.0}
+    async with running_daemon(tmp_path, turn=turn, llm=SHORT_ANSWERS) as daemon:
+        run = await run_client(
+            {
+                "wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws",
+                "steps": [
+                    {"do": "connect"},
+                    {**speak_step(wav), "waitForEnd": True},
+                    wait_bot_done(),
+                ],
+            },
+            timeout=120,
+        )
+    assert run.ok, run.failure()
+    speak_done = next(s for s in run.steps() if s["do"] == "speak")
+    started = run.first("botStartedSpeaking")
+    assert started is not None and started["t"] < speak_done["t"], "answered during the silence"
+    metrics = [m for m in run.messages("metrics") if m["data"].get("processing")]
+    endpointing = [
+        p["value"]
+        for m in metrics
+        for p in m["data"]["processing"]
+        if p["processor"] == "endpointing"
+    ]
+    assert endpointing and endpointing[0] < 5.0  # not the long allowance
+
+
+async def test_the_same_sentence_after_different_lead_ins_gives_the_same_transcript(
+    tmp_path: Path,
+) -> None:
+    text = "How many legs does a spider have?"
+    leads = (0.3, 1.37, 3.0)
+    wavs = [espeak(text, tmp_path / f"lead{i}.wav", lead, 1.5) for i, lead in enumerate(leads)]
+    steps: list[dict[str, Any]] = [{"do": "connect"}]
+    for wav in wavs:
+        steps += [
+            {**speak_step(wav), "waitForEnd": True},
+            wait_bot_done(),
+            {"do": "sleep", "ms": 400},
+        ]
+    async with running_daemon(tmp_path, llm=SHORT_ANSWERS) as daemon:
+        run = await run_client(
+            {"wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws", "steps": steps}, timeout=180
+        )
+    assert run.ok, run.failure()
+    texts = finals(run)
+    assert len(texts) == len(leads), texts
+    assert len(set(texts)) == 1, texts
+    assert "spider" in texts[0].lower()
