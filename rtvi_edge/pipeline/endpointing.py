@@ -13,8 +13,9 @@ When the turn ends:
   `turn_recheck_secs`). The latest verdict decides: at or above
   `turn_threshold` (complete) the turn ends at once; under
   `turn_hold_threshold` (incomplete) the silence may last up to
-  `turn_max_secs` (someone thinking in mid-sentence); in between (unsure) it
-  ends after `turn_unsure_secs`. A verdict that cannot be had
+  `turn_max_secs` (someone thinking in mid-sentence; only a complete verdict
+  ends such a pause early); in between (unsure) it ends after
+  `turn_unsure_secs`. A verdict that cannot be had
   (`probability=None`: the model failed) falls back to the fixed timeout.
 
 While the bot speaks a `BargeIn` raises the bar for starting: a clear voice
@@ -56,11 +57,11 @@ class EndpointParams:
     hysteresis: float = 0.15  # speech continues while prob >= threshold - hysteresis
     # The turn model's policy; the defaults are the calibrated ones (docs/turn-taking.md).
     turn_model: bool = False  # a turn model judges each pause (Signal.ASSESS)
-    turn_threshold: float = 0.9  # verdict at or above: complete, the turn ends now
+    turn_threshold: float = 0.8  # verdict at or above: complete, the turn ends now
     turn_hold_threshold: float = 0.05  # verdict below: unfinished, wait up to turn_max_secs
-    turn_stop_secs: float = 0.128  # silence before the turn model is asked
+    turn_stop_secs: float = 0.256  # silence before the turn model is asked
     turn_unsure_secs: float = 0.288  # the silence that ends an unsure turn
-    turn_recheck_secs: float = 0.128  # ask again this often (0 = once a pause)
+    turn_recheck_secs: float = 0.0  # ask again this often (0 = once a pause)
     turn_max_secs: float = 1.6  # the longest silence inside a turn
 
 
@@ -204,6 +205,8 @@ class Endpointer:
             self.verdict = Verdict.UNAVAILABLE
         elif v.probability >= self.params.turn_threshold:
             self.verdict = Verdict.COMPLETE
+        elif self.verdict is Verdict.INCOMPLETE:
+            pass  # unfinished stays unfinished until the model calls it complete
         elif v.probability >= self.params.turn_hold_threshold:
             self.verdict = Verdict.UNSURE
         else:
