@@ -100,19 +100,30 @@ def probe(items: list[TurnItem], max_secs: float) -> list[list[SimPause]]:
     return [_run(item, params).pauses for item in items]
 
 
-def replay(pauses: list[SimPause], params: EndpointParams, frame: float = 0.032) -> list[float]:
-    """The real endpointer over recorded pauses, with the recorded verdicts: the silence
-    at which each pause ended the turn (inf: speech came back first)."""
+VERDICT_DELAY = 0.064  # a verdict lands about two VAD frames after it was asked for
+
+
+def replay(
+    pauses: list[SimPause], params: EndpointParams, delay: float = VERDICT_DELAY
+) -> list[float]:
+    """The real endpointer over recorded pauses, with the recorded verdicts arriving
+    `delay` after they were asked for: the silence at which each pause ended the
+    turn (inf: speech came back first)."""
+    frame = 0.032
     out = []
     for pause in pauses:
         ep = Endpointer(params)
         ep.step(Frame(1.0, params.start_secs + frame))
         limit = pause.resumed_after if pause.resumed_after is not None else float("inf")
         ended = float("inf")
+        due: list[tuple[float, TurnVerdict]] = []
         while ep.silence_secs + frame <= limit + 1e-9 and ended == float("inf"):
             signals = ep.step(Frame(0.0, frame))
             if Signal.ASSESS in signals:
-                signals += ep.step(TurnVerdict(ep.pause_id, _verdict_at(pause, ep.silence_secs)))
+                verdict = TurnVerdict(ep.pause_id, _verdict_at(pause, ep.silence_secs))
+                due.append((ep.silence_secs + delay, verdict))
+            while due and due[0][0] <= ep.silence_secs + 1e-9:
+                signals += ep.step(due.pop(0)[1])
             if Signal.ENDED in signals:
                 ended = ep.silence_secs
             if ep.silence_secs > 10:

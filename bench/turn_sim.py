@@ -1,11 +1,10 @@
 """The user's side of the pipeline on a WAV, offline: VAD → endpointer (± turn model) → STT.
 
 Runs the real `UserListener` with the real engines, fed 32 ms at a time. A turn
-model verdict is awaited before the next audio goes in, so the decisions are
-the ones the live daemon makes on the same audio, free of CPU contention
-(the live daemon's verdict lands some tens of ms later; speech resuming in
-that time only saves a turn from ending). Used to calibrate the turn model's
-thresholds and to count premature cut-offs.
+model verdict is applied `verdict_frames` VAD frames after it was asked for
+(about what one inference takes on a quiet 2-core machine), whatever the CPU
+load, so the decisions are those the live daemon makes on the same audio.
+Used to calibrate the turn model's thresholds and to count premature cut-offs.
 """
 
 from __future__ import annotations
@@ -91,6 +90,7 @@ async def simulate(
     params: EndpointParams,
     turn_model: SharedTurnModel = shared_turn_model,
     transcribe: bool = True,
+    verdict_frames: int = 2,
 ) -> SimResult:
     result = SimResult()
     fed = 0
@@ -127,12 +127,22 @@ async def simulate(
         original(signals, now)
 
     listener._handle = handle  # type: ignore[method-assign]
+    asked: dict[asyncio.Task[None], int] = {}
+
+    async def verdict_due() -> None:
+        # A verdict lands `verdict_frames` frames after it was asked for, as live.
+        task = listener._turn_task
+        if task is None:
+            return
+        asked.setdefault(task, 0)
+        asked[task] += 1
+        if asked[task] > verdict_frames:
+            await asyncio.gather(task, return_exceptions=True)
+
     for i in range(0, len(pcm), step):
         listener.feed(pcm[i : i + step])
         fed = i + step
-        task = listener._turn_task
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
+        await verdict_due()
     # silence after the file, until any turn still open ends
     silence = bytes(step)
     for _ in range(int(3.0 * SAMPLE_RATE / 512)):
@@ -140,9 +150,7 @@ async def simulate(
             break
         listener.feed(silence)
         fed += step
-        task = listener._turn_task
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
+        await verdict_due()
     while len(rec.done) < len(ends):
         await asyncio.sleep(0.01)
     await listener.close()
