@@ -145,6 +145,9 @@ def main() -> int:
     ap.add_argument("--turn-only", action="store_true", help="only the end-of-turn bench")
     ap.add_argument("--turn-items", type=int, default=40, help="end-of-turn items per split")
     ap.add_argument(
+        "--turn-client-items", type=int, default=20, help="held-out items spoken at the client"
+    )
+    ap.add_argument(
         "--turn-modes",
         default="fixed_0.35s,turn_model",
         help="comma-separated: fixed_0.35s, turn_model, turn_model_whisper_base",
@@ -218,7 +221,9 @@ def turn_eval(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     items = turn_set.build(work / "turns", per_split=args.turn_items)
     return {
         "offline": turn_eval.run(items),
-        "client": turn_bench.run(items, work / "turn-client", args.turn_modes.split(",")),
+        "client": turn_bench.run(
+            items, work / "turn-client", args.turn_modes.split(","), args.turn_client_items
+        ),
     }
 
 

@@ -165,14 +165,18 @@ def offline_wer(items: list[TurnItem], stt_model: str = "") -> tuple[float | Non
     return wer(pairs), round(statistics.fmean(secs), 3)
 
 
-def run(items: list[TurnItem], work: Path, modes: list[str]) -> dict[str, Any]:
+def run(
+    items: list[TurnItem], work: Path, modes: list[str], limit: int | None = None
+) -> dict[str, Any]:
+    """The first `limit` held-out items (half of them paused) in each mode."""
     from bench.run import free_port
 
-    held = [i for i in items if i.split == "held_out"]
+    held = [i for i in items if i.split == "held_out"][:limit]
+    short = "[llm]\nmax_tokens = 24\n"  # short answers: the first audio is what is timed
     extras = {
-        "turn_model": "[turn]\nenabled = true\n",
-        "fixed_0.35s": "[turn]\nenabled = false\n",
-        "turn_model_whisper_base": '[turn]\nenabled = true\n[stt]\nmodel = "base"\n',
+        "turn_model": "[turn]\nenabled = true\n" + short,
+        "fixed_0.35s": "[turn]\nenabled = false\n" + short,
+        "turn_model_whisper_base": '[turn]\nenabled = true\n[stt]\nmodel = "base"\n' + short,
     }
     out: dict[str, Any] = {"held_out_items": len(held)}
     offline, _ = offline_wer(held)

@@ -79,7 +79,7 @@ def outcome(items: list[TurnItem], results: list[SimResult]) -> Outcome:
 PROBE_STEP = 0.064  # the model is asked every two VAD frames while probing
 # The grid. A verdict costs ~50 ms of one core, so the model is asked at most every
 # 128 ms; a hold threshold above zero keeps the "unfinished: wait" half of the rule.
-FIRST_CHECKS = (0.064, 0.128, 0.192, 0.256)
+FIRST_CHECKS = (0.128, 0.192, 0.256)
 RECHECKS = (0.0, 0.128, 0.192)
 END_THRESHOLDS = (0.7, 0.8, 0.9, 0.95)
 HOLD_THRESHOLDS = (0.05, 0.1, 0.2, 0.3)

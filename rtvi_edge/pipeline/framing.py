@@ -16,6 +16,8 @@ BLOCK = RATE // 100  # 10 ms
 FLOOR_DBFS = -50.0  # never quieter than this counts as speech
 ABOVE_NOISE_DB = 12.0  # and it must stand this far above the buffer's quiet part
 MAX_GAP_BLOCKS = 15  # a quieter stretch this short stays inside the phrase
+SEARCH_BLOCKS = 20  # samples are searched this far around the loud blocks
+GAP_SAMPLES = 480  # 30 ms without a sample over the threshold: outside the speech
 
 
 def _levels(pcm: bytes) -> np.ndarray:
@@ -29,25 +31,23 @@ def _levels(pcm: bytes) -> np.ndarray:
 
 def _threshold_db(levels: np.ndarray) -> float:
     noise = float(np.percentile(levels, 10)) if levels.size else FLOOR_DBFS
-    return max(FLOOR_DBFS, noise + ABOVE_NOISE_DB)
+    # In 3 dB steps: the noise estimate wobbles with the block grid, the threshold must not.
+    return max(FLOOR_DBFS, 3.0 * round((noise + ABOVE_NOISE_DB) / 3.0))
 
 
-def _samples(pcm: bytes) -> np.ndarray:
-    return np.abs(np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype=np.int16).astype(np.int32))
-
-
-def _amplitude(threshold_db: float) -> float:
-    """A sample this large: a 10 ms block at `threshold_db` RMS peaks well above it."""
-    return 32768.0 * 10 ** (threshold_db / 20)
+def _over(pcm: bytes, lo: int, hi: int, threshold_db: float) -> np.ndarray:
+    """Sample positions in [lo, hi) whose amplitude is over the threshold."""
+    audio = np.frombuffer(pcm[lo * 2 : hi * 2], dtype=np.int16).astype(np.int32)
+    return np.nonzero(np.abs(audio) >= 32768.0 * 10 ** (threshold_db / 20))[0] + lo
 
 
 def onset_sample(pcm: bytes) -> int | None:
     """Start of the loud stretch that reaches the end of `pcm` (gaps under 150 ms
     bridged), to the sample; None if the end of `pcm` is not loud.
 
-    Blocks find the stretch; the first sample over the threshold amplitude in
-    the block before it and its first block fixes the start, so that the answer
-    moves with the audio, not with the 10 ms grid."""
+    Blocks find the stretch; then, to the sample, its first sample over the
+    threshold amplitude that no such sample precedes by less than GAP_SAMPLES:
+    the answer moves with the audio, not with the 10 ms grid."""
     levels = _levels(pcm)
     threshold = _threshold_db(levels)
     idx = np.nonzero(levels > threshold)[0]
@@ -58,20 +58,26 @@ def onset_sample(pcm: bytes) -> int | None:
         if start - int(i) > MAX_GAP_BLOCKS:
             break
         start = int(i)
-    lo = max(0, start - 1) * BLOCK
-    over = np.nonzero(_samples(pcm[lo * 2 : (start + 1) * BLOCK * 2]) >= _amplitude(threshold))[0]
-    return lo + int(over[0]) if over.size else start * BLOCK
+    over = _over(pcm, max(0, start - SEARCH_BLOCKS) * BLOCK, (start + 1) * BLOCK, threshold)
+    if over.size == 0:
+        return start * BLOCK
+    gaps = np.nonzero(np.diff(over) > GAP_SAMPLES)[0]
+    return int(over[gaps[-1] + 1]) if gaps.size else int(over[0])
 
 
 def end_sample(pcm: bytes) -> int | None:
-    """End of the speech in `pcm` (just after its last sample over the threshold
-    amplitude, near the last loud 10 ms block), to the sample; None if none is loud."""
+    """End of the speech in `pcm`, to the sample: just after the last sample over the
+    threshold amplitude that follows the last loud 10 ms block without a gap of
+    GAP_SAMPLES; None if no block is loud."""
     levels = _levels(pcm)
     threshold = _threshold_db(levels)
     idx = np.nonzero(levels > threshold)[0]
     if idx.size == 0:
         return None
     last = int(idx[-1])
-    lo, hi = last * BLOCK, min(len(pcm) // 2, (last + 2) * BLOCK)
-    over = np.nonzero(_samples(pcm[lo * 2 : hi * 2]) >= _amplitude(threshold))[0]
-    return lo + int(over[-1]) + 1 if over.size else (last + 1) * BLOCK
+    hi = min(len(pcm) // 2, (last + SEARCH_BLOCKS) * BLOCK)
+    over = _over(pcm, last * BLOCK, hi, threshold)
+    if over.size == 0:
+        return (last + 1) * BLOCK
+    gaps = np.nonzero(np.diff(over) > GAP_SAMPLES)[0]
+    return int(over[gaps[0]] if gaps.size else over[-1]) + 1
