@@ -73,13 +73,14 @@ class _RecordingTurnModel(SharedTurnModel):
         super().__init__()
         self._inner, self._clock, self._out = inner, clock, out
 
-        self.silence: Callable[[], float] = lambda: 0.0
+        self.asked: list[tuple[float, float]] = []  # (time, silence) of each ASSESS, in order
 
     def probability(self, pcm: bytes) -> float | None:
         p = self._inner.probability(pcm)
-        self._out.probabilities.append((self._clock(), p))
+        at, silence = self.asked.pop(0) if self.asked else (self._clock(), 0.0)
+        self._out.probabilities.append((at, p))
         if self._out.pauses:
-            self._out.pauses[-1].verdicts.append((self.silence(), p))
+            self._out.pauses[-1].verdicts.append((silence, p))
         return p
 
 
@@ -104,7 +105,6 @@ async def simulate(
         stt = _NoStt()
     listener = UserListener(lambda: stt, vad.open_stream(), params, 10.0, rec, model)
     ep = listener.endpointer
-    model.silence = lambda: ep.silence_secs
     step_once = ep.step
 
     def recording_step(event: Any) -> list[Signal]:
@@ -114,6 +114,10 @@ async def simulate(
             result.pauses.append(SimPause(clock()))
         if Signal.RESUMED in signals and result.pauses:
             result.pauses[-1].resumed_after = before
+        if Signal.ASSESS in signals:
+            model.asked.append((clock(), ep.silence_secs))
+        if Signal.RESUMED in signals or Signal.ENDED in signals:
+            model.asked.clear()  # the listener cancels what it had asked
         return signals
 
     ep.step = recording_step  # type: ignore[method-assign]

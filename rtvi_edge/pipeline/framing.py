@@ -77,7 +77,10 @@ def end_sample(pcm: bytes) -> int | None:
     last = int(idx[-1])
     hi = min(len(pcm) // 2, (last + SEARCH_BLOCKS) * BLOCK)
     over = _over(pcm, last * BLOCK, hi, threshold)
-    if over.size == 0:
+    in_last = over[over < (last + 1) * BLOCK]
+    if in_last.size == 0:
         return (last + 1) * BLOCK
-    gaps = np.nonzero(np.diff(over) > GAP_SAMPLES)[0]
-    return int(over[gaps[0]] if gaps.size else over[-1]) + 1
+    # From the last loud sample of the last loud block on, to the first gap.
+    after = over[over >= in_last[-1]]
+    gaps = np.nonzero(np.diff(after) > GAP_SAMPLES)[0]
+    return int(after[gaps[0]] if gaps.size else after[-1]) + 1
