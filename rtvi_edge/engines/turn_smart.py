@@ -59,6 +59,7 @@ class SmartTurn:
         opts.inter_op_num_threads = 1
         opts.intra_op_num_threads = threads
         opts.log_severity_level = 4
+        opts.enable_cpu_mem_arena = False  # ~25 MiB less resident, no slower
         try:
             self._session = onnxruntime.InferenceSession(
                 str(model_path), providers=["CPUExecutionProvider"], sess_options=opts
