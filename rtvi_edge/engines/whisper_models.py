@@ -38,14 +38,20 @@ def _join_base(target: Path) -> Path:
     for part in parts:
         if not part.is_file():
             raise ModelNotFoundError(f"Whisper base: {part} is missing; reinstall {_BASE_HINT}")
+    return join_model(parts, [second / name for name in _SMALL_FILES], target)
+
+
+def join_model(parts: list[Path], small_files: list[Path], target: Path) -> Path:
+    """`target`/model.bin from `parts` in order (once: kept while its size matches),
+    beside copies of `small_files`."""
     size = sum(p.stat().st_size for p in parts)
     model = target / "model.bin"
     if model.is_file() and model.stat().st_size == size:
         return target
-    log.info("joining Whisper base into %s (once)", target)
+    log.info("joining %s into %s (once)", parts[0].name, model)
     target.mkdir(parents=True, exist_ok=True)
-    for name in _SMALL_FILES:
-        shutil.copyfile(second / name, target / name)
+    for small in small_files:
+        shutil.copyfile(small, target / small.name)
     partial = target / "model.bin.joining"
     with partial.open("wb") as out:
         for part in parts:
