@@ -15,7 +15,8 @@ When the turn ends:
   `turn_hold_threshold` (incomplete) the silence may last up to
   `turn_max_secs` (someone thinking in mid-sentence; only a complete verdict
   ends such a pause early); in between (unsure) it ends after
-  `turn_unsure_secs`. A verdict that cannot be had
+  `turn_unsure_secs`, and so does a pause whose verdict has not come by then
+  (a slow CPU never makes the user wait longer). A verdict that cannot be had
   (`probability=None`: the model failed) falls back to the fixed timeout.
 
 While the bot speaks a `BargeIn` raises the bar for starting: a clear voice
@@ -59,7 +60,7 @@ class EndpointParams:
     turn_model: bool = False  # a turn model judges each pause (Signal.ASSESS)
     turn_threshold: float = 0.7  # verdict at or above: complete, the turn ends now
     turn_hold_threshold: float = 0.05  # verdict below: unfinished, wait up to turn_max_secs
-    turn_stop_secs: float = 0.192  # silence before the turn model is asked
+    turn_stop_secs: float = 0.256  # silence before the turn model is asked
     turn_unsure_secs: float = 0.288  # the silence that ends an unsure turn
     turn_recheck_secs: float = 0.0  # ask again this often (0 = once a pause)
     turn_max_secs: float = 1.6  # the longest silence inside a turn
@@ -229,11 +230,12 @@ class Endpointer:
         p = self.params
         if not p.turn_model or self.verdict is Verdict.UNAVAILABLE:
             return p.stop_secs
-        if self.verdict is Verdict.UNSURE:
-            return p.turn_unsure_secs
         if self.verdict is Verdict.COMPLETE:
             return p.turn_stop_secs
-        return p.turn_max_secs
+        if self.verdict is Verdict.INCOMPLETE:
+            return p.turn_max_secs
+        # Unsure, or no verdict yet: a slow verdict never makes the user wait longer.
+        return max(p.turn_unsure_secs, p.turn_stop_secs)
 
     def _should_end(self) -> bool:
         return self._silence >= self.required_silence() - 1e-9

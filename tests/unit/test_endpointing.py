@@ -190,3 +190,10 @@ def test_a_recheck_can_turn_unsure_into_unfinished() -> None:
     ep.step(TurnVerdict(ep.pause_id, 0.1))  # unfinished after all: hold on
     assert ep.verdict is Verdict.INCOMPLETE
     assert Signal.ENDED not in run_frames(ep, [0.0] * 4)
+
+
+def test_a_verdict_that_comes_too_late_never_makes_the_user_wait_longer() -> None:
+    ep = Endpointer(replace(TURN, turn_unsure_secs=0.256))
+    assert run_frames(ep, [0.9] * 6 + [0.0] * 4)[-1] is Signal.ASSESS  # asked at 0.128 s
+    assert run_frames(ep, [0.0] * 4) == [Signal.ENDED]  # no verdict by 0.256 s: ends
+    assert ep.step(TurnVerdict(ep.pause_id, 0.01)) == []  # the late verdict is ignored
