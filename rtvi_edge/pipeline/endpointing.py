@@ -1,9 +1,23 @@
-"""Phrase endpointing: a sans-I/O state machine over per-frame speech probabilities.
+"""Phrase endpointing: a sans-I/O state machine over VAD frames and turn verdicts.
 
-quiet → starting → speaking ⇄ paused → quiet. `PAUSED` fires after a short
-silence (the pipeline starts transcribing and answering speculatively then),
-`ENDED` after `stop_secs` of silence (the turn is committed), `RESUMED` when
-speech comes back inside the pause (the speculation is thrown away).
+States: QUIET → STARTING → SPEAKING ⇄ PAUSED → QUIET, one transition function
+(`step`) over two kinds of event: a VAD `Frame` and a `TurnVerdict` (from the
+turn model). Signals out: `STARTED`; `PAUSED` after a short silence (the
+pipeline transcribes and answers speculatively then); `ASSESS` when the turn
+model should judge the audio so far; `RESUMED` when speech comes back inside
+the pause (the speculation is thrown away); `ENDED` when the turn is committed.
+
+When the turn ends:
+- turn model off: after `stop_secs` of silence (a fixed timeout);
+- turn model on: `ASSESS` at `turn_stop_secs` of silence (and again every
+  `turn_recheck_secs`). The latest verdict decides: at or above
+  `turn_threshold` (complete) the turn ends at once; under
+  `turn_hold_threshold` (incomplete) the silence may last up to
+  `turn_max_secs` (someone thinking in mid-sentence; only a complete verdict
+  ends such a pause early); in between (unsure) it ends after
+  `turn_unsure_secs`, and so does a pause whose verdict has not come by then
+  (a slow CPU never makes the user wait longer). A verdict that cannot be had
+  (`probability=None`: the model failed) falls back to the fixed timeout.
 
 While the bot speaks a `BargeIn` raises the bar for starting: a clear voice
 (one frame at `threshold`) and `min_secs` of speech (at `threshold - hysteresis`)
@@ -19,9 +33,17 @@ from collections import deque
 from dataclasses import dataclass
 
 
+class State(enum.StrEnum):
+    QUIET = "quiet"
+    STARTING = "starting"  # voice heard, not yet long enough to be speech
+    SPEAKING = "speaking"
+    PAUSED = "paused"  # silence inside an utterance: the turn may be over
+
+
 class Signal(enum.Enum):
     STARTED = "started"
     PAUSED = "paused"
+    ASSESS = "assess"
     RESUMED = "resumed"
     ENDED = "ended"
 
@@ -30,10 +52,18 @@ class Signal(enum.Enum):
 class EndpointParams:
     threshold: float = 0.5
     start_secs: float = 0.1
-    stop_secs: float = 0.35
+    stop_secs: float = 0.35  # the fixed timeout (turn model off, or unavailable)
     min_speech_secs: float = 0.15
     pause_secs: float = 0.064  # two VAD frames: when the transcript is guessed
     hysteresis: float = 0.15  # speech continues while prob >= threshold - hysteresis
+    # The turn model's policy; the defaults are the calibrated ones (docs/turn-taking.md).
+    turn_model: bool = False  # a turn model judges each pause (Signal.ASSESS)
+    turn_threshold: float = 0.7  # verdict at or above: complete, the turn ends now
+    turn_hold_threshold: float = 0.05  # verdict below: unfinished, wait up to turn_max_secs
+    turn_stop_secs: float = 0.256  # silence before the turn model is asked
+    turn_unsure_secs: float = 0.288  # the silence that ends an unsure turn
+    turn_recheck_secs: float = 0.0  # ask again this often (0 = once a pause)
+    turn_max_secs: float = 1.6  # the longest silence inside a turn
 
 
 @dataclass(frozen=True)
@@ -43,13 +73,46 @@ class BargeIn:
     window_secs: float = 0.5
 
 
+@dataclass(frozen=True)
+class Frame:
+    """One VAD frame: its speech probability and length."""
+
+    prob: float
+    secs: float
+    barge_in: BargeIn | None = None
+
+
+@dataclass(frozen=True)
+class TurnVerdict:
+    """The turn model's answer to the `ASSESS` numbered `pause`."""
+
+    pause: int
+    probability: float | None  # None: no verdict (the model failed)
+
+
+Event = Frame | TurnVerdict
+
+
+class Verdict(enum.Enum):
+    NONE = "none"  # none yet in this pause
+    COMPLETE = "complete"
+    UNSURE = "unsure"
+    INCOMPLETE = "incomplete"
+    UNAVAILABLE = "unavailable"
+
+
 class Endpointer:
     def __init__(self, params: EndpointParams) -> None:
         self.params = params
-        self.state = "quiet"
+        self.state = State.QUIET
+        self.verdict = Verdict.NONE  # the latest in this pause
+        self.asking = False  # a verdict is awaited
+        self.pause_id = 0  # numbers the pauses, so a late verdict is never misapplied
+        self.last_probability: float | None = None
         self._voiced = 0.0  # consecutive speech while starting
         self._speech = 0.0  # speech in the current utterance
         self._silence = 0.0  # trailing silence in the current utterance
+        self._next_assess = 0.0  # silence at which the turn model is asked (again)
         self._recent: deque[float] = deque()  # barge-in: probabilities in the window
         self.onset_secs = 0.0  # at STARTED: how long before this frame the speech began
 
@@ -61,46 +124,127 @@ class Endpointer:
     def silence_secs(self) -> float:
         return self._silence
 
+    @property
+    def in_speech(self) -> bool:
+        return self.state in (State.SPEAKING, State.PAUSED)
+
     def reset(self) -> None:
-        self.state = "quiet"
+        self.state = State.QUIET
+        self.verdict, self.asking = Verdict.NONE, False
         self._voiced = self._speech = self._silence = 0.0
         self._recent.clear()
 
     def feed(self, prob: float, frame_secs: float, barge_in: BargeIn | None = None) -> list[Signal]:
-        p = self.params
+        return self.step(Frame(prob, frame_secs, barge_in))
+
+    def step(self, event: Event) -> list[Signal]:
+        """The transition function: one event in, the signals it causes out."""
         out: list[Signal] = []
-        if self.state in ("quiet", "starting") and barge_in is not None:
-            self._barge_in(prob, frame_secs, barge_in, out)
-        elif self.state == "quiet":
-            self._recent.clear()
-            if prob >= p.threshold:
-                self.state, self._voiced = "starting", frame_secs
-                if self._voiced >= p.start_secs - 1e-9:
-                    self._begin(out, onset=0.0)
-        elif self.state == "starting":
-            self._recent.clear()
-            if prob >= p.threshold - p.hysteresis:
-                self._voiced += frame_secs
-                if self._voiced >= p.start_secs - 1e-9:
-                    self._begin(out, onset=self._voiced - frame_secs)
-            else:
-                self.state, self._voiced = "quiet", 0.0
-        elif prob >= (p.threshold if self.state == "paused" else p.threshold - p.hysteresis):
-            self._speech += frame_secs + self._silence
-            self._silence = 0.0
-            if self.state == "paused":
-                out.append(Signal.RESUMED)
-            self.state = "speaking"
+        if isinstance(event, TurnVerdict):
+            self._on_verdict(event, out)
+        elif self.state in (State.QUIET, State.STARTING) and event.barge_in is not None:
+            self._barge_in(event.prob, event.secs, event.barge_in, out)
+        elif self.state is State.QUIET:
+            self._quiet(event, out)
+        elif self.state is State.STARTING:
+            self._starting(event, out)
         else:
-            self._silence += frame_secs
-            if self.state == "speaking" and self._silence >= p.pause_secs:
-                self.state = "paused"
-                out.append(Signal.PAUSED)
-            if self.state == "paused" and self._silence >= p.stop_secs:
-                out.append(Signal.ENDED)
-                self.state = "quiet"
-                self._voiced = 0.0
+            self._in_utterance(event, out)
         return out
+
+    # -- states ---------------------------------------------------------------
+    def _quiet(self, f: Frame, out: list[Signal]) -> None:
+        self._recent.clear()
+        if f.prob >= self.params.threshold:
+            self.state, self._voiced = State.STARTING, f.secs
+            if self._voiced >= self.params.start_secs - 1e-9:
+                self._begin(out, onset=0.0)
+
+    def _starting(self, f: Frame, out: list[Signal]) -> None:
+        p = self.params
+        self._recent.clear()
+        if f.prob >= p.threshold - p.hysteresis:
+            self._voiced += f.secs
+            if self._voiced >= p.start_secs - 1e-9:
+                self._begin(out, onset=self._voiced - f.secs)
+        else:
+            self.state, self._voiced = State.QUIET, 0.0
+
+    def _in_utterance(self, f: Frame, out: list[Signal]) -> None:
+        p = self.params
+        paused = self.state is State.PAUSED
+        if f.prob >= (p.threshold if paused else p.threshold - p.hysteresis):
+            self._speech += f.secs + self._silence
+            self._silence = 0.0
+            self.verdict, self.asking = Verdict.NONE, False
+            if paused:
+                out.append(Signal.RESUMED)
+            self.state = State.SPEAKING
+            return
+        self._silence += f.secs
+        if self.state is State.SPEAKING and self._silence >= p.pause_secs - 1e-9:
+            self.state = State.PAUSED
+            self.pause_id += 1
+            self._next_assess = p.turn_stop_secs
+            out.append(Signal.PAUSED)
+        if self.state is not State.PAUSED:
+            return
+        if self._should_end():
+            self._end(out)
+        elif self._should_assess():
+            self.asking = True
+            recheck = p.turn_recheck_secs
+            self._next_assess = self._silence + recheck if recheck > 0 else float("inf")
+            out.append(Signal.ASSESS)
+
+    def _on_verdict(self, v: TurnVerdict, out: list[Signal]) -> None:
+        if self.state is not State.PAUSED or v.pause != self.pause_id:
+            return  # speech resumed, or the turn already ended: stale
+        self.last_probability = v.probability
+        self.asking = False
+        if v.probability is None:
+            self.verdict = Verdict.UNAVAILABLE
+        elif v.probability >= self.params.turn_threshold:
+            self.verdict = Verdict.COMPLETE
+        elif self.verdict is Verdict.INCOMPLETE:
+            pass  # unfinished stays unfinished until the model calls it complete
+        elif v.probability >= self.params.turn_hold_threshold:
+            self.verdict = Verdict.UNSURE
+        else:
+            self.verdict = Verdict.INCOMPLETE
+        if self._should_end():
+            self._end(out)
+
+    # -- decisions ------------------------------------------------------------
+    def _should_assess(self) -> bool:
+        p = self.params
+        return (
+            p.turn_model
+            and not self.asking
+            and self.verdict is not Verdict.UNAVAILABLE
+            and self._silence >= self._next_assess - 1e-9
+        )
+
+    def required_silence(self) -> float:
+        """How much silence ends the turn, given what the turn model said so far."""
+        p = self.params
+        if not p.turn_model or self.verdict is Verdict.UNAVAILABLE:
+            return p.stop_secs
+        if self.verdict is Verdict.COMPLETE:
+            return p.turn_stop_secs
+        if self.verdict is Verdict.INCOMPLETE:
+            return p.turn_max_secs
+        # Unsure, or no verdict yet: a slow verdict never makes the user wait longer.
+        return max(p.turn_unsure_secs, p.turn_stop_secs)
+
+    def _should_end(self) -> bool:
+        return self._silence >= self.required_silence() - 1e-9
+
+    def _end(self, out: list[Signal]) -> None:
+        out.append(Signal.ENDED)
+        self.state = State.QUIET
+        self.verdict, self.asking = Verdict.NONE, False
+        self._voiced = 0.0
 
     def _barge_in(self, prob: float, frame_secs: float, b: BargeIn, out: list[Signal]) -> None:
         p = self.params
@@ -110,13 +254,14 @@ class Endpointer:
             self._recent.popleft()
         voiced = [i for i, q in enumerate(self._recent) if q >= floor]
         self._voiced = len(voiced) * frame_secs
-        self.state = "starting" if voiced else "quiet"
+        self.state = State.STARTING if voiced else State.QUIET
         need = max(p.start_secs, b.min_secs)
         if self._voiced >= need - 1e-9 and max(self._recent) >= b.threshold:
             self._begin(out, onset=(len(self._recent) - 1 - voiced[0]) * frame_secs)
 
     def _begin(self, out: list[Signal], onset: float) -> None:
-        self.state = "speaking"
+        self.state = State.SPEAKING
+        self.verdict, self.asking = Verdict.NONE, False
         self.onset_secs = onset
         self._speech, self._silence = self._voiced, 0.0
         self._recent.clear()

@@ -3,7 +3,14 @@
 Audio is cut into VAD frames; speech opens an utterance whose STT work runs in
 a worker task (blocking engine calls in threads). On the first pause the
 transcript is computed speculatively, so little is left to do when the
-endpoint fires.
+endpoint fires. When the session uses the turn model, the endpointer asks for
+a verdict at each pause (`Signal.ASSESS`) and the model runs in a thread on
+the utterance's audio.
+
+The audio handed to the STT is framed by the speech itself, not by the VAD's
+frame grid: it starts `STT_PRE_SECS` before the loudness onset (zeros where
+there was no audio) and stops `STT_POST_SECS` after the loudness end at the
+pause, so the same sentence is transcribed the same way whatever came before.
 """
 
 from __future__ import annotations
@@ -18,14 +25,27 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rtvi_edge.engines.base import SpeechToText, SttStream, VadStream
-from rtvi_edge.pipeline.endpointing import BargeIn, Endpointer, EndpointParams, Signal
+from rtvi_edge.engines.turn_smart import SharedTurnModel, shared_turn_model
+from rtvi_edge.pipeline import framing
+from rtvi_edge.pipeline.endpointing import (
+    BargeIn,
+    Endpointer,
+    EndpointParams,
+    Signal,
+    State,
+    TurnVerdict,
+)
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-PREROLL_SECS = 0.3  # audio kept from before the VAD fired, so first syllables are not lost
-PREROLL_LEAD_SECS = 0.2  # kept from before the speech began, however long it took to fire
-MAX_PREROLL_SECS = 1.0
+MAX_PREROLL_SECS = 1.0  # audio kept from before the VAD fired, to find where speech began
+ONSET_REACH_SECS = 0.3  # the loudness onset may lie this far before the VAD's
+STT_PRE_SECS = 0.5  # the STT hears this much before the speech onset (bench: WER)
+STT_POST_SECS = 0.1  # and this much after its end
+STT_DELAY_FRAMES = 6  # audio held back from the STT, so its end can be cut at the pause
+TURN_PRE_SECS = 0.5  # the turn model hears this much before the onset
+TURN_MAX_SECS = 8.0  # and at most this much in all (its window)
 STREAMING_PARTIAL_SECS = 0.25
 
 
@@ -129,6 +149,7 @@ class UserListener:
         params: EndpointParams,
         interim_secs: float,
         callbacks: ListenerCallbacks,
+        turn_model: SharedTurnModel = shared_turn_model,
     ) -> None:
         self._stt = stt
         self._vad = vad
@@ -139,7 +160,11 @@ class UserListener:
         self._cb = callbacks
         self._pending = b""
         self._preroll: deque[bytes] = deque(maxlen=int(MAX_PREROLL_SECS / self._frame_secs))
-        self._held: list[bytes] = []  # silence after a pause: fed only if speech resumes
+        self._unfed = bytearray()  # utterance audio not yet given to the STT
+        self._stt_cut = False  # paused: the STT got the audio up to the speech end
+        self._turn_audio = bytearray()  # what the turn model judges
+        self._turn_model = turn_model
+        self._turn_task: asyncio.Task[None] | None = None
         self._worker: SttWorker | None = None
         self._utt: Utterance | None = None
         self._speculation: asyncio.Task[None] | None = None
@@ -150,7 +175,7 @@ class UserListener:
 
     @property
     def in_speech(self) -> bool:
-        return self.endpointer.state in ("speaking", "paused")
+        return self.endpointer.in_speech
 
     def set_params(self, params: EndpointParams) -> None:
         self.endpointer.params = params
@@ -165,46 +190,88 @@ class UserListener:
 
     def _frame(self, frame: bytes) -> None:
         if self.deaf:
-            if self.in_speech or self.endpointer.state == "starting":
+            if self.endpointer.state is not State.QUIET:
                 self._abort()
             self._preroll.clear()
             return
         prob = self._vad.probability(frame)
-        in_utterance = self.endpointer.state in ("speaking", "paused")
+        in_utterance = self.endpointer.in_speech
         signals = self.endpointer.feed(prob, self._frame_secs, self.barge_in)
         now = time.monotonic()
         if Signal.STARTED in signals:
             self._start_utterance(now, frame)
         elif not in_utterance:
             self._preroll.append(frame)
-        elif Signal.RESUMED in signals:
-            self._resume(frame)
-        elif self.endpointer.state == "paused" or signals:
-            self._held.append(frame)  # silence after speech: kept in case speech resumes
-        elif self._worker is not None:
-            self._worker.feed(frame)
+        else:
+            self._keep(frame)
+        if Signal.RESUMED in signals:
+            self._resume()
+        self._handle(signals, now)
+
+    def _handle(self, signals: list[Signal], now: float) -> None:
         if Signal.PAUSED in signals:
             self._pause(now)
+        if Signal.ASSESS in signals:
+            self._assess()
         if Signal.ENDED in signals:
             self._end(now)
+
+    def _keep(self, frame: bytes) -> None:
+        """An utterance frame: to the turn model's buffer, and (delayed) to the STT."""
+        self._turn_audio += frame
+        excess = len(self._turn_audio) - int(TURN_MAX_SECS * SAMPLE_RATE) * 2
+        if excess > 0:
+            del self._turn_audio[:excess]
+        self._unfed += frame
+        if not self._stt_cut:
+            self._feed_stt(len(self._unfed) - STT_DELAY_FRAMES * self._frame_bytes)
+
+    def _feed_stt(self, nbytes: int) -> None:
+        nbytes -= nbytes % 2
+        if nbytes <= 0:
+            return
+        if self._worker is not None:
+            self._worker.feed(bytes(self._unfed[:nbytes]))
+        del self._unfed[:nbytes]
 
     def _pause(self, now: float) -> None:
         if self._utt is None or self._worker is None:
             return
         self._utt.paused_at = now
         self._utt.speech_end_at = now - self.endpointer.silence_secs
+        # The STT gets the speech up to its loudness end and a fixed margin, no more.
+        end = framing.end_sample(bytes(self._unfed))
+        if end is not None:
+            margin = int(STT_POST_SECS * SAMPLE_RATE)
+            self._feed_stt(min(len(self._unfed), (end + margin) * 2))
+        self._stt_cut = True
         self._speculation = asyncio.create_task(self._speculate(self._utt, self._worker))
 
-    def _resume(self, frame: bytes) -> None:
-        if self._worker is not None:
-            for held in self._held:
-                self._worker.feed(held)
-            self._worker.feed(frame)
-        self._held.clear()
-        if self._speculation:
-            self._speculation.cancel()
-            self._speculation = None
+    def _resume(self) -> None:
+        self._stt_cut = False
+        self._feed_stt(len(self._unfed) - STT_DELAY_FRAMES * self._frame_bytes)
+        for task in (self._speculation, self._turn_task):
+            if task:
+                task.cancel()
+        self._speculation = self._turn_task = None
         self._cb.on_speech_resumed()
+
+    def _assess(self) -> None:
+        """Ask the turn model about the audio so far; its verdict goes to the endpointer."""
+        if self._turn_task is not None and not self._turn_task.done():
+            return
+        pause = self.endpointer.pause_id
+        audio = bytes(self._turn_audio)
+        self._turn_task = asyncio.create_task(self._judge(pause, audio), name="turn-model")
+
+    async def _judge(self, pause: int, audio: bytes) -> None:
+        try:
+            prob = await asyncio.to_thread(self._turn_model.probability, audio)
+        except Exception as exc:  # a model failure must not kill the listener
+            log.warning("turn model failed: %s", exc)
+            prob = None
+        signals = self.endpointer.step(TurnVerdict(pause, prob))
+        self._handle(signals, time.monotonic())
 
     def _end(self, now: float) -> None:
         if self._utt is None or self._worker is None:
@@ -219,7 +286,15 @@ class UserListener:
         self._speculation = None
         self._worker = None
         self._utt = None
-        self._held.clear()
+        self._clear_audio()
+
+    def _clear_audio(self) -> None:
+        self._unfed.clear()
+        self._turn_audio.clear()
+        self._stt_cut = False
+        if self._turn_task is not None:
+            self._turn_task.cancel()  # a verdict for a turn that is over
+            self._turn_task = None
 
     def _start_utterance(self, now: float, frame: bytes) -> None:
         self._abort(reset_endpointer=False)
@@ -230,13 +305,18 @@ class UserListener:
             self.interim_secs,
             self._cb.on_interim,
         )
-        # A barge-in fires later after its onset than a normal start: reach further back.
-        keep = max(PREROLL_SECS, self.endpointer.onset_secs + PREROLL_LEAD_SECS)
-        frames = list(self._preroll)[-max(1, int(keep / self._frame_secs)) :]
-        for pre in frames:
-            self._worker.feed(pre)
+        before = b"".join(self._preroll) + frame
         self._preroll.clear()
-        self._worker.feed(frame)
+        # Where the VAD thinks speech began; the loudness onset is more exact, but not
+        # trusted further back than ONSET_REACH_SECS (echo residue, earlier noise).
+        vad_onset = len(before) // 2 - len(frame) // 2
+        vad_onset -= int(self.endpointer.onset_secs * SAMPLE_RATE)
+        onset = framing.onset_sample(before)
+        if onset is None or onset < vad_onset - int(ONSET_REACH_SECS * SAMPLE_RATE):
+            onset = max(0, vad_onset - int(ONSET_REACH_SECS * SAMPLE_RATE) // 2)
+        self._unfed += _from(before, onset - int(STT_PRE_SECS * SAMPLE_RATE))
+        self._turn_audio += _from(before, onset - int(TURN_PRE_SECS * SAMPLE_RATE))
+        self._feed_stt(len(self._unfed) - STT_DELAY_FRAMES * self._frame_bytes)
         self._cb.on_speech_started()
 
     async def _speculate(self, utt: Utterance, worker: SttWorker) -> None:
@@ -245,7 +325,7 @@ class UserListener:
         except Exception as exc:  # an engine failure must not kill the listener
             log.warning("speculative transcription failed: %s", exc)
             return
-        if self._utt is utt and self.endpointer.state == "paused":
+        if self._utt is utt and self.endpointer.state is State.PAUSED:
             utt.speculated_at = time.monotonic()
             self._cb.on_speech_paused(text, utt)
 
@@ -272,8 +352,8 @@ class UserListener:
             task.add_done_callback(self._closing.discard)
             self._worker = None
         self._utt = None
-        self._held.clear()
-        if reset_endpointer and self.endpointer.state != "quiet":
+        self._clear_audio()
+        if reset_endpointer and self.endpointer.state is not State.QUIET:
             self.endpointer.reset()
 
     async def close(self) -> None:
@@ -283,3 +363,10 @@ class UserListener:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+def _from(pcm: bytes, sample: int) -> bytes:
+    """`pcm` from `sample` on; a negative start is made up with silence in front."""
+    if sample < 0:
+        return bytes(-sample * 2) + pcm
+    return pcm[sample * 2 :]

@@ -37,13 +37,20 @@ class SessionSettings:
 
     @classmethod
     def from_config(cls, config: Config, echo_guard: str | None = None) -> SessionSettings:
-        v = config.vad
+        v, t = config.vad, config.turn
         return cls(
             endpoint=EndpointParams(
                 threshold=v.threshold,
                 start_secs=v.start_secs,
                 stop_secs=v.stop_secs,
                 min_speech_secs=v.min_speech_secs,
+                turn_model=t.enabled,
+                turn_threshold=t.threshold,
+                turn_hold_threshold=min(t.hold_threshold, t.threshold),
+                turn_stop_secs=t.stop_secs,
+                turn_unsure_secs=t.unsure_secs,
+                turn_recheck_secs=t.recheck_secs,
+                turn_max_secs=t.max_secs,
             ),
             system_prompt=config.llm.system_prompt,
             history_tokens=config.llm.history_tokens,

@@ -92,7 +92,9 @@ def _vad_params_get(s: SessionSettings) -> dict[str, float]:
 
 
 def _vad_params_set(s: SessionSettings, value: dict[str, float]) -> None:
-    changes = {("threshold" if k == "confidence" else k): float(v) for k, v in value.items()}
+    changes: dict[str, Any] = {
+        ("threshold" if k == "confidence" else k): float(v) for k, v in value.items()
+    }
     s.endpoint = dataclasses.replace(s.endpoint, **changes)
 
 
@@ -103,7 +105,8 @@ def _vad_param(
         return getattr(s.endpoint, key)
 
     def put(s: SessionSettings, v: Any) -> None:
-        s.endpoint = dataclasses.replace(s.endpoint, **{key: float(v)})
+        changes: dict[str, Any] = {key: float(v)}
+        s.endpoint = dataclasses.replace(s.endpoint, **changes)
 
     return get, put
 
@@ -128,6 +131,39 @@ def _tools_check(value: Any) -> Any:
         except ValueError as exc:
             raise ServiceConfigError(f"tools[{i}]: {exc}") from None
     return value
+
+
+def _turn_options() -> list[OptionSpec]:
+    """The turn model, per session: on/off and its timing (docs/turn-taking.md)."""
+
+    def put_enabled(s: SessionSettings, v: Any) -> None:
+        s.endpoint = dataclasses.replace(s.endpoint, turn_model=bool(v))
+
+    opts = [
+        OptionSpec(
+            "turn",
+            "enabled",
+            "bool",
+            "session",
+            "semantic end-of-turn (Smart Turn v3); off: a fixed silence timeout (vad stop_secs)",
+            get_session=lambda s: s.endpoint.turn_model,
+            set_session=put_enabled,
+        )
+    ]
+    numbers = {
+        "threshold": ("turn_threshold", 0.0, 1.0, "P(turn complete) that ends the turn"),
+        "hold_threshold": ("turn_hold_threshold", 0.0, 1.0, "below: wait up to max_secs"),
+        "stop_secs": ("turn_stop_secs", 0.05, 2.0, "silence before the turn model is asked"),
+        "unsure_secs": ("turn_unsure_secs", 0.05, 5.0, "silence that ends an unsure turn"),
+        "recheck_secs": ("turn_recheck_secs", 0.0, 2.0, "ask again this often (0 = once)"),
+        "max_secs": ("turn_max_secs", 0.2, 5.0, "the longest silence inside a turn"),
+    }
+    for name, (attr, lo, hi, what) in numbers.items():
+        get, put = _vad_param(attr)
+        opts.append(
+            OptionSpec("turn", name, "number", "session", what, get, put, check=_range(lo, hi))
+        )
+    return opts
 
 
 def _build_options() -> list[OptionSpec]:
@@ -159,6 +195,7 @@ def _build_options() -> list[OptionSpec]:
                 check=_range(lo, hi),
             )
         )
+    opts += _turn_options()
     opts += [
         OptionSpec(
             "vad",

@@ -68,3 +68,132 @@ def test_barge_in_hears_a_voice_chopped_by_double_talk() -> None:
     ep = Endpointer(EndpointParams())
     assert feed_barge(ep, voice, barge) == [Signal.STARTED]
     assert abs(ep.onset_secs - 10 * 0.032) < 1e-9  # it began ten frames back
+
+
+# -- the turn model: explicit states, one transition function, fake verdicts ----------
+from dataclasses import replace  # noqa: E402
+
+from rtvi_edge.pipeline.endpointing import Frame, State, TurnVerdict, Verdict  # noqa: E402
+
+TURN = EndpointParams(
+    start_secs=0.064,
+    pause_secs=0.064,
+    stop_secs=0.35,
+    turn_model=True,
+    turn_threshold=0.7,
+    turn_hold_threshold=0.5,
+    turn_stop_secs=0.128,
+    turn_unsure_secs=0.35,
+    turn_recheck_secs=0.0,
+    turn_max_secs=1.0,
+)
+
+
+def run_frames(ep: Endpointer, probs: list[float]) -> list[Signal]:
+    out: list[Signal] = []
+    for p in probs:
+        out += ep.step(Frame(p, FRAME))
+    return out
+
+
+def test_states_are_an_enum_walked_by_one_transition_function() -> None:
+    ep = Endpointer(EndpointParams(start_secs=0.064, pause_secs=0.064, stop_secs=0.2))
+    seen = [ep.state]
+    for p in [0.9, 0.9, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]:
+        ep.step(Frame(p, FRAME))
+        if ep.state is not seen[-1]:
+            seen.append(ep.state)
+    assert seen == [State.QUIET, State.STARTING, State.SPEAKING, State.PAUSED, State.QUIET]
+    assert ep.state == "quiet"  # still compares with the old string names
+
+
+def test_turn_model_is_asked_after_its_silence_and_a_complete_verdict_ends_at_once() -> None:
+    ep = Endpointer(TURN)
+    signals = run_frames(ep, [0.9] * 6 + [0.0] * 4)  # 128 ms of silence
+    assert signals == [Signal.STARTED, Signal.PAUSED, Signal.ASSESS]
+    assert ep.asking and ep.verdict is Verdict.NONE
+    assert ep.step(TurnVerdict(ep.pause_id, 0.95)) == [Signal.ENDED]
+    assert ep.state is State.QUIET
+
+
+def test_an_incomplete_turn_may_pause_long_without_ending() -> None:
+    ep = Endpointer(TURN)
+    run_frames(ep, [0.9] * 6 + [0.0] * 4)
+    assert ep.step(TurnVerdict(ep.pause_id, 0.2)) == []
+    # far beyond the fixed 0.35 s timeout, still inside the turn
+    assert Signal.ENDED not in run_frames(ep, [0.0] * 20)  # 0.77 s of silence
+    assert run_frames(ep, [0.9]) == [Signal.RESUMED]
+    assert ep.state is State.SPEAKING
+
+
+def test_an_incomplete_turn_ends_at_the_longest_silence() -> None:
+    ep = Endpointer(TURN)
+    run_frames(ep, [0.9] * 6 + [0.0] * 4)
+    ep.step(TurnVerdict(ep.pause_id, 0.2))
+    signals = run_frames(ep, [0.0] * 40)
+    assert signals == [Signal.ENDED]
+    assert abs(ep.silence_secs - 32 * FRAME) < 1e-9  # 1.0 s: turn_max_secs, one frame over
+
+
+def test_a_late_verdict_from_an_earlier_pause_is_ignored() -> None:
+    ep = Endpointer(TURN)
+    run_frames(ep, [0.9] * 6 + [0.0] * 4)
+    stale = ep.pause_id
+    run_frames(ep, [0.9] * 3 + [0.0] * 2)  # speech resumed, a new pause
+    assert ep.step(TurnVerdict(stale, 0.99)) == []
+    assert ep.state is State.PAUSED
+
+
+def test_a_complete_verdict_before_the_silence_waits_for_it() -> None:
+    params = replace(TURN, turn_stop_secs=0.064)
+    ep = Endpointer(params)
+    assert run_frames(ep, [0.9] * 6 + [0.0] * 2)[-1] is Signal.ASSESS
+    assert ep.step(TurnVerdict(ep.pause_id, 0.9)) == [Signal.ENDED]
+
+
+def test_no_verdict_falls_back_to_the_fixed_timeout() -> None:
+    ep = Endpointer(TURN)
+    run_frames(ep, [0.9] * 6 + [0.0] * 4)
+    assert ep.step(TurnVerdict(ep.pause_id, None)) == []
+    assert ep.required_silence() == TURN.stop_secs
+    signals = run_frames(ep, [0.0] * 7)  # 0.35 s in all
+    assert signals == [Signal.ENDED]
+
+
+def test_rechecks_while_the_turn_stays_incomplete() -> None:
+    ep = Endpointer(replace(TURN, turn_recheck_secs=0.256))
+    run_frames(ep, [0.9] * 6 + [0.0] * 4)
+    ep.step(TurnVerdict(ep.pause_id, 0.1))
+    assert run_frames(ep, [0.0] * 8) == [Signal.ASSESS]  # 0.128 + 0.256 s
+    assert ep.step(TurnVerdict(ep.pause_id, 0.8)) == [Signal.ENDED]
+
+
+def test_turn_model_off_keeps_the_fixed_timeout_and_never_asks() -> None:
+    ep = Endpointer(EndpointParams(start_secs=0.064, pause_secs=0.064, stop_secs=0.35))
+    signals = run_frames(ep, [0.9] * 6 + [0.0] * 11)
+    assert signals == [Signal.STARTED, Signal.PAUSED, Signal.ENDED]
+
+
+def test_an_unsure_verdict_ends_after_the_unsure_silence() -> None:
+    ep = Endpointer(replace(TURN, turn_unsure_secs=0.256))
+    run_frames(ep, [0.9] * 6 + [0.0] * 4)
+    assert ep.step(TurnVerdict(ep.pause_id, 0.6)) == []  # between hold (0.5) and end (0.7)
+    assert ep.verdict is Verdict.UNSURE
+    assert run_frames(ep, [0.0] * 4) == [Signal.ENDED]  # 0.256 s in all
+
+
+def test_a_recheck_can_turn_unsure_into_unfinished() -> None:
+    ep = Endpointer(replace(TURN, turn_unsure_secs=0.256, turn_recheck_secs=0.064))
+    run_frames(ep, [0.9] * 6 + [0.0] * 4)
+    ep.step(TurnVerdict(ep.pause_id, 0.6))
+    assert run_frames(ep, [0.0] * 2) == [Signal.ASSESS]
+    ep.step(TurnVerdict(ep.pause_id, 0.1))  # unfinished after all: hold on
+    assert ep.verdict is Verdict.INCOMPLETE
+    assert Signal.ENDED not in run_frames(ep, [0.0] * 4)
+
+
+def test_a_verdict_that_comes_too_late_never_makes_the_user_wait_longer() -> None:
+    ep = Endpointer(replace(TURN, turn_unsure_secs=0.256))
+    assert run_frames(ep, [0.9] * 6 + [0.0] * 4)[-1] is Signal.ASSESS  # asked at 0.128 s
+    assert run_frames(ep, [0.0] * 4) == [Signal.ENDED]  # no verdict by 0.256 s: ends
+    assert ep.step(TurnVerdict(ep.pause_id, 0.01)) == []  # the late verdict is ignored

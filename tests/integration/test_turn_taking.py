@@ -1,0 +1,147 @@
+"""End of turn with real speech through the official client: a pause inside a sentence
+does not end the turn, a finished question is answered without waiting out a long
+silence, and the transcript does not depend on the silence before the speech."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rtvi_edge.audio.wav import read_wav, write_wav
+from tests.integration.daemon_harness import running_daemon
+from tests.integration.rtvi_client import run_client, speak_step
+
+pytestmark = pytest.mark.integration
+
+SHORT_ANSWERS = {"max_tokens": 16}
+
+
+def espeak(text: str, path: Path, lead_secs: float, tail_secs: float, voice: str = "en-us") -> Path:
+    """espeak-ng (SSML allowed) → 16 kHz mono WAV with exact silence around the speech."""
+    raw = path.with_suffix(".raw.wav")
+    cmd = ["espeak-ng", "-m", "-v", voice, "-s", "150", "-w", str(raw), text]
+    subprocess.run(cmd, check=True)
+    audio = np.frombuffer(read_wav(raw, 16000), dtype=np.int16)
+    loud = np.nonzero(np.abs(audio) > 300)[0]
+    speech = audio[loud[0] : loud[-1] + 1]
+    lead, tail = (
+        np.zeros(int(lead_secs * 16000), np.int16),
+        np.zeros(int(tail_secs * 16000), np.int16),
+    )
+    write_wav(path, np.concatenate([lead, speech, tail]).tobytes(), 16000)
+    raw.unlink()
+    return path
+
+
+def finals(run: Any) -> list[str]:
+    return [t["data"]["text"] for t in run.of("userTranscript") if t["data"]["final"]]
+
+
+def wait_bot_done(timeout_ms: int = 60000) -> dict[str, object]:
+    return {"do": "wait", "type": "bot-stopped-speaking", "timeoutMs": timeout_ms}
+
+
+async def test_a_long_pause_inside_a_sentence_is_one_turn(tmp_path: Path) -> None:
+    # Stopped after "the": unmistakably unfinished (the turn model says ~0.01).
+    wav = espeak(
+        "What time does the <break time='1000ms'/> bakery open on Sunday?",
+        tmp_path / "paused.wav",
+        lead_secs=0.5,
+        tail_secs=2.5,
+        voice="en",
+    )
+    async with running_daemon(tmp_path, llm=SHORT_ANSWERS) as daemon:
+        run = await run_client(
+            {
+                "wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws",
+                "steps": [
+                    {"do": "connect"},
+                    {**speak_step(wav), "waitForEnd": True},
+                    wait_bot_done(),
+                    {"do": "sleep", "ms": 300},
+                ],
+            },
+            timeout=120,
+        )
+    assert run.ok, run.failure()
+    texts = finals(run)
+    assert len(texts) == 1, texts  # one turn, not two
+    assert "time" in texts[0].lower() and "sunday" in texts[0].lower(), texts
+    end = run.first("speechEnd")
+    assert end is not None
+    bot_started = run.first("botStartedSpeaking")
+    assert bot_started is not None and bot_started["t"] > end["t"]  # never inside the pause
+
+
+async def test_a_finished_question_is_answered_without_waiting_out_the_silence(
+    tmp_path: Path,
+) -> None:
+    # Five seconds allowed for an unfinished turn, and five seconds of silence after the
+    # question: its transcript comes while that silence is still being sent.
+    wav = espeak("Name a fruit that is yellow.", tmp_path / "q.wav", 0.5, 5.0)
+    turn = {"enabled": True, "max_secs": 5.0}
+    async with running_daemon(tmp_path, turn=turn, llm=SHORT_ANSWERS) as daemon:
+        run = await run_client(
+            {
+                "wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws",
+                "steps": [
+                    {"do": "connect"},
+                    {**speak_step(wav), "waitForEnd": True},
+                    wait_bot_done(),
+                    {"do": "sleep", "ms": 1000},  # the turn's metrics follow its audio
+                ],
+            },
+            timeout=120,
+        )
+    assert run.ok, run.failure()
+    speak_done = next(s for s in run.steps() if s["do"] == "speak")
+    final = [t for t in run.of("userTranscript") if t["data"]["final"]]
+    assert final and final[0]["t"] < speak_done["t"], "the turn ended inside the silence"
+    metrics = [m for m in run.messages("metrics") if m["data"].get("processing")]
+    endpointing = [
+        p["value"]
+        for m in metrics
+        for p in m["data"]["processing"]
+        if p["processor"] == "endpointing"
+    ]
+    assert endpointing and endpointing[0] < turn["max_secs"]  # not the long allowance
+
+
+async def test_the_same_sentence_after_different_lead_ins_gives_the_same_transcript(
+    tmp_path: Path,
+) -> None:
+    # Before the audio was framed by the speech itself, this came back as "… on a
+    # clear name?" after 0.5 s and "to cut the Christmas sky on a clear name." after 3 s.
+    text = "What color is the sky on a clear day?"
+    leads = (0.5, 3.0, 1.37)
+    steps: list[dict[str, Any]] = [{"do": "connect"}]
+    for i, lead in enumerate(leads):
+        wav = padded(text, tmp_path / f"lead{i}.wav", lead)
+        steps += [
+            {**speak_step(wav), "waitForEnd": True},
+            wait_bot_done(),
+            {"do": "sleep", "ms": 400},
+        ]
+    async with running_daemon(tmp_path, llm=SHORT_ANSWERS) as daemon:
+        run = await run_client(
+            {"wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws", "steps": steps}, timeout=180
+        )
+    assert run.ok, run.failure()
+    texts = finals(run)
+    assert len(texts) == len(leads), texts
+    assert len(set(texts)) == 1, texts
+    assert "sky" in texts[0].lower()
+
+
+def padded(text: str, path: Path, lead_secs: float) -> Path:
+    """espeak-ng resampled by sox, `lead_secs` of silence before and 1.5 s after."""
+    raw = path.with_suffix(".raw.wav")
+    subprocess.run(["espeak-ng", "-s", "150", "-w", str(raw), text], check=True)
+    sox = ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path)]
+    subprocess.run([*sox, "pad", str(lead_secs), "1.5"], check=True)
+    raw.unlink()
+    return path
