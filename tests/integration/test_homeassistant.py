@@ -27,7 +27,7 @@ from rtvi_edge.daemon import Daemon
 from rtvi_edge.homeassistant.media import pcm_from_wav
 from tests.integration.daemon_harness import running_daemon
 from tests.integration.mosquitto import Mosquitto
-from tests.integration.test_mqtt import Watcher
+from tests.integration.mqtt_watcher import Watcher
 
 pytestmark = pytest.mark.integration
 E = VoiceAssistantEventType

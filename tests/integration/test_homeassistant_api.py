@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from aioesphomeapi import APIClient, InvalidEncryptionKeyAPIError
 from aioesphomeapi.core import APIConnectionError
-from rtvi_edge.pipeline.output import NullSink
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from rtvi_edge import events as ev
+from rtvi_edge.audio.sink import NullSink
 from rtvi_edge.config import config_from_mapping
 from rtvi_edge.engines.hub import EngineHub, Engines
 from rtvi_edge.homeassistant import connection

@@ -23,8 +23,9 @@ from rtvi_edge.config import RtviConfig
 from rtvi_edge.rtvi import frames
 from rtvi_edge.rtvi.server import RtviServer
 from tests.integration.daemon_harness import next_message, rtvi, running_daemon
+from tests.integration.mqtt_watcher import js
 from tests.integration.rtvi_client import run_client
-from tests.integration.test_mqtt import BASE, js, setup
+from tests.integration.test_mqtt import BASE, setup
 
 pytestmark = pytest.mark.integration
 
@@ -263,10 +264,10 @@ async def test_timers_belong_to_their_client_across_a_restart(tmp_path: Path) ->
 class _Factory:
     bus = ev.EventBus()
 
-    def new_conversation(self, session_id: str, session: Any) -> Any:
+    def new_conversation(self, session_id: str, sink: Any) -> Any:
         raise AssertionError("no sessions here")
 
-    def new_host(self, conversation: Any, disconnect: Any) -> Any:
+    def new_services(self, conversation: Any, disconnect: Any) -> Any:
         raise AssertionError("no sessions here")
 
     def health(self) -> tuple[bool, dict[str, Any]]:
