@@ -78,7 +78,8 @@ def outcome(items: list[TurnItem], results: list[SimResult]) -> Outcome:
 
 PROBE_STEP = 0.064  # the model is asked every two VAD frames while probing
 # The grid. A verdict costs ~50 ms of one core, so the model is asked at most every
-# 128 ms; a hold threshold above zero keeps the "unfinished: wait" half of the rule.
+# 128 ms; a hold threshold above zero keeps the "unfinished: wait" half of the rule;
+# the verdict must be able to land before the unsure end (else the model does nothing).
 FIRST_CHECKS = (0.128, 0.192, 0.256)
 RECHECKS = (0.0, 0.128, 0.192)
 END_THRESHOLDS = (0.7, 0.8, 0.9, 0.95)
@@ -146,6 +147,8 @@ def choose(
     best, best_wait = None, float("inf")
     grid = itertools.product(FIRST_CHECKS, RECHECKS, END_THRESHOLDS, HOLD_THRESHOLDS, UNSURE_SECS)
     for first, recheck, t_end, t_hold, unsure in grid:
+        if first + VERDICT_DELAY > unsure - 0.032 + 1e-9:
+            continue  # the verdict would come after the unsure end: the model could not act
         params = dataclasses.replace(
             base,
             turn_model=True,

@@ -79,9 +79,9 @@ class TurnConfig:
     threads: int = bounded(1, 1, 8)
     threshold: float = bounded(0.7, 0.0, 1.0)  # P(complete) at or above: the turn ends now
     hold_threshold: float = bounded(0.05, 0.0, 1.0)  # below: unfinished, wait up to max_secs
-    stop_secs: float = bounded(0.256, 0.05, 2.0)  # silence before the model is asked
+    stop_secs: float = bounded(0.128, 0.05, 2.0)  # silence before the model is asked
     unsure_secs: float = bounded(0.288, 0.05, 5.0)  # silence that ends a turn in between
-    recheck_secs: float = bounded(0.0, 0.0, 2.0)  # ask again this often (0 = once a pause)
+    recheck_secs: float = bounded(0.128, 0.0, 2.0)  # ask again this often (0 = once a pause)
     max_secs: float = bounded(1.6, 0.2, 5.0)  # the longest silence inside an unfinished turn
 
 

@@ -60,9 +60,9 @@ class EndpointParams:
     turn_model: bool = False  # a turn model judges each pause (Signal.ASSESS)
     turn_threshold: float = 0.7  # verdict at or above: complete, the turn ends now
     turn_hold_threshold: float = 0.05  # verdict below: unfinished, wait up to turn_max_secs
-    turn_stop_secs: float = 0.256  # silence before the turn model is asked
+    turn_stop_secs: float = 0.128  # silence before the turn model is asked
     turn_unsure_secs: float = 0.288  # the silence that ends an unsure turn
-    turn_recheck_secs: float = 0.0  # ask again this often (0 = once a pause)
+    turn_recheck_secs: float = 0.128  # ask again this often (0 = once a pause)
     turn_max_secs: float = 1.6  # the longest silence inside a turn
 
 
