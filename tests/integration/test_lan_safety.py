@@ -198,13 +198,13 @@ async def test_bad_text_over_mqtt_is_answered_and_does_not_poison(tmp_path: Path
         ]
         for n, (kind, payload) in enumerate(bad):
             w.clear()
-            w.publish(f"{BASE}/{kind}", payload, asking(n))
+            await w.publish(f"{BASE}/{kind}", payload, asking(n))
             reply = js(await w.wait("test/reply"))
             assert "error" in reply, reply
             event = js(await w.wait(f"{BASE}/event/error"))
             assert event["command"] == kind
         w.clear()
-        w.publish(f"{BASE}/ask", "What is two plus two?", asking(9))
+        await w.publish(f"{BASE}/ask", "What is two plus two?", asking(9))
         reply = js(await w.wait("test/reply", timeout=180))
         assert "answer" in reply and "error" not in reply, reply
 

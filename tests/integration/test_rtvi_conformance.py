@@ -243,7 +243,7 @@ async def test_an_interrupted_client_function_call_is_cancelled(daemon: Daemon) 
                 {"do": "connect"},
                 *weather_turn(delay_ms=3000),
                 wait("llm-function-call-in-progress", 60000),
-                {"do": "sendText", "text": "Never mind. Say hi.", "audioResponse": False},
+                {"do": "sendText", "text": "Say hi to me instead.", "audioResponse": False},
                 wait("llm-function-call-stopped", 15000),
                 {"do": "sleep", "ms": 3500},  # the handler's late result arrives: no error
             ],
