@@ -453,8 +453,12 @@ class Conversation:
     def _match_intent(self, text: str) -> IntentMatch | None:
         t = self.tools
         match = t.intents.match(text) if t is not None and t.intents is not None else None
-        if match is not None and not match.intent.tool and t is not None and t.runner.client_tools:
-            return None  # "no such device" here, but the client's own functions may know it
+        if match is None or match.intent.tool or t is None:
+            return match
+        # "No such device" here, but another may know it: the client's own functions, or
+        # Home Assistant's entities when it answers what the device does not.
+        if t.runner.client_tools or (self._handoff is not None and self._handoff.answers_turns):
+            return None
         return match
 
     async def _run_intent(self, match: IntentMatch, speak: bool) -> None:
