@@ -280,6 +280,7 @@ class RtviServer:
             return why
 
         session.admit = admit
+        session.on_closing = lambda: self.slots.closed(session_id)
         session.ready_timeout = self.config.ready_timeout_secs
         self.sessions[session_id] = session
         self.slots.connected(session_id)

@@ -83,6 +83,7 @@ class RtviSession:
         self.paired = True
         self.admit: Callable[[m.ClientReady], str | None] = lambda msg: None
         self.ready_timeout: float | None = None
+        self.on_closing: Callable[[], None] = lambda: None
 
     # -- output -----------------------------------------------------------------
     def write(self, data: bytes) -> None:
@@ -125,6 +126,7 @@ class RtviSession:
         self, sub: ev.Subscription, tasks: list[asyncio.Task[None]], closing: asyncio.Task[bool]
     ) -> None:
         """Every step runs even when an earlier one fails (a turn failing in close())."""
+        self.on_closing()  # its slot is free now: a reconnecting client gets in at once
         sub.close()
         self.protocol.close()
         try:

@@ -361,3 +361,14 @@ async def test_a_paused_producer_never_waits_forever() -> None:
     go = threading.Event()  # cleared, and nobody will set it
     items = [i async for i in iterate_in_thread(lambda: iter(range(5)), None, go, 0.1)]
     assert items == [0, 1, 2, 3, 4]
+
+
+def test_a_run_on_answer_is_cut_into_bounded_pieces() -> None:
+    """The soak's +880 MiB step: one unpunctuated 160-token answer went to Piper whole."""
+    from rtvi_edge.pipeline.chunker import TextChunker
+
+    chunker = TextChunker()
+    words = " ".join(f"word{i}" for i in range(200))
+    pieces = chunker.push(words + " ") + chunker.flush()
+    assert " ".join(pieces) == words
+    assert max(len(p.split()) for p in pieces) <= 25
