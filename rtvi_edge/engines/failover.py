@@ -29,6 +29,7 @@ from rtvi_edge.engines.base import (
     SttStream,
     TextToSpeech,
 )
+from rtvi_edge.engines.whole_utterance import WholeUtteranceStream
 from rtvi_edge.errors import EngineError, RtviEdgeError
 
 T = TypeVar("T")
@@ -247,7 +248,7 @@ class FailoverStt(_Chain[SpeechToText]):
         self.model_name = backends[0].engine.model_name
 
     def open_stream(self) -> SttStream:
-        return _FailoverSttStream(self)
+        return WholeUtteranceStream(self.transcribe)
 
     def transcribe(self, pcm: bytes) -> str:
         chain = self.order()
@@ -269,26 +270,6 @@ class FailoverStt(_Chain[SpeechToText]):
             self.model_name = backend.engine.model_name
             return text
         return ""
-
-
-class _FailoverSttStream:
-    def __init__(self, owner: FailoverStt) -> None:
-        self._owner = owner
-        self._pcm = bytearray()
-        self._done_len = -1
-        self._text = ""
-
-    def feed(self, pcm: bytes) -> None:
-        self._pcm += pcm
-
-    def partial(self) -> str:
-        return ""  # no interim text: a LAN server decodes the utterance once, at its end
-
-    def finish(self) -> str:
-        if self._done_len != len(self._pcm):
-            self._text = self._owner.transcribe(bytes(self._pcm))
-            self._done_len = len(self._pcm)
-        return self._text
 
 
 class FailoverTts(_Chain[TextToSpeech]):

@@ -9,6 +9,7 @@ import wave
 
 from rtvi_edge.engines.base import SttStream
 from rtvi_edge.engines.remote_http import HttpClient, RemoteError, probe_alive
+from rtvi_edge.engines.whole_utterance import WholeUtteranceStream
 
 RATE = 16000
 
@@ -57,7 +58,7 @@ class OpenAiStt:
         probe_alive(self._http)
 
     def open_stream(self) -> SttStream:
-        return _Stream(self)
+        return WholeUtteranceStream(self.transcribe)
 
     def transcribe(self, pcm: bytes) -> str:
         fields = {"model": self.model, "response_format": "json"}
@@ -70,23 +71,3 @@ class OpenAiStt:
         if not isinstance(text, str):
             raise RemoteError(f"{self._http.where()}: the transcription has no text: {reply!r:.80}")
         return text.strip()
-
-
-class _Stream:
-    def __init__(self, owner: OpenAiStt) -> None:
-        self._owner = owner
-        self._pcm = bytearray()
-        self._done_len = -1
-        self._text = ""
-
-    def feed(self, pcm: bytes) -> None:
-        self._pcm += pcm
-
-    def partial(self) -> str:
-        return ""
-
-    def finish(self) -> str:
-        if self._done_len != len(self._pcm):
-            self._text = self._owner.transcribe(bytes(self._pcm))
-            self._done_len = len(self._pcm)
-        return self._text

@@ -8,6 +8,7 @@ decodes each utterance once.
 from __future__ import annotations
 
 from rtvi_edge.engines.base import SttStream
+from rtvi_edge.engines.whole_utterance import WholeUtteranceStream
 from rtvi_edge.engines.wyoming_link import WyomingLink, describe, parse_tcp_url
 from rtvi_edge.errors import EngineError
 
@@ -31,7 +32,7 @@ class WyomingStt:
         describe("stt", self.url, min(self.timeout, 5.0))
 
     def open_stream(self) -> SttStream:
-        return _Stream(self)
+        return WholeUtteranceStream(self.transcribe)
 
     def transcribe(self, pcm: bytes) -> str:
         from wyoming.asr import Transcribe, Transcript
@@ -55,23 +56,3 @@ class WyomingStt:
                 if getattr(event, "type", "").startswith("transcript-"):
                     continue  # streaming servers' transcript-start/-chunk: the final one follows
                 raise EngineError(f"[stt] base_url = {self.url!r}: unexpected {event!r}")
-
-
-class _Stream:
-    def __init__(self, owner: WyomingStt) -> None:
-        self._owner = owner
-        self._pcm = bytearray()
-        self._done_len = -1
-        self._text = ""
-
-    def feed(self, pcm: bytes) -> None:
-        self._pcm += pcm
-
-    def partial(self) -> str:
-        return ""
-
-    def finish(self) -> str:
-        if self._done_len != len(self._pcm):
-            self._text = self._owner.transcribe(bytes(self._pcm))
-            self._done_len = len(self._pcm)
-        return self._text
