@@ -26,6 +26,7 @@ RANK = {
     "logs": 1,
     "systemd": 1,
     "text_limits": 1,
+    "varint": 1,
     "models": 2,
     "engines": 3,
     "audio": 3,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rtvi_edge.errors import ProtocolError
+from rtvi_edge.varint import encode_varint
 
 MAX_PAYLOAD = 1 << 20  # no API message comes near it; a bigger length is garbage
 
@@ -19,20 +20,6 @@ MAX_PAYLOAD = 1 << 20  # no API message comes near it; a bigger length is garbag
 class Frame:
     msg_type: int
     payload: bytes
-
-
-def varint(value: int) -> bytes:
-    if value < 0:
-        raise ValueError("varints are unsigned")
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def read_varint(buf: bytes | bytearray, pos: int) -> tuple[int, int] | None:
@@ -51,7 +38,7 @@ def read_varint(buf: bytes | bytearray, pos: int) -> tuple[int, int] | None:
 
 
 def encode_plaintext(msg_type: int, payload: bytes) -> bytes:
-    return b"\x00" + varint(len(payload)) + varint(msg_type) + payload
+    return b"\x00" + encode_varint(len(payload)) + encode_varint(msg_type) + payload
 
 
 class PlaintextCodec:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rtvi_edge.errors import ProtocolError
+from rtvi_edge.varint import encode_varint
 
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
 KIND_NAMES = {1: "text", 2: "audio", 3: "transcription", 4: "message", 5: "interruption"}
@@ -43,24 +44,12 @@ Frame = AudioFrame | MessageFrame | OtherFrame
 
 
 # -- encoding --------------------------------------------------------------
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def _key(field: int, wire: int) -> bytes:
-    return _varint(field << 3 | wire)
+    return encode_varint(field << 3 | wire)
 
 
 def _len_field(field: int, payload: bytes) -> bytes:
-    return _key(field, _LEN) + _varint(len(payload)) + payload
+    return _key(field, _LEN) + encode_varint(len(payload)) + payload
 
 
 def encode_audio(audio: bytes, sample_rate: int, num_channels: int = 1) -> bytes:
@@ -68,9 +57,9 @@ def encode_audio(audio: bytes, sample_rate: int, num_channels: int = 1) -> bytes
         _len_field(2, b"audio")
         + _len_field(3, audio)
         + _key(4, _VARINT)
-        + _varint(sample_rate)
+        + encode_varint(sample_rate)
         + _key(5, _VARINT)
-        + _varint(num_channels)
+        + encode_varint(num_channels)
     )
     return _len_field(2, inner)
 
@@ -81,7 +70,7 @@ def encode_message(data: str) -> bytes:
 
 
 # -- decoding ----------------------------------------------------------------
-def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+def _readencode_varint(buf: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= len(buf):
@@ -101,15 +90,15 @@ def _fields(buf: bytes) -> list[tuple[int, int, int | bytes]]:
     out: list[tuple[int, int, int | bytes]] = []
     pos = 0
     while pos < len(buf):
-        key, pos = _read_varint(buf, pos)
+        key, pos = _readencode_varint(buf, pos)
         field, wire = key >> 3, key & 7
         if field == 0:
             raise ProtocolError("field number 0")
         if wire == _VARINT:
-            value, pos = _read_varint(buf, pos)
+            value, pos = _readencode_varint(buf, pos)
             out.append((field, wire, value))
         elif wire == _LEN:
-            size, pos = _read_varint(buf, pos)
+            size, pos = _readencode_varint(buf, pos)
             if pos + size > len(buf):
                 raise ProtocolError("truncated length-delimited field")
             out.append((field, wire, buf[pos : pos + size]))

@@ -15,13 +15,14 @@ import pytest
 from aioesphomeapi.noise import NoiseHandshake
 
 from rtvi_edge.errors import ConfigError, ProtocolError
-from rtvi_edge.homeassistant.framing import Frame, PlaintextCodec, encode_plaintext, varint
+from rtvi_edge.homeassistant.framing import Frame, PlaintextCodec, encode_plaintext
 from rtvi_edge.homeassistant.identity import machine_mac, normalise_mac, stable_mac
 from rtvi_edge.homeassistant.media import MediaError, absolute_url, pcm_from_wav
 from rtvi_edge.homeassistant.messages import decode, pb, type_of
 from rtvi_edge.homeassistant.noise import PROLOGUE, NoiseCodec, decode_key
 from rtvi_edge.mqtt.discovery import discovery_messages
 from rtvi_edge.mqtt.topics import Topics
+from rtvi_edge.varint import encode_varint as varint
 
 KEY = "px7tsbK3C7bpXHr2OevEV2ZMg/FrNBw2+O2pNPbedtA="
 
