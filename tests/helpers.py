@@ -1,12 +1,16 @@
-"""Shared test helpers: event waiters and audio feeders (for fakes and real engines)."""
+"""Shared test helpers: event waiters, audio feeders (for fakes and real engines), and
+RTVI frames in and out."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from rtvi_edge import events as ev
+from rtvi_edge.rtvi import frames
+from rtvi_edge.rtvi.protocol import RtviProtocol
 
 RATE = 16000
 E = TypeVar("E", bound=ev.Event)
@@ -43,4 +47,22 @@ def drain(sub: ev.Subscription) -> list[ev.Event]:
     out = []
     while not sub.queue.empty():
         out.append(sub.queue.get_nowait())
+    return out
+
+
+def rtvi_frame(mtype: str, data: Any = None, msg_id: str = "1", label: str = "rtvi-ai") -> bytes:
+    """One RTVI message as a client sends it: a protobuf MessageFrame around the JSON."""
+    obj: dict[str, Any] = {"label": label, "type": mtype, "id": msg_id}
+    if data is not None:
+        obj["data"] = data
+    return frames.encode_message(json.dumps(obj))
+
+
+def replies(p: RtviProtocol) -> list[dict[str, Any]]:
+    """What the protocol has to send, as JSON messages."""
+    out = []
+    for data in p.take():
+        frame = frames.decode_frame(data)
+        assert isinstance(frame, frames.MessageFrame)
+        out.append(json.loads(frame.data))
     return out

@@ -17,6 +17,7 @@ from rtvi_edge.config import Config, config_from_mapping
 from rtvi_edge.daemon import Daemon
 from rtvi_edge.engines.hub import Engines, build_engines
 from rtvi_edge.rtvi import frames
+from tests.helpers import rtvi_frame as rtvi  # the integration tests import it from here
 
 
 def daemon_config(state_dir: Path, **sections: dict[str, Any]) -> dict[str, Any]:
@@ -89,13 +90,6 @@ async def _shared_engines() -> Engines:
     if not _SHARED:
         _SHARED.append(await asyncio.to_thread(build_engines, Config()))
     return _SHARED[0]
-
-
-def rtvi(mtype: str, data: Any = None, msg_id: str = "1") -> bytes:
-    obj: dict[str, Any] = {"label": "rtvi-ai", "type": mtype, "id": msg_id}
-    if data is not None:
-        obj["data"] = data
-    return frames.encode_message(json.dumps(obj))
 
 
 async def next_message(

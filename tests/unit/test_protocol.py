@@ -1,7 +1,6 @@
 """The RTVI protocol core, byte for byte, including bad input of every kind."""
 
 import json
-from typing import Any
 
 import pytest
 
@@ -10,22 +9,8 @@ from rtvi_edge.errors import ProtocolError
 from rtvi_edge.rtvi import frames
 from rtvi_edge.rtvi import messages as m
 from rtvi_edge.rtvi.protocol import AudioIn, ProtocolState, RequestIn, RtviProtocol
-
-
-def msg(mtype: str, data: Any = None, msg_id: str = "1", label: str = "rtvi-ai") -> bytes:
-    obj: dict[str, Any] = {"label": label, "type": mtype, "id": msg_id}
-    if data is not None:
-        obj["data"] = data
-    return frames.encode_message(json.dumps(obj))
-
-
-def replies(p: RtviProtocol) -> list[dict[str, Any]]:
-    out = []
-    for data in p.take():
-        frame = frames.decode_frame(data)
-        assert isinstance(frame, frames.MessageFrame)
-        out.append(json.loads(frame.data))
-    return out
+from tests.helpers import replies
+from tests.helpers import rtvi_frame as msg
 
 
 def test_client_ready_then_bot_ready_echoes_id() -> None:

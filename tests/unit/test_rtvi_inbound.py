@@ -11,13 +11,7 @@ from rtvi_edge.rtvi import frames
 from rtvi_edge.rtvi import messages as m
 from rtvi_edge.rtvi.protocol import RequestIn, RtviProtocol
 from rtvi_edge.services.value_types import type_ok
-
-
-def msg(mtype: str, data: Any = None, msg_id: str = "1") -> bytes:
-    obj: dict[str, Any] = {"label": "rtvi-ai", "type": mtype, "id": msg_id}
-    if data is not None:
-        obj["data"] = data
-    return frames.encode_message(json.dumps(obj))
+from tests.helpers import rtvi_frame as msg
 
 
 def receive(mtype: str, data: Any) -> tuple[list[Any], list[dict[str, Any]]]:

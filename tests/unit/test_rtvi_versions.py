@@ -3,33 +3,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from rtvi_edge import events as ev
-from rtvi_edge.rtvi import frames
 from rtvi_edge.rtvi import messages as m
 from rtvi_edge.rtvi.protocol import RtviProtocol, negotiate
+from tests.helpers import replies
+from tests.helpers import rtvi_frame as msg
 
 SID = "s"
-
-
-def msg(mtype: str, data: Any = None, msg_id: str = "1") -> bytes:
-    obj: dict[str, Any] = {"label": "rtvi-ai", "type": mtype, "id": msg_id}
-    if data is not None:
-        obj["data"] = data
-    return frames.encode_message(json.dumps(obj))
-
-
-def replies(p: RtviProtocol) -> list[dict[str, Any]]:
-    out = []
-    for data in p.take():
-        frame = frames.decode_frame(data)
-        assert isinstance(frame, frames.MessageFrame)
-        out.append(json.loads(frame.data))
-    return out
 
 
 def ready(version: str | None) -> RtviProtocol:
