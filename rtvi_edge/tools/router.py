@@ -25,18 +25,6 @@ def result_message(tool: Tool, result: Any, call_id: str) -> dict[str, Any]:
     }
 
 
-def spoken_summary(tool_messages: list[dict[str, Any]]) -> str:
-    """The `summary` the last tool worded for the user ("" if none): said as it is."""
-    if not tool_messages:
-        return ""
-    try:
-        result = json.loads(tool_messages[-1]["content"]).get("result")
-    except (ValueError, AttributeError, KeyError, TypeError):
-        return ""
-    summary = result.get("summary") if isinstance(result, dict) else None
-    return summary.strip() if isinstance(summary, str) else ""
-
-
 def looks_like_json(text: str) -> bool:
     """An answer that starts as JSON (the model echoing a tool call) is not spoken."""
     return text.lstrip()[:1] in ("{", "[")

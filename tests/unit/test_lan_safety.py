@@ -24,6 +24,8 @@ from rtvi_edge.rtvi.messages import MessageError, parse_message
 from rtvi_edge.rtvi.protocol import RtviProtocol
 from rtvi_edge.rtvi.security import Access, Caller, Policy, load_or_create_token
 from rtvi_edge.tools import router
+from rtvi_edge.tools.policy import fixed_reply
+from rtvi_edge.tools.registry import Tool
 from rtvi_edge.tools.timers import DEVICE_OWNER, MAX_PER_OWNER, TimerService
 
 # -- clean text (defects 3, 4) ---------------------------------------------------------
@@ -198,15 +200,10 @@ async def test_timers_saved_before_owners_belong_to_the_device(tmp_path: Path) -
 
 
 def test_a_tool_summary_is_said_as_it_is_and_json_never() -> None:
-    msgs = [
-        {"role": "assistant", "content": json.dumps({"function_call": {"name": "list_timers"}})},
-        {
-            "role": "tool",
-            "content": json.dumps({"result": {"summary": "tea timer: 5 minutes left"}}),
-        },
-    ]
-    assert router.spoken_summary(msgs) == "tea timer: 5 minutes left"
-    assert router.spoken_summary(msgs[:1]) == ""
+    list_timers = Tool("list_timers", "Say which timers run", reply="{summary}")
+    said = fixed_reply(list_timers, {"timers": [], "summary": "tea timer: 5 minutes left"})
+    assert said == "tea timer: 5 minutes left"
+    assert fixed_reply(list_timers, {"timers": []}) is None  # no summary: the model answers
     assert router.looks_like_json(' {"function_call": ') and not router.looks_like_json("Yes.")
 
 
