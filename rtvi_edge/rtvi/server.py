@@ -23,7 +23,7 @@ from aiohttp import web
 from rtvi_edge import __version__, text_limits
 from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.config import RtviConfig
-from rtvi_edge.events import EventBus
+from rtvi_edge.events import ClientInput, EventBus
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.rtvi.admission import ConnectionGuard, Slots
 from rtvi_edge.rtvi.messages import ClientReady
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 class SessionFactory(Protocol):
     bus: EventBus
+    # the application's hook for dtmf, ui-* and app client-messages (None: bus only)
+    on_client_input: Callable[[ClientInput], Awaitable[Any]] | None
 
     def new_conversation(self, session_id: str, sink: AudioSink) -> Conversation: ...
 
@@ -265,7 +267,7 @@ class RtviServer:
             f.bus,
             protocol,
             self.config.output_rate,
-            on_client_input=getattr(f, "on_client_input", None),
+            on_client_input=f.on_client_input,
         )
         session.paired = access is Access.PAIRED
         session.host.paired = session.paired

@@ -263,6 +263,7 @@ async def test_timers_belong_to_their_client_across_a_restart(tmp_path: Path) ->
 # -- 8: read timeouts, idle connections, the cap (the HTTP server alone) ---------------------------
 class _Factory:
     bus = ev.EventBus()
+    on_client_input = None
 
     def new_conversation(self, session_id: str, sink: Any) -> Any:
         raise AssertionError("no sessions here")
