@@ -53,7 +53,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def _llm_section(url: str) -> str:
+def llm_section(url: str) -> str:
     return (
         f'[llm]\nengine = "openai"\nbase_url = "{url}"\nfallback = ["llama"]\n'
         "first_token_secs = 20.0\n"
@@ -64,7 +64,7 @@ def voice_to_voice(work: Path, url: str, turns: int) -> dict[str, Any]:
     utterances = [make_wav(q, work / f"q{i}.wav") for i, q in enumerate(QUESTIONS)]
     plan = [utterances[i % len(utterances)] for i in range(turns)]
     out: dict[str, Any] = {}
-    for name, extra in (("in_process", ""), ("lan_server", _llm_section(url))):
+    for name, extra in (("in_process", ""), ("lan_server", llm_section(url))):
         port = free_port()
         proc, _ready = start_daemon(work / name, port, extra)
         try:
@@ -79,7 +79,7 @@ def voice_to_voice(work: Path, url: str, turns: int) -> dict[str, Any]:
     return out
 
 
-async def _failover_trial(port: int, server: lan_servers.ServerProcess) -> dict[str, float]:
+async def failover_trial(port: int, server: lan_servers.ServerProcess) -> dict[str, float]:
     """One long answer; the server is killed at its first words."""
     async with (
         aiohttp.ClientSession() as http,
@@ -110,7 +110,7 @@ async def _failover_trial(port: int, server: lan_servers.ServerProcess) -> dict[
         return {"noticed": noticed_at - killed_at, "local_first_words": local_text_at - killed_at}
 
 
-def _until_server_used(port: int, timeout: float = 120.0) -> None:
+def until_server_used(port: int, timeout: float = 120.0) -> None:
     """Until the device's background probe has found the server back (its /health)."""
     import urllib.request
 
@@ -120,13 +120,13 @@ def _until_server_used(port: int, timeout: float = 120.0) -> None:
             llm = json.loads(r.read()).get("backends", {}).get("llm", [])
         if llm and llm[0]["state"] == "up":
             return
-        time.sleep(0.5)
+        time.sleep(0.1)
     raise TimeoutError("the device did not find the server back")
 
 
 def failover(work: Path, server: lan_servers.ServerProcess, trials: int) -> dict[str, Any]:
     port = free_port()
-    proc, _ready = start_daemon(work / "failover", port, _llm_section(server.url))
+    proc, _ready = start_daemon(work / "failover", port, llm_section(server.url))
     noticed: list[float] = []
     local: list[float] = []
     errors: list[str] = []
@@ -134,9 +134,9 @@ def failover(work: Path, server: lan_servers.ServerProcess, trials: int) -> dict
         for _ in range(trials):
             if server.proc is None or server.proc.poll() is not None:
                 server.start()
-                _until_server_used(port)
+                until_server_used(port)
             try:
-                r = asyncio.run(_failover_trial(port, server))
+                r = asyncio.run(failover_trial(port, server))
             except (AssertionError, TimeoutError, aiohttp.ClientError) as exc:
                 errors.append(repr(exc))
                 continue

@@ -655,11 +655,51 @@ def broker_loss(work: Path, down_secs: float) -> dict[str, Any]:
         broker.stop()
 
 
+# -- LLM server loss -------------------------------------------------------------------------
+def llm_server_loss(work: Path, trials: int) -> dict[str, Any]:
+    """A real llama.cpp server (`[llm] engine = "openai"`, the local model as fallback),
+    SIGKILLed at the first words of an answer, then started again: how long until the
+    local model speaks, and until the device uses the server again."""
+    from bench import lan_bench, lan_servers
+
+    server = lan_servers.llama_server().start()
+    daemon = DaemonProcess(work, lan_bench.llm_section(server.url))
+    local: list[float] = []
+    back: list[float] = []
+    errors: list[str] = []
+    try:
+        for _ in range(trials):
+            try:
+                r = asyncio.run(lan_bench.failover_trial(daemon.port, server))
+                local.append(round(r["local_first_words"], 2))
+            except (AssertionError, TimeoutError, aiohttp.ClientError) as exc:
+                errors.append(repr(exc))
+            server.start()  # the same port; returns once it answers
+            t0 = time.monotonic()
+            lan_bench.until_server_used(daemon.port, timeout=60)
+            back.append(round(time.monotonic() - t0, 2))
+    finally:
+        daemon.stop()
+        server.kill()
+    worst = max(local + back, default=float("inf"))
+    return {
+        "trials": trials,
+        "kill_to_local_first_words_secs": local,
+        "server_back_to_in_use_secs": back,
+        "errors": errors,
+        "recovered_within_5s": not errors and len(back) == trials and worst <= 5.0,
+        "daemon_alive": True,
+    }
+
+
 # -- main --------------------------------------------------------------------------------
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
-        "what", nargs="?", default="all", choices=["all", "fuzz", "lockout", "soak", "broker"]
+        "what",
+        nargs="?",
+        default="all",
+        choices=["all", "fuzz", "lockout", "soak", "broker", "llm"],
     )
     ap.add_argument("--fuzz", type=int, default=100_000, help="bad inputs in all")
     ap.add_argument("--mqtt-share", type=float, default=0.2, help="part of them over MQTT")
@@ -669,6 +709,7 @@ def main() -> int:
     ap.add_argument("--warmup-secs", type=float, default=0.0, help="0 = a tenth of the soak")
     ap.add_argument("--sample-secs", type=float, default=10.0)
     ap.add_argument("--broker-down-secs", type=float, default=10.0)
+    ap.add_argument("--llm-trials", type=int, default=3, help="LLM server kills")
     ap.add_argument("--seed", type=int, default=18)
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "reliability.json")
     args = ap.parse_args()
@@ -710,6 +751,11 @@ def main() -> int:
             results["broker_loss"] = r
             ok &= r["recovered"]
             print(json.dumps({"broker_loss": r}, indent=1), flush=True)
+        if args.what in ("all", "llm"):
+            r = llm_server_loss(work / "llm", args.llm_trials)
+            results["llm_server_loss"] = r
+            ok &= r["recovered_within_5s"]
+            print(json.dumps({"llm_server_loss": r}, indent=1), flush=True)
         if args.what in ("all", "soak"):
             daemon = DaemonProcess(work / "soak")
             warmup = args.warmup_secs or args.soak_secs / 10

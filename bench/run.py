@@ -125,6 +125,10 @@ def stats(values: list[float | None] | list[float]) -> dict[str, float | int | N
     }
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
 def stage_values(turns: list[dict[str, Any]], section: str, name: str) -> list[float]:
     out = []
     for t in turns:
@@ -193,6 +197,17 @@ def main() -> int:
             "voice_to_voice_server": stats(stage_values(turns, "processing", "voice_to_voice")),
         },
         "errors": [t["error"] for t in turns if "error" in t],
+        "turns": [
+            {
+                "said": QUESTIONS[i % len(QUESTIONS)],
+                "heard": t.get("user_text"),
+                "voice_to_voice": _rounded(t.get("voice_to_voice_client")),
+                "endpointing": _rounded(
+                    next(iter(stage_values([t], "processing", "endpointing")), None)
+                ),
+            }
+            for i, t in enumerate(turns)
+        ],
     }
     if not args.skip_tools:
         from bench.tools_eval import run as tools_eval

@@ -23,10 +23,17 @@ from bench.turn_set import TurnItem, build
 from bench.turn_sim import SimPause, SimResult, simulate
 from rtvi_edge.audio.wav import read_wav
 from rtvi_edge.config import Config
-from rtvi_edge.engines.base import VoiceActivityModel
-from rtvi_edge.engines.hub import build_vad
+from rtvi_edge.engines.base import SpeechToText, VoiceActivityModel
+from rtvi_edge.engines.hub import build_stt, build_vad
 from rtvi_edge.engines.turn_smart import shared_turn_model
-from rtvi_edge.pipeline.endpointing import Endpointer, EndpointParams, Frame, Signal, TurnVerdict
+from rtvi_edge.pipeline.endpointing import (
+    Endpointer,
+    EndpointParams,
+    Frame,
+    Signal,
+    TextCue,
+    TurnVerdict,
+)
 
 LATE_SECS = 1.0  # an end this long after the speech: the user was kept waiting
 
@@ -43,10 +50,16 @@ def _vad() -> VoiceActivityModel:
     return build_vad(Config())
 
 
-def _run(item: TurnItem, params: EndpointParams) -> SimResult:
-    return asyncio.run(
-        simulate(read_wav(item.wav, 16000), _NO_STT, _vad(), params, transcribe=False)
-    )
+@functools.cache
+def _stt() -> SpeechToText:
+    return build_stt(Config())
+
+
+def _run(item: TurnItem, params: EndpointParams, transcribe: bool = True) -> SimResult:
+    """`transcribe`: the real STT runs, so the transcript's ending (the text cue) counts."""
+    stt = _stt() if transcribe else _NO_STT
+    pcm = read_wav(item.wav, 16000)
+    return asyncio.run(simulate(pcm, stt, _vad(), params, transcribe=transcribe))
 
 
 class _NoSttFactory:
@@ -89,9 +102,11 @@ UNSURE_SECS = (0.224, 0.256, 0.288, 0.352)
 
 def probe(items: list[TurnItem], max_secs: float) -> list[list[SimPause]]:
     """What the model says at every pause of each item, every PROBE_STEP of silence
-    (all verdicts held to 'incomplete', so every pause lasts as long as it really is)."""
+    (all verdicts held to 'incomplete', so every pause lasts as long as it really is),
+    and how the transcript at each pause ended."""
     params = EndpointParams(
         turn_model=True,
+        turn_text=False,  # recorded, not acted on
         turn_threshold=1.01,
         turn_hold_threshold=1.01,
         turn_stop_secs=PROBE_STEP,
@@ -102,6 +117,7 @@ def probe(items: list[TurnItem], max_secs: float) -> list[list[SimPause]]:
 
 
 VERDICT_DELAY = 0.064  # a verdict lands about two VAD frames after it was asked for
+TEXT_AT = 0.128  # the transcript is known about two frames after the pause (64 ms)
 
 
 def replay(
@@ -117,12 +133,15 @@ def replay(
         ep.step(Frame(1.0, params.start_secs + frame))
         limit = pause.resumed_after if pause.resumed_after is not None else float("inf")
         ended = float("inf")
-        due: list[tuple[float, TurnVerdict]] = []
+        due: list[tuple[float, TurnVerdict | TextCue]] = []
+        if pause.text_end is not None:
+            due.append((TEXT_AT, TextCue(1, pause.text_end)))
         while ep.silence_secs + frame <= limit + 1e-9 and ended == float("inf"):
             signals = ep.step(Frame(0.0, frame))
             if Signal.ASSESS in signals:
                 verdict = TurnVerdict(ep.pause_id, _verdict_at(pause, ep.silence_secs))
                 due.append((ep.silence_secs + delay, verdict))
+                due.sort(key=lambda d: d[0])
             while due and due[0][0] <= ep.silence_secs + 1e-9:
                 signals += ep.step(due.pop(0)[1])
             if Signal.ENDED in signals:
@@ -211,7 +230,12 @@ def run(items: list[TurnItem], max_secs: float = 1.6) -> dict[str, Any]:
         },
         "held_out": {"items": len(held), "paused_items": sum(i.pause_secs > 0 for i in held)},
     }
-    for name, params in (("fixed_0.35s", fixed), ("turn_model", tuned)):
+    modes = (
+        ("fixed_0.35s", fixed),
+        ("turn_model_audio_only", dataclasses.replace(tuned, turn_text=False)),
+        ("turn_model", tuned),
+    )
+    for name, params in modes:
         o = outcome(held, [_run(i, params) for i in held])
         report["held_out"][name] = {
             "premature": o.premature,

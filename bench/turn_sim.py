@@ -16,8 +16,9 @@ from typing import Any
 
 from rtvi_edge.engines.base import SpeechToText, VoiceActivityModel
 from rtvi_edge.engines.turn_smart import SharedTurnModel, shared_turn_model
-from rtvi_edge.pipeline.endpointing import EndpointParams, Signal
+from rtvi_edge.pipeline.endpointing import EndpointParams, Signal, TextCue
 from rtvi_edge.pipeline.listener import SAMPLE_RATE, UserListener, Utterance
+from rtvi_edge.pipeline.text_cue import TextEnd
 
 
 @dataclass
@@ -34,6 +35,7 @@ class SimPause:
     at: float  # audio time of the PAUSED signal
     verdicts: list[tuple[float, float | None]] = field(default_factory=list)  # (silence, p)
     resumed_after: float | None = None  # silence when speech came back; None: it ended
+    text_end: TextEnd | None = None  # how the speculative transcript at this pause ended
 
 
 @dataclass
@@ -92,6 +94,7 @@ async def simulate(
     turn_model: SharedTurnModel = shared_turn_model,
     transcribe: bool = True,
     verdict_frames: int = 2,
+    text_frames: int = 2,
 ) -> SimResult:
     result = SimResult()
     fed = 0
@@ -109,6 +112,8 @@ async def simulate(
 
     def recording_step(event: Any) -> list[Signal]:
         before = ep.silence_secs
+        if isinstance(event, TextCue) and event.pause == ep.pause_id and result.pauses:
+            result.pauses[-1].text_end = event.end
         signals = step_once(event)
         if Signal.PAUSED in signals:
             result.pauses.append(SimPause(clock()))
@@ -143,9 +148,21 @@ async def simulate(
         if asked[task] > verdict_frames:
             await asyncio.gather(task, return_exceptions=True)
 
+    async def transcript_due() -> None:
+        # The speculative transcript (and its text cue) lands `text_frames` frames after
+        # the pause, about what the decode takes live.
+        task = listener._speculation
+        if task is None or task.done():
+            return
+        asked.setdefault(task, 0)  # type: ignore[arg-type]
+        asked[task] += 1  # type: ignore[index]
+        if asked[task] > text_frames:  # type: ignore[index]
+            await asyncio.gather(task, return_exceptions=True)
+
     for i in range(0, len(pcm), step):
         listener.feed(pcm[i : i + step])
         fed = i + step
+        await transcript_due()
         await verdict_due()
     # silence after the file, until any turn still open ends
     silence = bytes(step)
@@ -154,6 +171,7 @@ async def simulate(
             break
         listener.feed(silence)
         fed += step
+        await transcript_due()
         await verdict_due()
     while len(rec.done) < len(ends):
         await asyncio.sleep(0.01)

@@ -83,6 +83,8 @@ class TurnConfig:
     unsure_secs: float = bounded(0.288, 0.05, 5.0)  # silence that ends a turn in between
     recheck_secs: float = bounded(0.128, 0.0, 2.0)  # ask again this often (0 = once a pause)
     max_secs: float = bounded(1.6, 0.2, 5.0)  # the longest silence inside an unfinished turn
+    text: bool = True  # the transcript's ending counts too (docs/turn-taking.md)
+    grace_secs: float = bounded(0.16, 0.0, 2.0)  # a verdict on its way is waited for this much
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class TtsConfig:
     noise_scale: float = bounded(0.667, 0.0, 2.0)
     noise_w: float = bounded(0.8, 0.0, 2.0)
     first_chunk_words: int = bounded(3, 1, 30)  # a clause this long may go to TTS early
+    first_max_words: int = bounded(4, 0, 30)  # the first piece without punctuation (0 = wait)
 
 
 @dataclass(frozen=True)

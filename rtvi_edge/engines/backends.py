@@ -26,8 +26,10 @@ from rtvi_edge import events as ev
 
 log = logging.getLogger(__name__)
 
-BACKOFF_FIRST_SECS = 2.0
-BACKOFF_MAX_SECS = 60.0
+# A down server is probed again after 1, 2, 4, 4, … s: one connection each, and a
+# server back on the LAN is in use again within ~4 s however long it was gone.
+BACKOFF_FIRST_SECS = 1.0
+BACKOFF_MAX_SECS = 4.0
 
 # The conversation a turn belongs to, so a fallback event reaches its own client.
 # BotTurn sets it; asyncio tasks and `to_thread` carry it into the engine threads.

@@ -76,6 +76,7 @@ class TurnSpec:
     speed: float = 1.0
     volume: float = 1.0
     first_chunk_words: int = 3
+    first_max_words: int = 0
     chunk_ms: int = 40
 
 
@@ -194,7 +195,7 @@ class BotTurn:
 
     async def _think(self, text_q: asyncio.Queue[object]) -> None:
         sid = self.spec.session_id
-        chunker = TextChunker(self.spec.first_chunk_words)
+        chunker = TextChunker(self.spec.first_chunk_words, self.spec.first_max_words)
         if self.spec.messages is None:  # tts:say — no LLM
             self.outcome.generated = self.spec.text
             for piece in chunker.push(self.spec.text + " ") + chunker.flush():

@@ -517,6 +517,7 @@ class Conversation:
             speed=s.tts_speed,
             volume=s.volume,
             first_chunk_words=s.first_chunk_words,
+            first_max_words=s.first_max_words,
             chunk_ms=self.chunk_ms,
         )
         t = self.tools

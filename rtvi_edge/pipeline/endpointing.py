@@ -15,9 +15,15 @@ When the turn ends:
   `turn_hold_threshold` (incomplete) the silence may last up to
   `turn_max_secs` (someone thinking in mid-sentence; only a complete verdict
   ends such a pause early); in between (unsure) it ends after
-  `turn_unsure_secs`, and so does a pause whose verdict has not come by then
-  (a slow CPU never makes the user wait longer). A verdict that cannot be had
+  `turn_unsure_secs`. A first verdict still on its way then is waited for at
+  most `turn_grace_secs` more (it runs at a low priority beside the
+  speculative answer, which takes about as long); after that the pause counts
+  as unsure, so a slow CPU costs at most the grace. A verdict that cannot be had
   (`probability=None`: the model failed) falls back to the fixed timeout.
+- the transcript's ending (`TextCue`, `text_cue.py`, when `turn_text`): one
+  that ends on "for", "the", "and", a filler or "..." is unfinished whatever
+  the model says (wait up to `turn_max_secs`); one closed by . ? ! after a word
+  that can end a sentence turns an *unfinished* verdict into *unsure*.
 
 While the bot speaks a `BargeIn` raises the bar for starting: a clear voice
 (one frame at `threshold`) and `min_secs` of speech (at `threshold - hysteresis`)
@@ -31,6 +37,8 @@ from __future__ import annotations
 import enum
 from collections import deque
 from dataclasses import dataclass
+
+from rtvi_edge.pipeline.text_cue import TextEnd
 
 
 class State(enum.StrEnum):
@@ -64,6 +72,8 @@ class EndpointParams:
     turn_unsure_secs: float = 0.288  # the silence that ends an unsure turn
     turn_recheck_secs: float = 0.128  # ask again this often (0 = once a pause)
     turn_max_secs: float = 1.6  # the longest silence inside a turn
+    turn_grace_secs: float = 0.16  # a first verdict still on its way is waited for this much
+    turn_text: bool = True  # the transcript's ending counts too (TextCue)
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,15 @@ class TurnVerdict:
     probability: float | None  # None: no verdict (the model failed)
 
 
-Event = Frame | TurnVerdict
+@dataclass(frozen=True)
+class TextCue:
+    """How the transcript at the pause numbered `pause` ends."""
+
+    pause: int
+    end: TextEnd
+
+
+Event = Frame | TurnVerdict | TextCue
 
 
 class Verdict(enum.Enum):
@@ -106,6 +124,7 @@ class Endpointer:
         self.params = params
         self.state = State.QUIET
         self.verdict = Verdict.NONE  # the latest in this pause
+        self.text_end = TextEnd.UNKNOWN  # how this pause's transcript ends
         self.asking = False  # a verdict is awaited
         self.pause_id = 0  # numbers the pauses, so a late verdict is never misapplied
         self.last_probability: float | None = None
@@ -131,6 +150,7 @@ class Endpointer:
     def reset(self) -> None:
         self.state = State.QUIET
         self.verdict, self.asking = Verdict.NONE, False
+        self.text_end = TextEnd.UNKNOWN
         self._voiced = self._speech = self._silence = 0.0
         self._recent.clear()
 
@@ -142,6 +162,8 @@ class Endpointer:
         out: list[Signal] = []
         if isinstance(event, TurnVerdict):
             self._on_verdict(event, out)
+        elif isinstance(event, TextCue):
+            self._on_text(event, out)
         elif self.state in (State.QUIET, State.STARTING) and event.barge_in is not None:
             self._barge_in(event.prob, event.secs, event.barge_in, out)
         elif self.state is State.QUIET:
@@ -177,6 +199,7 @@ class Endpointer:
             self._speech += f.secs + self._silence
             self._silence = 0.0
             self.verdict, self.asking = Verdict.NONE, False
+            self.text_end = TextEnd.UNKNOWN
             if paused:
                 out.append(Signal.RESUMED)
             self.state = State.SPEAKING
@@ -215,6 +238,13 @@ class Endpointer:
         if self._should_end():
             self._end(out)
 
+    def _on_text(self, cue: TextCue, out: list[Signal]) -> None:
+        if self.state is not State.PAUSED or cue.pause != self.pause_id:
+            return
+        self.text_end = cue.end
+        if self._should_end():
+            self._end(out)
+
     # -- decisions ------------------------------------------------------------
     def _should_assess(self) -> bool:
         p = self.params
@@ -230,12 +260,18 @@ class Endpointer:
         p = self.params
         if not p.turn_model or self.verdict is Verdict.UNAVAILABLE:
             return p.stop_secs
+        text = self.text_end if p.turn_text else TextEnd.UNKNOWN
+        if text is TextEnd.OPEN:
+            return p.turn_max_secs
         if self.verdict is Verdict.COMPLETE:
             return p.turn_stop_secs
-        if self.verdict is Verdict.INCOMPLETE:
+        if self.verdict is Verdict.INCOMPLETE and text is not TextEnd.CLOSED:
             return p.turn_max_secs
-        # Unsure, or no verdict yet: a slow verdict never makes the user wait longer.
-        return max(p.turn_unsure_secs, p.turn_stop_secs)
+        # Unsure, or no verdict yet: one on its way is worth a little more silence.
+        unsure = max(p.turn_unsure_secs, p.turn_stop_secs)
+        if self.asking and self.verdict is Verdict.NONE:
+            return unsure + p.turn_grace_secs
+        return unsure
 
     def _should_end(self) -> bool:
         return self._silence >= self.required_silence() - 1e-9
@@ -244,6 +280,7 @@ class Endpointer:
         out.append(Signal.ENDED)
         self.state = State.QUIET
         self.verdict, self.asking = Verdict.NONE, False
+        self.text_end = TextEnd.UNKNOWN
         self._voiced = 0.0
 
     def _barge_in(self, prob: float, frame_secs: float, b: BargeIn, out: list[Signal]) -> None:
@@ -262,6 +299,7 @@ class Endpointer:
     def _begin(self, out: list[Signal], onset: float) -> None:
         self.state = State.SPEAKING
         self.verdict, self.asking = Verdict.NONE, False
+        self.text_end = TextEnd.UNKNOWN
         self.onset_secs = onset
         self._speech, self._silence = self._voiced, 0.0
         self._recent.clear()

@@ -33,8 +33,10 @@ from rtvi_edge.pipeline.endpointing import (
     EndpointParams,
     Signal,
     State,
+    TextCue,
     TurnVerdict,
 )
+from rtvi_edge.pipeline.text_cue import classify
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +247,9 @@ class UserListener:
             margin = int(STT_POST_SECS * SAMPLE_RATE)
             self._feed_stt(min(len(self._unfed), (end + margin) * 2))
         self._stt_cut = True
-        self._speculation = asyncio.create_task(self._speculate(self._utt, self._worker))
+        self._speculation = asyncio.create_task(
+            self._speculate(self._utt, self._worker, self.endpointer.pause_id)
+        )
 
     def _resume(self) -> None:
         self._stt_cut = False
@@ -266,7 +270,7 @@ class UserListener:
 
     async def _judge(self, pause: int, audio: bytes) -> None:
         try:
-            prob = await asyncio.to_thread(self._turn_model.probability, audio)
+            prob = await self._turn_model.judge(audio)
         except Exception as exc:  # a model failure must not kill the listener
             log.warning("turn model failed: %s", exc)
             prob = None
@@ -319,7 +323,7 @@ class UserListener:
         self._feed_stt(len(self._unfed) - STT_DELAY_FRAMES * self._frame_bytes)
         self._cb.on_speech_started()
 
-    async def _speculate(self, utt: Utterance, worker: SttWorker) -> None:
+    async def _speculate(self, utt: Utterance, worker: SttWorker, pause: int) -> None:
         try:
             text = await worker.hypothesis()
         except Exception as exc:  # an engine failure must not kill the listener
@@ -328,6 +332,9 @@ class UserListener:
         if self._utt is utt and self.endpointer.state is State.PAUSED:
             utt.speculated_at = time.monotonic()
             self._cb.on_speech_paused(text, utt)
+            # The transcript's ending is a cue for the turn policy (it may end the turn).
+            if self._utt is utt:
+                self._handle(self.endpointer.step(TextCue(pause, classify(text))), time.monotonic())
 
     async def _finish(self, utt: Utterance, worker: SttWorker) -> None:
         try:

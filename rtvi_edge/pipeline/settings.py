@@ -27,6 +27,7 @@ class SessionSettings:
     top_p: float = 0.9
     tts_speed: float = 1.0
     first_chunk_words: int = 3
+    first_max_words: int = 4
     interim_secs: float = 0.8
     echo_guard: str = "half-duplex"  # or "barge-in"
     barge_in_threshold: float = 0.85
@@ -51,6 +52,8 @@ class SessionSettings:
                 turn_unsure_secs=t.unsure_secs,
                 turn_recheck_secs=t.recheck_secs,
                 turn_max_secs=t.max_secs,
+                turn_text=t.text,
+                turn_grace_secs=t.grace_secs,
             ),
             system_prompt=config.llm.system_prompt,
             history_tokens=config.llm.history_tokens,
@@ -59,6 +62,7 @@ class SessionSettings:
             top_p=config.llm.top_p,
             tts_speed=config.tts.speed,
             first_chunk_words=config.tts.first_chunk_words,
+            first_max_words=config.tts.first_max_words,
             interim_secs=config.stt.interim_secs,
             # With echo cancellation the bot's voice is gone from the mic: barge in, with
             # the barge-in threshold keeping the canceller's brief residue out.

@@ -139,6 +139,9 @@ def _turn_options() -> list[OptionSpec]:
     def put_enabled(s: SessionSettings, v: Any) -> None:
         s.endpoint = dataclasses.replace(s.endpoint, turn_model=bool(v))
 
+    def put_text(s: SessionSettings, v: Any) -> None:
+        s.endpoint = dataclasses.replace(s.endpoint, turn_text=bool(v))
+
     opts = [
         OptionSpec(
             "turn",
@@ -148,7 +151,16 @@ def _turn_options() -> list[OptionSpec]:
             "semantic end-of-turn (Smart Turn v3); off: a fixed silence timeout (vad stop_secs)",
             get_session=lambda s: s.endpoint.turn_model,
             set_session=put_enabled,
-        )
+        ),
+        OptionSpec(
+            "turn",
+            "text",
+            "bool",
+            "session",
+            "the transcript's last word counts too ('set a timer for' is unfinished)",
+            get_session=lambda s: s.endpoint.turn_text,
+            set_session=put_text,
+        ),
     ]
     numbers = {
         "threshold": ("turn_threshold", 0.0, 1.0, "P(turn complete) that ends the turn"),
@@ -157,6 +169,7 @@ def _turn_options() -> list[OptionSpec]:
         "unsure_secs": ("turn_unsure_secs", 0.05, 5.0, "silence that ends an unsure turn"),
         "recheck_secs": ("turn_recheck_secs", 0.0, 2.0, "ask again this often (0 = once)"),
         "max_secs": ("turn_max_secs", 0.2, 5.0, "the longest silence inside a turn"),
+        "grace_secs": ("turn_grace_secs", 0.0, 2.0, "a verdict on its way is waited this long"),
     }
     for name, (attr, lo, hi, what) in numbers.items():
         get, put = _vad_param(attr)

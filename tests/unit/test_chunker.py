@@ -29,3 +29,14 @@ def test_long_sentences_cut_at_clauses() -> None:
     words = " ".join(f"w{i}" for i in range(20))
     pieces = stream(TextChunker(first_chunk_words=50), f"{words}, and more words here.")
     assert pieces[0].endswith(",") and len(pieces) == 2
+
+
+def test_the_first_piece_goes_after_a_few_words_without_punctuation() -> None:
+    chunker = TextChunker(first_chunk_words=3, first_max_words=4)
+    pieces = stream(chunker, "A lemon is a classic example of a yellow fruit. It is sour.")
+    assert pieces == ["A lemon is a", "classic example of a yellow fruit.", "It is sour."]
+
+
+def test_punctuation_before_the_limit_still_cuts_first() -> None:
+    chunker = TextChunker(first_chunk_words=3, first_max_words=6)
+    assert stream(chunker, "Paris is lovely. Go in May.") == ["Paris is lovely.", "Go in May."]

@@ -193,7 +193,75 @@ def test_a_recheck_can_turn_unsure_into_unfinished() -> None:
 
 
 def test_a_verdict_that_comes_too_late_never_makes_the_user_wait_longer() -> None:
-    ep = Endpointer(replace(TURN, turn_unsure_secs=0.256))
+    ep = Endpointer(replace(TURN, turn_unsure_secs=0.256, turn_grace_secs=0.0))
     assert run_frames(ep, [0.9] * 6 + [0.0] * 4)[-1] is Signal.ASSESS  # asked at 0.128 s
     assert run_frames(ep, [0.0] * 4) == [Signal.ENDED]  # no verdict by 0.256 s: ends
     assert ep.step(TurnVerdict(ep.pause_id, 0.01)) == []  # the late verdict is ignored
+
+
+def test_a_verdict_on_its_way_is_waited_for_at_most_the_grace() -> None:
+    params = replace(TURN, turn_unsure_secs=0.256, turn_grace_secs=0.128)
+    ep = Endpointer(params)
+    run_frames(ep, [0.9] * 6 + [0.0] * 4)  # asked at 0.128 s
+    assert run_frames(ep, [0.0] * 5) == []  # 0.288 s: past unsure, the verdict is awaited
+    assert ep.step(TurnVerdict(ep.pause_id, 0.01)) == []  # unfinished: held
+    assert ep.required_silence() == params.turn_max_secs
+    late = Endpointer(params)
+    run_frames(late, [0.9] * 6 + [0.0] * 4)
+    assert run_frames(late, [0.0] * 8) == [Signal.ENDED]  # 0.384 s: unsure + grace
+
+
+# -- the transcript's ending (TextCue) ---------------------------------------------------
+from rtvi_edge.pipeline.endpointing import TextCue  # noqa: E402
+from rtvi_edge.pipeline.text_cue import TextEnd  # noqa: E402
+
+
+def test_an_open_transcript_holds_the_turn_even_when_the_model_says_complete() -> None:
+    ep = Endpointer(TURN)
+    run_frames(ep, [0.9] * 6 + [0.0] * 3)
+    assert ep.step(TextCue(ep.pause_id, TextEnd.OPEN)) == []  # "set a timer for"
+    run_frames(ep, [0.0])
+    assert ep.step(TurnVerdict(ep.pause_id, 0.95)) == []
+    assert ep.required_silence() == TURN.turn_max_secs
+    assert Signal.ENDED not in run_frames(ep, [0.0] * 20)
+    assert run_frames(ep, [0.9]) == [Signal.RESUMED]  # "… ten minutes"
+
+
+def test_a_closed_transcript_turns_an_unfinished_verdict_into_unsure() -> None:
+    ep = Endpointer(TURN)
+    run_frames(ep, [0.9] * 6 + [0.0] * 4)
+    ep.step(TurnVerdict(ep.pause_id, 0.01))  # "What is 2 plus 2?" heard as unfinished
+    assert ep.required_silence() == TURN.turn_max_secs
+    ep.step(TextCue(ep.pause_id, TextEnd.CLOSED))
+    assert ep.required_silence() == TURN.turn_unsure_secs
+    assert Signal.ENDED in run_frames(ep, [0.0] * 8)
+
+
+def test_a_closed_transcript_late_in_a_long_pause_ends_it_at_once() -> None:
+    ep = Endpointer(TURN)
+    run_frames(ep, [0.9] * 6 + [0.0] * 4)
+    ep.step(TurnVerdict(ep.pause_id, 0.01))
+    run_frames(ep, [0.0] * 10)  # past unsure_secs, held by the verdict
+    assert ep.step(TextCue(ep.pause_id, TextEnd.CLOSED)) == [Signal.ENDED]
+
+
+def test_text_cues_of_an_earlier_pause_or_with_text_off_change_nothing() -> None:
+    ep = Endpointer(TURN)
+    run_frames(ep, [0.9] * 6 + [0.0] * 4)
+    stale = ep.pause_id
+    run_frames(ep, [0.9] * 3 + [0.0] * 2)
+    ep.step(TextCue(stale, TextEnd.OPEN))
+    assert ep.text_end is TextEnd.UNKNOWN
+    off = Endpointer(replace(TURN, turn_text=False))
+    run_frames(off, [0.9] * 6 + [0.0] * 4)
+    off.step(TurnVerdict(off.pause_id, 0.6))  # unsure
+    off.step(TextCue(off.pause_id, TextEnd.OPEN))
+    assert off.required_silence() == TURN.turn_unsure_secs
+
+
+def test_speech_coming_back_forgets_the_text_cue() -> None:
+    ep = Endpointer(TURN)
+    run_frames(ep, [0.9] * 6 + [0.0] * 3)
+    ep.step(TextCue(ep.pause_id, TextEnd.OPEN))
+    run_frames(ep, [0.9] * 2 + [0.0] * 2)
+    assert ep.text_end is TextEnd.UNKNOWN

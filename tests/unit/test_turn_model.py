@@ -48,3 +48,26 @@ def test_join_model_concatenates_once(tmp_path: Path) -> None:
 def test_unknown_packaged_whisper_name(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="known"):
         packaged_whisper("huge", tmp_path)
+
+
+async def test_verdicts_run_in_the_models_own_low_priority_thread() -> None:
+    import os
+    import sys
+    import threading
+
+    from rtvi_edge.engines.turn_smart import NICENESS
+
+    seen: list[tuple[str, int]] = []
+
+    class Recording(SharedTurnModel):
+        def probability(self, pcm: bytes) -> float | None:
+            seen.append((threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, 0)))
+            return 0.5
+
+    model = Recording()
+    assert await model.judge(b"\0" * 3200) == 0.5
+    assert await model.judge(b"\0" * 3200) == 0.5
+    names = {name for name, _ in seen}
+    assert len(names) == 1 and next(iter(names)).startswith("turn-model")
+    if sys.platform == "linux":
+        assert seen[0][1] >= NICENESS  # it yields to the answer the user waits for
