@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.turn_set import TurnItem, build
-from bench.turn_sim import SimPause, SimResult, simulate
+from bench.turn_sim import SHARED_TURN_MODEL, SimPause, SimResult, simulate
 from rtvi_edge.audio.wav import read_wav
 from rtvi_edge.config import Config
 from rtvi_edge.engines.base import SpeechToText, VoiceActivityModel
 from rtvi_edge.engines.hub import build_stt, build_vad
-from rtvi_edge.engines.turn_smart import shared_turn_model
 from rtvi_edge.pipeline.endpointing import (
     Endpointer,
     EndpointParams,
@@ -207,7 +206,7 @@ def choose(
 
 
 def run(items: list[TurnItem], max_secs: float = 1.6) -> dict[str, Any]:
-    shared_turn_model.load()
+    SHARED_TURN_MODEL.load()
     calib = [i for i in items if i.split == "calibration"]
     held = [i for i in items if i.split == "held_out"]
     fixed = EndpointParams()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rtvi_edge.engines.base import SpeechToText, VoiceActivityModel
-from rtvi_edge.engines.turn_smart import SharedTurnModel, shared_turn_model
+from rtvi_edge.engines.turn_smart import SharedTurnModel
 from rtvi_edge.pipeline.endpointing import EndpointParams, Signal, TextCue
 from rtvi_edge.pipeline.listener import SAMPLE_RATE, UserListener, Utterance
 from rtvi_edge.pipeline.text_cue import TextEnd
@@ -43,6 +43,9 @@ class SimResult:
     turns: list[SimTurn] = field(default_factory=list)
     probabilities: list[tuple[float, float | None]] = field(default_factory=list)  # (t, p)
     pauses: list[SimPause] = field(default_factory=list)
+
+
+SHARED_TURN_MODEL = SharedTurnModel()  # the bench's one model, loaded on first use
 
 
 class _Recorder:
@@ -91,7 +94,7 @@ async def simulate(
     stt: SpeechToText,
     vad: VoiceActivityModel,
     params: EndpointParams,
-    turn_model: SharedTurnModel = shared_turn_model,
+    turn_model: SharedTurnModel | None = None,
     transcribe: bool = True,
     verdict_frames: int = 2,
     text_frames: int = 2,
@@ -103,7 +106,7 @@ async def simulate(
         return fed / 2 / SAMPLE_RATE
 
     rec = _Recorder(clock)
-    model = _RecordingTurnModel(turn_model, clock, result)
+    model = _RecordingTurnModel(turn_model or SHARED_TURN_MODEL, clock, result)
     if not transcribe:
         stt = _NoStt()
     listener = UserListener(lambda: stt, vad.open_stream(), params, 10.0, rec, model)

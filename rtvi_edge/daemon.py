@@ -26,7 +26,6 @@ from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.audio.supervisor import LocalAudioSupervisor
 from rtvi_edge.config import Config, default_state_dir, load_config
 from rtvi_edge.engines.hub import EngineHub, Engines, build_engines
-from rtvi_edge.engines.turn_smart import shared_turn_model
 from rtvi_edge.errors import ConfigError, RtviEdgeError
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.pipeline.settings import SessionSettings
@@ -126,7 +125,6 @@ class Daemon:
             engines = await asyncio.to_thread(build_engines, config)
         self.hub = EngineHub(engines, config)
         self._watch_backends(self.hub)
-        shared_turn_model.configure(config.turn.model, config.turn.threads)
         self.device = DeviceSettings(self.file_config, config, self.hub, self.state_dir)
         await asyncio.to_thread(self._warm_up)
         self.timers = TimerService(self.state_dir, self.bus, self._timer_fired)
@@ -153,7 +151,7 @@ class Daemon:
         log.info("ready in %.2f s: %s", self.ready_secs, self.describe())
         self.notifier.ready(self.describe())
         if config.turn.enabled:
-            shared_turn_model.preload()  # after ready, in the background: the first pause finds it
+            self.hub.turn_model.preload()  # after ready, in the background
 
     def _pairing_token(self, config: Config) -> str:
         from rtvi_edge.rtvi.security import load_or_create_token

@@ -12,6 +12,7 @@ from rtvi_edge.config import Config, default_state_dir
 from rtvi_edge.engines import defaults, stages
 from rtvi_edge.engines.backends import BackendMonitor
 from rtvi_edge.engines.base import LanguageModel, SpeechToText, TextToSpeech, VoiceActivityModel
+from rtvi_edge.engines.turn_smart import SharedTurnModel
 from rtvi_edge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -120,10 +121,15 @@ class EngineHub:
     """The engines every conversation shares; conversations read them per turn,
     so a swap takes effect at the next turn without dropping anyone."""
 
-    def __init__(self, engines: Engines, config: Config) -> None:
+    def __init__(
+        self, engines: Engines, config: Config, turn_model: SharedTurnModel | None = None
+    ) -> None:
         self.engines = engines
         self.config = config
         self.monitor = engines.monitor
+        # One end-of-turn model for every conversation, loaded on first use (or preloaded).
+        self.turn_model = turn_model or SharedTurnModel()
+        self.turn_model.configure(config.turn.model, config.turn.threads)
         self._swap_lock = asyncio.Lock()
 
     async def reconfigure(self, new: Config) -> None:
@@ -133,6 +139,7 @@ class EngineHub:
         path leaves the running engines untouched."""
         async with self._swap_lock:
             old = self.config
+            self.turn_model.configure(new.turn.model, new.turn.threads)
             stt = llm = tts = vad = None
             if new.stt != old.stt:
                 stt = await asyncio.to_thread(build_stt, new, self.monitor)

@@ -5,7 +5,7 @@ of 16 kHz audio, zero-padded in front, as normalised Whisper log-mel features
 and returns the probability that the turn is complete. Only the model file is
 used: the package directory is found without importing pipecat (its framework
 and dependencies are not installed). One session, one thread, shared by every
-conversation; each call costs some tens of milliseconds.
+conversation (`EngineHub.turn_model`); each call costs some tens of milliseconds.
 """
 
 from __future__ import annotations
@@ -153,6 +153,3 @@ class SharedTurnModel:
                 )
             executor = self._executor
         return await asyncio.get_running_loop().run_in_executor(executor, self.probability, pcm)
-
-
-shared_turn_model = SharedTurnModel()

@@ -85,6 +85,7 @@ class Conversation:
             params=settings.endpoint,
             interim_secs=settings.interim_secs,
             callbacks=self,
+            turn_model=hub.turn_model,
         )
         self._state = TurnState.MUTED if settings.muted else TurnState.IDLE
         self._current: BotTurn | None = None

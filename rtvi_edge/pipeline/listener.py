@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rtvi_edge.engines.base import SpeechToText, SttStream, VadStream
-from rtvi_edge.engines.turn_smart import SharedTurnModel, shared_turn_model
+from rtvi_edge.engines.turn_smart import SharedTurnModel
 from rtvi_edge.pipeline import framing
 from rtvi_edge.pipeline.endpointing import (
     BargeIn,
@@ -151,7 +151,7 @@ class UserListener:
         params: EndpointParams,
         interim_secs: float,
         callbacks: ListenerCallbacks,
-        turn_model: SharedTurnModel = shared_turn_model,
+        turn_model: SharedTurnModel,
     ) -> None:
         self._stt = stt
         self._vad = vad
