@@ -71,3 +71,20 @@ async def test_verdicts_run_in_the_models_own_low_priority_thread() -> None:
     assert len(names) == 1 and next(iter(names)).startswith("turn-model")
     if sys.platform == "linux":
         assert seen[0][1] >= NICENESS  # it yields to the answer the user waits for
+
+
+async def test_the_engine_hub_owns_one_turn_model_and_reconfigures_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from rtvi_edge.config import config_from_mapping
+    from rtvi_edge.engines.hub import EngineHub
+    from tests.fakes import fake_engines
+
+    config = config_from_mapping({"turn": {"model": str(tmp_path / "first.onnx")}})
+    hub = EngineHub(fake_engines(), config)
+    with caplog.at_level(logging.WARNING):
+        assert hub.turn_model.load() is None
+        await hub.reconfigure(config_from_mapping({"turn": {"model": str(tmp_path / "2.onnx")}}))
+        assert hub.turn_model.load() is None
+    said = [r.getMessage() for r in caplog.records if "turn model unavailable" in r.getMessage()]
+    assert len(said) == 2 and "first.onnx" in said[0] and "2.onnx" in said[1]
