@@ -542,6 +542,19 @@ def _slope(samples: list[dict[str, float]], key: str) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
 
 
+def trend_growth_pct(samples: list[dict[str, float]], key: str) -> float:
+    """Growth of `key` from the first to the last sample along its least-squares line,
+    in percent of the line's value at the first sample."""
+    if len(samples) < 3:
+        return 0.0
+    slope = _slope(samples, key)  # per minute
+    mx = statistics.fmean(s["t"] / 60 for s in samples)
+    my = statistics.fmean(s[key] for s in samples)
+    t0, t1 = samples[0]["t"] / 60, samples[-1]["t"] / 60
+    start = my + slope * (t0 - mx)
+    return round(100 * slope * (t1 - t0) / start, 2) if start else 0.0
+
+
 async def soak(
     daemon: DaemonProcess, secs: float, clients: int, warmup: float, every: float, log_path: Path
 ) -> dict[str, Any]:
@@ -586,6 +599,8 @@ async def soak(
         "rss_mib_end": round(last_rss, 1),
         "rss_mib_max": round(max(s["rss_mib"] for s in samples), 1),
         "rss_growth_pct": round(100 * (last_rss - first_rss) / first_rss, 2),
+        # RSS swings by ~100 MiB between samples (turns in flight): the trend, not two points.
+        "rss_growth_pct_trend": trend_growth_pct(after, "rss_mib"),
         "rss_mib_per_min_first_half": round(_slope(after[:half], "rss_mib"), 3),
         "rss_mib_per_min_second_half": round(_slope(after[half:], "rss_mib"), 3),
         "fds_after_warmup": after[0]["fds"],

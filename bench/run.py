@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.speech import QUESTIONS, make_wav
-from bench.ws_client import measure_turns
+from bench.ws_client import listen_to_silence, measure_turns
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,6 +112,26 @@ def proc_memory(pid: int) -> dict[str, float]:
     return out
 
 
+def proc_cpu_secs(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(pid: int, url: str, secs: float = 10.0) -> dict[str, float]:
+    """Share of one core the daemon uses with nobody talking: alone, and with one
+    connected client streaming silence (the VAD runs on every frame)."""
+    c0 = proc_cpu_secs(pid)
+    time.sleep(secs)
+    c1 = proc_cpu_secs(pid)
+    asyncio.run(listen_to_silence(url, secs))
+    c2 = proc_cpu_secs(pid)
+    return {
+        "no_client_pct": round(100 * (c1 - c0) / secs, 1),
+        "silent_client_pct": round(100 * (c2 - c1) / secs, 1),
+    }
+
+
 def stats(values: list[float | None] | list[float]) -> dict[str, float | int | None]:
     vals = sorted(v for v in values if v is not None)
     if not vals:
@@ -168,6 +188,8 @@ def main() -> int:
     proc, ready_secs = start_daemon(work, port)
     try:
         idle = proc_memory(proc.pid)
+        time.sleep(3)  # the turn model loads in the background after ready
+        idle_cpu_pct = idle_cpu(proc.pid, f"http://127.0.0.1:{port}/ws")
         turns = asyncio.run(measure_turns(f"http://127.0.0.1:{port}/ws", turns_input))
         real_client = real_client_latency(port, work, args.turns)
         mem = proc_memory(proc.pid)
@@ -183,6 +205,7 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "platform": sys.platform},
         "models": "default (whisper tiny.en, SmolLM2-135M Q4_1, piper en_US joe medium)",
         "startup": {"ready_secs": round(ready_secs, 3), "stop_secs": round(stop_secs, 3)},
+        "idle_cpu_pct_of_one_core": idle_cpu_pct,
         "memory_mib": {
             "idle_rss": round(idle.get("VmRSS", 0), 1),
             "peak_rss": round(mem.get("VmHWM", 0), 1),
@@ -290,6 +313,10 @@ def print_table(r: dict[str, Any]) -> None:
     print(f"{'ready after start':<34}{fmt(r['startup']['ready_secs']):>10}")
     print(f"{'stop after SIGTERM':<34}{fmt(r['startup']['stop_secs']):>10}")
     print(f"{'peak RSS':<34}{fmt(r['memory_mib']['peak_rss'], 'MiB'):>10}")
+    idle = r.get("idle_cpu_pct_of_one_core")
+    if idle:
+        print(f"{'idle CPU, no client':<34}{fmt(idle['no_client_pct'], '%'):>10}")
+        print(f"{'idle CPU, a silent client':<34}{fmt(idle['silent_client_pct'], '%'):>10}")
     tools = r.get("tool_calling")
     if tools:
         from bench.tools_eval import print_report

@@ -101,3 +101,16 @@ async def measure_turns(
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
     return results
+
+
+async def listen_to_silence(url: str, secs: float) -> None:
+    """A connected client whose microphone hears nothing for `secs` (idle CPU)."""
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        await ws.send_bytes(_msg("client-ready", {"version": "2.1.0", "about": {"library": "b"}}))
+        silence = b"\0" * CHUNK
+        t_next = time.monotonic()
+        stop_at = t_next + secs
+        while t_next < stop_at:
+            t_next += CHUNK_SECS
+            await asyncio.sleep(max(0.0, t_next - time.monotonic()))
+            await ws.send_bytes(frames.encode_audio(silence, 16000, 1))

@@ -27,6 +27,7 @@ from rtvi_edge.audio.supervisor import LocalAudioSupervisor
 from rtvi_edge.config import Config, default_state_dir, load_config
 from rtvi_edge.engines.hub import EngineHub, Engines, build_engines
 from rtvi_edge.errors import ConfigError, RtviEdgeError
+from rtvi_edge.memory import MemoryTrimmer, libc_trim
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.pipeline.settings import SessionSettings
 from rtvi_edge.services.conversation_services import ConversationServices
@@ -146,6 +147,7 @@ class Daemon:
 
             self.wyoming = await start_wyoming(self)
         self._spawn(self._watchdog(), "watchdog")
+        self._spawn(MemoryTrimmer(self.bus, libc_trim()).run(), "memory-trim")
         self._ready = True
         self.ready_secs = time.monotonic() - t0
         log.info("ready in %.2f s: %s", self.ready_secs, self.describe())

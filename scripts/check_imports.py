@@ -27,6 +27,7 @@ RANK = {
     "systemd": 1,
     "text_limits": 1,
     "varint": 1,
+    "memory": 2,
     "models": 2,
     "engines": 3,
     "audio": 3,
