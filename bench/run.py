@@ -176,7 +176,8 @@ def main() -> int:
     ap.add_argument(
         "--turn-modes",
         default="fixed_0.35s,turn_model",
-        help="comma-separated: fixed_0.35s, turn_model, turn_model_whisper_base",
+        help="comma-separated: fixed_0.35s, turn_model, turn_model_audio_only, "
+        "turn_model_whisper_base",
     )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rtvi-bench-"))
@@ -288,10 +289,12 @@ def print_turn(r: dict[str, Any]) -> None:
     cal, held = off["calibration"], off["held_out"]
     print(f"end of turn, offline ({cal['items']} calibration / {held['items']} held-out turns)")
     print(f"  chosen on the calibration split: {cal['chosen']}")
-    for mode in ("fixed_0.35s", "turn_model"):
+    for mode in ("fixed_0.35s", "turn_model_audio_only", "turn_model"):
+        if mode not in held:
+            continue
         s = held[mode]
         print(
-            f"  {mode:<14} premature {s['premature']:>3}/{held['paused_items']} paused"
+            f"  {mode:<22} premature {s['premature']:>3}/{held['paused_items']} paused"
             f"   late {s['late']:>3}   end delay p50 {s['end_delay_median']} s"
             f" p90 {s['end_delay_p90']} s"
         )

@@ -176,6 +176,7 @@ def run(
     extras = {
         "turn_model": "[turn]\nenabled = true\n" + short,
         "fixed_0.35s": "[turn]\nenabled = false\n" + short,
+        "turn_model_audio_only": "[turn]\nenabled = true\ntext = false\n" + short,
         "turn_model_whisper_base": '[turn]\nenabled = true\n[stt]\nmodel = "base"\n' + short,
     }
     out: dict[str, Any] = {"held_out_items": len(held)}

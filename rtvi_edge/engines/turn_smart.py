@@ -32,7 +32,7 @@ MODEL_FILE = "smart-turn-v3.2-cpu.onnx"
 _DATA_DIR = ("audio", "turn", "smart_turn", "data")
 # The verdict runs beside the speculative answer (STT → LLM → TTS), which is what the
 # user waits for; on 2 cores an equal-priority verdict slowed the LLM's first token
-# from ~35 to ~140 ms. A late verdict costs nothing: the pause then ends as "unsure".
+# from ~70 to ~140 ms. A late verdict costs at most `[turn] grace_secs` of waiting.
 NICENESS = 5
 
 
