@@ -542,6 +542,30 @@ def _slope(samples: list[dict[str, float]], key: str) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
 
 
+WINDOW_SECS = 300.0
+
+
+def window_medians(samples: list[dict[str, float]], key: str, secs: float) -> list[float]:
+    """The median of `key` in consecutive windows of `secs` (the last may be shorter)."""
+    if not samples:
+        return []
+    t0 = samples[0]["t"]
+    windows: dict[int, list[float]] = {}
+    for s in samples:
+        windows.setdefault(int((s["t"] - t0) // secs), []).append(s[key])
+    return [round(statistics.median(v), 1) for _, v in sorted(windows.items())]
+
+
+def window_growth_pct(samples: list[dict[str, float]], key: str, secs: float) -> float:
+    """From the first window's median to the last full window's, in percent."""
+    medians = window_medians(samples, key, secs)
+    if len(samples) and (samples[-1]["t"] - samples[0]["t"]) % secs < secs / 2:
+        medians = medians[:-1]  # a last window under half full is too noisy to end on
+    if len(medians) < 2:
+        return 0.0
+    return round(100 * (medians[-1] - medians[0]) / medians[0], 2)
+
+
 def trend_growth_pct(samples: list[dict[str, float]], key: str) -> float:
     """Growth of `key` from the first to the last sample along its least-squares line,
     in percent of the line's value at the first sample."""
@@ -599,8 +623,11 @@ async def soak(
         "rss_mib_end": round(last_rss, 1),
         "rss_mib_max": round(max(s["rss_mib"] for s in samples), 1),
         "rss_growth_pct": round(100 * (last_rss - first_rss) / first_rss, 2),
-        # RSS swings by ~100 MiB between samples (turns in flight): the trend, not two points.
+        # RSS swings by ~250 MiB between samples (4 turns in flight or none), so two
+        # samples say little: the trend line, and the medians of 5-minute windows.
         "rss_growth_pct_trend": trend_growth_pct(after, "rss_mib"),
+        "rss_mib_window_medians": window_medians(after, "rss_mib", WINDOW_SECS),
+        "rss_growth_pct_windows": window_growth_pct(after, "rss_mib", WINDOW_SECS),
         "rss_mib_per_min_first_half": round(_slope(after[:half], "rss_mib"), 3),
         "rss_mib_per_min_second_half": round(_slope(after[half:], "rss_mib"), 3),
         "fds_after_warmup": after[0]["fds"],
