@@ -52,7 +52,8 @@ class SessionSettings:
                 turn_unsure_secs=t.unsure_secs,
                 turn_recheck_secs=t.recheck_secs,
                 turn_max_secs=t.max_secs,
-                turn_text=t.text,
+                # The word list is English: other languages leave the end to the model.
+                turn_text=t.text and _english(config.stt.language),
                 turn_grace_secs=t.grace_secs,
             ),
             system_prompt=config.llm.system_prompt,
@@ -84,3 +85,8 @@ class SessionSettings:
         return GenerationParams(
             max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p
         )
+
+
+def _english(language: str) -> bool:
+    """'' is Whisper's language detection; the default config says "en"."""
+    return not language or language.lower().startswith("en")

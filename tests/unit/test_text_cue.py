@@ -41,3 +41,15 @@ def test_finished_sentences_are_closed(text: str) -> None:
 @pytest.mark.parametrize("text", ["", "   ", "?!", "play some relaxing music in the bedroom"])
 def test_no_punctuation_or_no_words_says_nothing(text: str) -> None:
     assert classify(text) is TextEnd.UNKNOWN
+
+
+def test_the_text_cue_is_for_english_transcripts_only() -> None:
+    from rtvi_edge.config import config_from_mapping
+    from rtvi_edge.pipeline.settings import SessionSettings
+
+    def text_on(language: str) -> bool:
+        config = config_from_mapping({"stt": {"language": language}})
+        return SessionSettings.from_config(config).endpoint.turn_text
+
+    assert text_on("en") and text_on("en-GB") and text_on("")
+    assert not text_on("de") and not text_on("fr")
