@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -545,25 +546,28 @@ def _slope(samples: list[dict[str, float]], key: str) -> float:
 WINDOW_SECS = 300.0
 
 
-def window_medians(samples: list[dict[str, float]], key: str, secs: float) -> list[float]:
-    """The median of `key` in consecutive windows of `secs` (the last may be shorter)."""
+Stat = Callable[[list[float]], float]
+
+
+def window_stat(samples: list[dict[str, float]], key: str, secs: float, stat: Stat) -> list[float]:
+    """`stat` of `key` in consecutive windows of `secs` (the last may be shorter)."""
     if not samples:
         return []
     t0 = samples[0]["t"]
     windows: dict[int, list[float]] = {}
     for s in samples:
         windows.setdefault(int((s["t"] - t0) // secs), []).append(s[key])
-    return [round(statistics.median(v), 1) for _, v in sorted(windows.items())]
+    return [round(float(stat(v)), 1) for _, v in sorted(windows.items())]
 
 
-def window_growth_pct(samples: list[dict[str, float]], key: str, secs: float) -> float:
-    """From the first window's median to the last full window's, in percent."""
-    medians = window_medians(samples, key, secs)
+def window_growth_pct(samples: list[dict[str, float]], key: str, secs: float, stat: Stat) -> float:
+    """From the first window's `stat` to the last full window's, in percent."""
+    values = window_stat(samples, key, secs, stat)
     if len(samples) and (samples[-1]["t"] - samples[0]["t"]) % secs < secs / 2:
-        medians = medians[:-1]  # a last window under half full is too noisy to end on
-    if len(medians) < 2:
+        values = values[:-1]  # a last window under half full is too noisy to end on
+    if len(values) < 2:
         return 0.0
-    return round(100 * (medians[-1] - medians[0]) / medians[0], 2)
+    return round(100 * (values[-1] - values[0]) / values[0], 2)
 
 
 def trend_growth_pct(samples: list[dict[str, float]], key: str) -> float:
@@ -605,9 +609,6 @@ async def soak(
     for worker in workers:
         worker.cancel()
     await asyncio.gather(*workers, return_exceptions=True)
-    after = [s for s in samples if s["t"] >= warmup] or samples
-    half = len(after) // 2
-    first_rss, last_rss = after[0]["rss_mib"], after[-1]["rss_mib"]
     return {
         "secs": round(time.monotonic() - start),
         "clients": clients,
@@ -618,16 +619,37 @@ async def soak(
         "turn_secs_median": round(statistics.median(stats["turn_secs"]), 2)
         if stats["turn_secs"]
         else None,
+        **summarize_samples(samples, warmup),
+        "daemon_alive": daemon.alive,
+        "tracebacks_in_log": daemon.tracebacks(),
+        "samples_file": str(log_path),
+    }
+
+
+def summarize_samples(samples: list[dict[str, float]], warmup: float) -> dict[str, Any]:
+    """RSS, fds and threads over a soak, after `warmup` seconds.
+
+    RSS swings by hundreds of MiB between samples (four turns in flight, or none), so
+    two samples say little. A leak shows in the floor: the lowest RSS of each 5-minute
+    window (no turn in flight) is what the process keeps; the window medians and the
+    least-squares trend are given too."""
+    after = [s for s in samples if s["t"] >= warmup] or samples
+    half = len(after) // 2
+    first_rss, last_rss = after[0]["rss_mib"], after[-1]["rss_mib"]
+    return {
         "warmup_secs": warmup,
         "rss_mib_after_warmup": round(first_rss, 1),
         "rss_mib_end": round(last_rss, 1),
         "rss_mib_max": round(max(s["rss_mib"] for s in samples), 1),
         "rss_growth_pct": round(100 * (last_rss - first_rss) / first_rss, 2),
-        # RSS swings by ~250 MiB between samples (4 turns in flight or none), so two
-        # samples say little: the trend line, and the medians of 5-minute windows.
+        "rss_mib_window_mins": window_stat(after, "rss_mib", WINDOW_SECS, min),
+        "rss_growth_pct_window_mins": window_growth_pct(after, "rss_mib", WINDOW_SECS, min),
+        "rss_mib_window_medians": window_stat(after, "rss_mib", WINDOW_SECS, statistics.median),
+        "rss_growth_pct_windows": window_growth_pct(
+            after, "rss_mib", WINDOW_SECS, statistics.median
+        ),
+        "rss_mib_window_maxes": window_stat(after, "rss_mib", WINDOW_SECS, max),
         "rss_growth_pct_trend": trend_growth_pct(after, "rss_mib"),
-        "rss_mib_window_medians": window_medians(after, "rss_mib", WINDOW_SECS),
-        "rss_growth_pct_windows": window_growth_pct(after, "rss_mib", WINDOW_SECS),
         "rss_mib_per_min_first_half": round(_slope(after[:half], "rss_mib"), 3),
         "rss_mib_per_min_second_half": round(_slope(after[half:], "rss_mib"), 3),
         "fds_after_warmup": after[0]["fds"],
@@ -636,9 +658,6 @@ async def soak(
         "threads_after_warmup": after[0]["threads"],
         "threads_end": after[-1]["threads"],
         "threads_max": max(s["threads"] for s in samples),
-        "daemon_alive": daemon.alive,
-        "tracebacks_in_log": daemon.tracebacks(),
-        "samples_file": str(log_path),
     }
 
 
@@ -754,7 +773,15 @@ def main() -> int:
     ap.add_argument("--llm-trials", type=int, default=3, help="LLM server kills")
     ap.add_argument("--seed", type=int, default=18)
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "reliability.json")
+    ap.add_argument(
+        "--summarize", type=Path, help="print the soak figures of a samples file (.soak.jsonl)"
+    )
     args = ap.parse_args()
+    if args.summarize:
+        samples = [json.loads(line) for line in args.summarize.read_text().splitlines()]
+        warmup = args.warmup_secs or samples[-1]["t"] / 10
+        print(json.dumps(summarize_samples(samples, warmup), indent=1))
+        return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     ok = True
