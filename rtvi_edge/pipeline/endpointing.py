@@ -62,7 +62,7 @@ class EndpointParams:
     start_secs: float = 0.1
     stop_secs: float = 0.35  # the fixed timeout (turn model off, or unavailable)
     min_speech_secs: float = 0.15
-    pause_secs: float = 0.064  # two VAD frames: when the transcript is guessed
+    pause_secs: float = 0.032  # one VAD frame: when the transcript is guessed (and answered)
     hysteresis: float = 0.15  # speech continues while prob >= threshold - hysteresis
     # The turn model's policy; the defaults are the calibrated ones (docs/turn-taking.md).
     turn_model: bool = False  # a turn model judges each pause (Signal.ASSESS)
