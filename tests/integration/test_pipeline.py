@@ -104,8 +104,10 @@ async def test_interruption_cuts_the_bot_and_trims_the_context(
 
 
 async def test_typed_turns_keep_system_prompt_under_trimming(engines: Engines) -> None:
-    conv, sub = conversation(engines, None, history_tokens=80, max_tokens=24)
-    conv.context.history_tokens = 80
+    # Five exchanges take at least 5 x (9 + 5) = 70 tokens however short the answers
+    # (each message costs 4 more than its words), so 50 must drop the oldest.
+    conv, sub = conversation(engines, None, history_tokens=50, max_tokens=24)
+    conv.context.history_tokens = 50
     for question in [
         "Name a color.",
         "Name an animal.",
