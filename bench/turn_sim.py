@@ -141,32 +141,20 @@ async def simulate(
     listener._handle = handle  # type: ignore[method-assign]
     asked: dict[asyncio.Task[None], int] = {}
 
-    async def verdict_due() -> None:
-        # A verdict lands `verdict_frames` frames after it was asked for, as live.
-        task = listener._turn_task
-        if task is None:
-            return
-        asked.setdefault(task, 0)
-        asked[task] += 1
-        if asked[task] > verdict_frames:
-            await asyncio.gather(task, return_exceptions=True)
-
-    async def transcript_due() -> None:
-        # The speculative transcript (and its text cue) lands `text_frames` frames after
-        # the pause, about what the decode takes live.
-        task = listener._speculation
+    async def land(task: asyncio.Task[None] | None, frames: int) -> None:
+        # What a worker computes (a turn verdict; the speculative transcript and its
+        # text cue) lands `frames` VAD frames after it was started, about as live.
         if task is None or task.done():
             return
-        asked.setdefault(task, 0)  # type: ignore[arg-type]
-        asked[task] += 1  # type: ignore[index]
-        if asked[task] > text_frames:  # type: ignore[index]
+        asked[task] = asked.get(task, 0) + 1
+        if asked[task] > frames:
             await asyncio.gather(task, return_exceptions=True)
 
     for i in range(0, len(pcm), step):
         listener.feed(pcm[i : i + step])
         fed = i + step
-        await transcript_due()
-        await verdict_due()
+        await land(listener._speculation, text_frames)
+        await land(listener._turn_task, verdict_frames)
     # silence after the file, until any turn still open ends
     silence = bytes(step)
     for _ in range(int(3.0 * SAMPLE_RATE / 512)):
@@ -174,8 +162,8 @@ async def simulate(
             break
         listener.feed(silence)
         fed += step
-        await transcript_due()
-        await verdict_due()
+        await land(listener._speculation, text_frames)
+        await land(listener._turn_task, verdict_frames)
     while len(rec.done) < len(ends):
         await asyncio.sleep(0.01)
     await listener.close()
