@@ -76,7 +76,12 @@ SOURCES: list[tuple[str, str, str, str]] = [
         "respectable than he was",
         "held_out",
     ),
-    (_LIBRI + "0930.wav", "librivox", "he might even have been made amiable himself", "calibration"),
+    (
+        _LIBRI + "0930.wav",
+        "librivox",
+        "he might even have been made amiable himself",
+        "calibration",
+    ),
     (
         "pysptk/arctic_a0007.wav",
         "arctic",

@@ -85,6 +85,11 @@ class TurnConfig:
     max_secs: float = bounded(1.6, 0.2, 5.0)  # the longest silence inside an unfinished turn
     text: bool = True  # the transcript's ending counts too (docs/turn-taking.md)
     grace_secs: float = bounded(0.16, 0.0, 2.0)  # a verdict on its way is waited for this much
+    llm: bool = True  # the local LLM's end-of-turn probability for the words so far counts too
+    llm_weight: float = bounded(1.0, 0.0, 5.0)  # its weight beside the audio model's (logits)
+    llm_neutral: float = bounded(0.1, 0.001, 0.999)  # its probability that pulls neither way
+    adapt: bool = True  # users who go on after long pauses are given longer pauses
+    recover: bool = True  # speech within 2 s of the answer's start continues the user's turn
 
 
 @dataclass(frozen=True)

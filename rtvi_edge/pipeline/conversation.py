@@ -25,6 +25,8 @@ from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.engines.hub import EngineHub
 from rtvi_edge.pipeline.bot_turn import BotTurn, TurnOutcome, TurnSpec
 from rtvi_edge.pipeline.context import LlmContext
+from rtvi_edge.pipeline.continuation import Answered, Continuation
+from rtvi_edge.pipeline.eou_text import TextEndOfTurn
 from rtvi_edge.pipeline.handoff import TurnHandoff
 from rtvi_edge.pipeline.hands_free import HandsFree, WakeDetector
 from rtvi_edge.pipeline.listener import UserListener, Utterance
@@ -101,6 +103,8 @@ class Conversation:
         self._idle.set()
         self._handoff: TurnHandoff | None = None  # another pipeline (Home Assistant)
         self.tools = tools(self) if tools is not None else None
+        self._eou = TextEndOfTurn(lambda: self.hub.engines.llm)
+        self._continuation = Continuation()  # a premature answer the user talks through
         self._apply_settings()
 
     # -- what others read ----------------------------------------------------------
@@ -327,6 +331,7 @@ class Conversation:
             return None
         await self.interrupt()
         self._turn_utt = None  # typed turn: no voice timing
+        self._continuation.answer_finished()
         self.context.add_user(text)
         self.bus.publish(transcript)
         return self._respond(text, speak=audio_response)
@@ -343,16 +348,20 @@ class Conversation:
             return None
         await self.interrupt()
         self._turn_utt = None  # typed turn: no voice timing
+        self._continuation.answer_finished()
         return self._start_turn(None, text=text.strip(), speak=True)
 
     async def run_llm(self, speak: bool = True) -> BotTurn:
         """Answer from the current context (llm:run)."""
         await self.interrupt()
         self._turn_utt = None  # typed turn: no voice timing
+        self._continuation.answer_finished()
         return self._start_turn(self.context.for_llm(), speak=speak)
 
-    async def interrupt(self) -> bool:
-        """Stop the bot now; the context keeps what the user heard. True if it was busy."""
+    async def interrupt(self, forget_from: int | None = None) -> bool:
+        """Stop the bot now; the context keeps what the user heard. True if it was busy.
+        `forget_from`: the answer is taken back instead (pipeline/continuation.py): the
+        context drops its turns from there on, unless a tool ran in it."""
         if self._handoff is not None:
             self._handoff.stop_speaking()  # Home Assistant's answer, announcement or timer too
         turn, self._turn = self._turn, None
@@ -367,6 +376,13 @@ class Conversation:
         if not turn.committed:
             self._take_queued_user()
             return False  # speculative: nobody saw it
+        if forget_from is not None and not outcome.tool_messages:
+            del self.context.turns[forget_from:]  # the half answer and what it answered
+            self._take_queued_user()
+            self._turn_ended()
+            return True
+        if forget_from is not None:
+            self._continuation.keep()  # a tool ran: its effect is real, nothing is taken back
         for message in outcome.tool_messages:
             self.context.append(message)  # tools that ran did run
         if outcome.spoken:
@@ -382,7 +398,22 @@ class Conversation:
         self.bus.publish(ev.UserStartedSpeaking(session_id=self.session_id))
         self._transition(TurnEvent.USER_STARTED)
         if self._turn is not None:
-            self._spawn(self.interrupt(), "interrupt")
+            answered = None
+            if self._turn.committed and self._settings.endpoint.turn_recover:
+                answered = self._continuation.speech_started(self._clock())
+            if answered is not None:
+                self._spawn(self._take_back(answered), "take-back")
+            else:
+                self._spawn(self.interrupt(), "interrupt")
+
+    async def _take_back(self, answered: Answered) -> None:
+        """The user goes on right after the device took the turn: it was not over."""
+        if self._match_intent(answered.text) is not None:
+            self._continuation.keep()  # a local command ran: it stands
+            await self.interrupt()
+            return
+        self.listener.endpointer.continued(time.monotonic() - answered.speech_end_at)
+        await self.interrupt(forget_from=answered.turns_before)
 
     def on_interim(self, text: str) -> None:
         self.bus.publish(
@@ -392,7 +423,27 @@ class Conversation:
         )
 
     def on_speech_paused(self, text: str, utt: Utterance) -> None:
+        pause = self.listener.pause_id
+        if self._settings.endpoint.turn_llm and text and self._eou.can_tell():
+            # The language model's end-of-turn probability first: the answer shares its
+            # prompt prefix (pipeline/eou_text.py), then the speculation.
+            self._spawn(self._judge_text(text, utt, pause), "end-of-turn-text")
+            return
+        self._speculate(text, utt)
+        if self._settings.endpoint.turn_llm:
+            self.listener.text_eou(pause, None)  # none will come: do not wait for it
+
+    async def _judge_text(self, text: str, utt: Utterance, pause: int) -> None:
+        p = await self._eou.probability(
+            self.context.for_llm(pending_user=self._continuation.preview(text))
+        )
+        self.listener.text_eou(pause, p)
+        if self.listener.pause_id == pause and self.listener.paused:
+            self._speculate(text, utt)  # still in that pause: answer speculatively
+
+    def _speculate(self, text: str, utt: Utterance) -> None:
         # Speculation: think and synthesise now, speak only if the endpoint confirms.
+        text = self._continuation.preview(text)
         if not text or self._turn is not None:
             return
         if self._match_intent(text) is not None:
@@ -410,18 +461,24 @@ class Conversation:
     def on_utterance(self, utt: Utterance) -> None:
         self.bus.publish(ev.UserStoppedSpeaking(session_id=self.session_id))
         turn = self._turn
-        if not utt.text:
+        if not utt.text and not self._continuation.joining:
             if turn is not None and not turn.committed:
                 self._spawn(self.interrupt(), "drop-speculation")
             self._transition(TurnEvent.USER_SILENT)
             return
+        # A turn taken back (continuation.py): its words lead this message.
+        utt.text = self._continuation.join(utt.text)
         self.bus.publish(
             ev.UserTranscription(
                 session_id=self.session_id, text=utt.text, final=True, timestamp=_now_iso()
             )
         )
+        turns_before = len(self.context.turns)
         self.context.add_user(utt.text)
         self._turn_utt = utt
+        self._continuation.committed(
+            Answered(utt.text, turns_before, self._clock(), utt.speech_end_at)
+        )
         if turn is not None and not turn.committed and self._speculative_text == utt.text:
             utt.final_at = utt.speculated_at  # the speculative transcript was the final one
             turn.commit()
@@ -553,6 +610,7 @@ class Conversation:
         if self._turn is not turn:
             return
         self._turn = None
+        self._continuation.answer_finished()
         for message in outcome.tool_messages:
             self.context.append(message)
         said = outcome.spoken or outcome.generated

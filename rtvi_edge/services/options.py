@@ -142,6 +142,12 @@ def _turn_options() -> list[OptionSpec]:
     def put_text(s: SessionSettings, v: Any) -> None:
         s.endpoint = dataclasses.replace(s.endpoint, turn_text=bool(v))
 
+    def put_flag(attr: str) -> Callable[[SessionSettings, Any], None]:
+        def put(s: SessionSettings, v: Any) -> None:
+            s.endpoint = dataclasses.replace(s.endpoint, **{attr: bool(v)})
+
+        return put
+
     opts = [
         OptionSpec(
             "turn",
@@ -161,6 +167,33 @@ def _turn_options() -> list[OptionSpec]:
             get_session=lambda s: s.endpoint.turn_text,
             set_session=put_text,
         ),
+        OptionSpec(
+            "turn",
+            "llm",
+            "bool",
+            "session",
+            "the language model's end-of-turn probability for the words so far counts too",
+            get_session=lambda s: s.endpoint.turn_llm,
+            set_session=put_flag("turn_llm"),
+        ),
+        OptionSpec(
+            "turn",
+            "adapt",
+            "bool",
+            "session",
+            "a user who goes on after long pauses is given longer pauses (dynamic endpointing)",
+            get_session=lambda s: s.endpoint.turn_adapt,
+            set_session=put_flag("turn_adapt"),
+        ),
+        OptionSpec(
+            "turn",
+            "recover",
+            "bool",
+            "session",
+            "speech within 2 s of the answer's start continues the turn (the answer is taken back)",
+            get_session=lambda s: s.endpoint.turn_recover,
+            set_session=put_flag("turn_recover"),
+        ),
     ]
     numbers = {
         "threshold": ("turn_threshold", 0.0, 1.0, "P(turn complete) that ends the turn"),
@@ -170,6 +203,8 @@ def _turn_options() -> list[OptionSpec]:
         "recheck_secs": ("turn_recheck_secs", 0.0, 2.0, "ask again this often (0 = once)"),
         "max_secs": ("turn_max_secs", 0.2, 5.0, "the longest silence inside a turn"),
         "grace_secs": ("turn_grace_secs", 0.0, 2.0, "a verdict on its way is waited this long"),
+        "llm_weight": ("llm_weight", 0.0, 5.0, "the language model's weight beside the audio's"),
+        "llm_neutral": ("llm_neutral", 0.001, 0.999, "its probability that pulls neither way"),
     }
     for name, (attr, lo, hi, what) in numbers.items():
         get, put = _vad_param(attr)
