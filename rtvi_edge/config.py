@@ -90,6 +90,7 @@ class TurnConfig:
     llm_neutral: float = bounded(0.1, 0.001, 0.999)  # its probability that pulls neither way
     adapt: bool = True  # users who go on after long pauses are given longer pauses
     recover: bool = True  # speech within 2 s of the answer's start continues the user's turn
+    backchannel: bool = True  # "mm-hm", "yeah" over the bot do not stop it (English)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from rtvi_edge import events as ev
 from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.engines.hub import EngineHub
+from rtvi_edge.pipeline.backchannel import is_backchannel
 from rtvi_edge.pipeline.bot_turn import BotTurn, TurnOutcome, TurnSpec
 from rtvi_edge.pipeline.context import LlmContext
 from rtvi_edge.pipeline.continuation import Answered, Continuation
@@ -47,6 +48,7 @@ _REMOTE: dict[ev.BotState, TurnEvent] = {
     "muted": TurnEvent.MUTED,
 }
 
+BACKCHANNEL_MAX_SECS = 0.7  # talking over the bot longer than this without a pause interrupts
 ECHO_TAIL_SECS = 0.3  # room reverb of the bot's last word: ignored, or held to the barge-in bar
 
 ToolsFactory = Callable[[SessionHandle], SessionTools]
@@ -105,6 +107,7 @@ class Conversation:
         self.tools = tools(self) if tools is not None else None
         self._eou = TextEndOfTurn(lambda: self.hub.engines.llm)
         self._continuation = Continuation()  # a premature answer the user talks through
+        self._held_for: BotTurn | None = None  # the voice holds: backchannel or interruption?
         self._apply_settings()
 
     # -- what others read ----------------------------------------------------------
@@ -366,6 +369,7 @@ class Conversation:
             self._handoff.stop_speaking()  # Home Assistant's answer, announcement or timer too
         turn, self._turn = self._turn, None
         self._speculative_text = None
+        self._held_for = None
         if turn is None:
             return False
         if turn.committed:
@@ -403,8 +407,38 @@ class Conversation:
                 answered = self._continuation.speech_started(self._clock())
             if answered is not None:
                 self._spawn(self._take_back(answered), "take-back")
+            elif self._turn.speaking and self._settings.endpoint.turn_backchannel:
+                self._turn.hold()  # quiet at once; the words decide (pipeline/backchannel.py)
+                self._held_for = self._turn
+                loop = asyncio.get_running_loop()
+                loop.call_later(BACKCHANNEL_MAX_SECS, self._hold_expired, self._turn)
             else:
                 self._spawn(self.interrupt(), "interrupt")
+
+    def _hold_expired(self, turn: BotTurn) -> None:
+        """Still talking without a pause: longer than any backchannel, an interruption."""
+        if self._held_for is turn and self.listener.in_speech and not self.listener.paused:
+            self._held_for = None
+            self._spawn(self.interrupt(), "interrupt")
+
+    def _backchannel_heard(self, text: str, final: bool) -> bool:
+        """While the voice holds: True if `text` is only a backchannel (the bot goes on
+        once the user is done); otherwise the bot is interrupted now."""
+        turn = self._held_for
+        if turn is None:
+            return False
+        if turn is not self._turn:
+            self._held_for = None
+            return False
+        if is_backchannel(text) or (final and not text):
+            if final:
+                self._held_for = None
+                turn.resume()
+                self._transition(TurnEvent.BOT_SPEAKING)
+            return True
+        self._held_for = None
+        self._spawn(self.interrupt(), "interrupt")
+        return False
 
     async def _take_back(self, answered: Answered) -> None:
         """The user goes on right after the device took the turn: it was not over."""
@@ -423,6 +457,8 @@ class Conversation:
         )
 
     def on_speech_paused(self, text: str, utt: Utterance) -> None:
+        if self._held_for is not None and self._backchannel_heard(text, final=False):
+            return  # "mm-hm": nothing to answer, the bot goes on when the user is done
         pause = self.listener.pause_id
         if self._settings.endpoint.turn_llm and text and self._eou.can_tell():
             # The language model's end-of-turn probability first: the answer shares its
@@ -460,6 +496,8 @@ class Conversation:
 
     def on_utterance(self, utt: Utterance) -> None:
         self.bus.publish(ev.UserStoppedSpeaking(session_id=self.session_id))
+        if self._held_for is not None and self._backchannel_heard(utt.text, final=True):
+            return  # a backchannel: no user turn, the bot's voice goes on
         turn = self._turn
         if not utt.text and not self._continuation.joining:
             if turn is not None and not turn.committed:

@@ -88,6 +88,7 @@ class EndpointParams:
     llm_neutral: float = 0.1  # the LLM probability that pulls neither way
     turn_adapt: bool = True  # users who pause longer get longer unsure pauses
     turn_recover: bool = True  # speech right after the device took the turn continues it
+    turn_backchannel: bool = True  # "mm-hm" over the bot holds its voice, does not stop it
 
 
 @dataclass(frozen=True)
@@ -326,8 +327,10 @@ class Endpointer:
             return p.turn_max_secs
         if self.verdict is Verdict.COMPLETE:
             return p.turn_stop_secs
-        if self.verdict is Verdict.INCOMPLETE and text is not TextEnd.CLOSED:
-            return p.turn_max_secs
+        if self.verdict is Verdict.INCOMPLETE and (
+            text is not TextEnd.CLOSED or self._llm_judged()
+        ):
+            return p.turn_max_secs  # (a closing mark does not overrule the LLM: it read it)
         # Unsure, or no verdict yet: one on its way is worth a little more silence.
         unsure = max(p.turn_unsure_secs, p.turn_stop_secs)
         if p.turn_adapt:
@@ -335,6 +338,9 @@ class Endpointer:
         if (self.asking and self.verdict is Verdict.NONE) or not self.text_eou_done:
             return unsure + p.turn_grace_secs
         return unsure
+
+    def _llm_judged(self) -> bool:
+        return self.params.turn_llm and self.text_probability is not None
 
     def adapt_min_secs(self) -> float:
         """A silence the user goes on after counts as a pause from this long on."""

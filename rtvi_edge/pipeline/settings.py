@@ -60,6 +60,7 @@ class SessionSettings:
                 llm_neutral=t.llm_neutral,
                 turn_adapt=t.adapt,
                 turn_recover=t.recover,
+                turn_backchannel=t.backchannel and _english(config.stt.language),
             ),
             system_prompt=config.llm.system_prompt,
             history_tokens=config.llm.history_tokens,

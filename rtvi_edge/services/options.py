@@ -194,6 +194,15 @@ def _turn_options() -> list[OptionSpec]:
             get_session=lambda s: s.endpoint.turn_recover,
             set_session=put_flag("turn_recover"),
         ),
+        OptionSpec(
+            "turn",
+            "backchannel",
+            "bool",
+            "session",
+            "'mm-hm', 'yeah' while the bot speaks hold its voice a moment instead of stopping it",
+            get_session=lambda s: s.endpoint.turn_backchannel,
+            set_session=put_flag("turn_backchannel"),
+        ),
     ]
     numbers = {
         "threshold": ("turn_threshold", 0.0, 1.0, "P(turn complete) that ends the turn"),
