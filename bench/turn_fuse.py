@@ -32,14 +32,20 @@ from bench.turn_sim import SHARED_TURN_MODEL, SimPause
 from rtvi_edge.pipeline.endpointing import EndpointParams
 
 GRID: dict[str, tuple[Any, ...]] = {
-    "turn_threshold": (0.5, 0.6, 0.7, 0.8, 0.9),
-    "turn_hold_threshold": (0.05, 0.1, 0.2, 0.3, 0.4),
-    "turn_unsure_secs": (0.224, 0.288, 0.352),
-    "llm_weight": (0.5, 1.0, 1.5, 2.0),
-    "llm_neutral": (0.01, 0.03, 0.1, 0.3),
-    "turn_text": (True, False),
+    "turn_threshold": (0.8, 0.9, 0.95, 0.98),
+    "turn_hold_threshold": (0.05, 0.1, 0.2, 0.3),
+    "turn_unsure_secs": (0.224, 0.288, 0.352, 0.448),
+    "llm_weight": (1.0, 2.0, 3.0, 4.0),
+    "llm_neutral": (0.1, 0.3, 0.5, 0.7),
 }
-BEFORE = EndpointParams(turn_model=True)  # the defaults before the LLM (docs/turn-taking.md)
+# The policy before the LLM's probability (its calibrated values; docs/turn-taking.md)
+BEFORE = EndpointParams(
+    turn_model=True,
+    turn_threshold=0.7,
+    turn_hold_threshold=0.05,
+    turn_unsure_secs=0.288,
+    turn_adapt=False,
+)
 
 
 def evaluate(probes: list[list[SimPause]], params: EndpointParams) -> tuple[int, list[float]]:

@@ -14,11 +14,19 @@ cost anyway, plus a softmax.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
 END_OF_TURN = "<|im_end|>"
+# A model that was not trained for this (the device's SmolLM2-135M-Instruct) expects
+# more after a command ("Set a timer for ten minutes" → P(<|im_end|>) ≈ 0.003), but
+# it does know where a sentence can end: the user's words are scored without their
+# closing mark, and the mass of the marks that end a sentence counts with the
+# end-of-turn token. (Whisper closes fragments with marks too: "Is it going to?")
+SENTENCE_ENDS = (".", "?", "!")
+_TRAILING = re.compile(r"[\s.?!,;:…\-—]+$")
 
 
 def _formatter(llm: Any) -> Any:
@@ -42,7 +50,9 @@ def eou_prompt_tokens(llm: Any, messages: list[dict[str, Any]]) -> list[int] | N
     formatter = _formatter(llm)
     if formatter is None:
         return None
-    result = formatter(messages=messages)
+    last = dict(messages[-1])
+    last["content"] = _TRAILING.sub("", str(last.get("content", "")))
+    result = formatter(messages=[*messages[:-1], last])
     text: str = result.prompt
     cut = text.rfind(END_OF_TURN)
     if cut <= 0:
@@ -58,8 +68,12 @@ def end_of_turn_probability(llm: Any, messages: list[dict[str, Any]]) -> float |
     tokens = eou_prompt_tokens(llm, messages)
     if not tokens:
         return None
-    ids = llm.tokenize(END_OF_TURN.encode("utf-8"), add_bos=False, special=True)
-    if len(ids) != 1 or len(tokens) >= llm.n_ctx():
+    ends = [
+        llm.tokenize(t.encode("utf-8"), add_bos=False, special=True)
+        for t in (END_OF_TURN, *SENTENCE_ENDS)
+    ]
+    ids = sorted({t[0] for t in ends if len(t) == 1})
+    if len(ids) != len(ends) or len(tokens) >= llm.n_ctx():
         return None
     cached = llm.input_ids[: llm.n_tokens].tolist()
     keep = 0
@@ -77,4 +91,4 @@ def end_of_turn_probability(llm: Any, messages: list[dict[str, Any]]) -> float |
     z = logits.astype(np.float64)
     z -= z.max()
     probs = np.exp(z)
-    return float(probs[ids[0]] / probs.sum())
+    return float(probs[ids].sum() / probs.sum())

@@ -107,7 +107,8 @@ class Conversation:
         self.tools = tools(self) if tools is not None else None
         self._eou = TextEndOfTurn(lambda: self.hub.engines.llm)
         self._continuation = Continuation()  # a premature answer the user talks through
-        self._held_for: BotTurn | None = None  # the voice holds: backchannel or interruption?
+        # the voice holds while the user speaks over it: a backchannel, or not?
+        self._held: tuple[BotTurn, Answered | None] | None = None
         self._apply_settings()
 
     # -- what others read ----------------------------------------------------------
@@ -369,7 +370,7 @@ class Conversation:
             self._handoff.stop_speaking()  # Home Assistant's answer, announcement or timer too
         turn, self._turn = self._turn, None
         self._speculative_text = None
-        self._held_for = None
+        self._held = None
         if turn is None:
             return False
         if turn.committed:
@@ -402,43 +403,53 @@ class Conversation:
         self.bus.publish(ev.UserStartedSpeaking(session_id=self.session_id))
         self._transition(TurnEvent.USER_STARTED)
         if self._turn is not None:
-            answered = None
-            if self._turn.committed and self._settings.endpoint.turn_recover:
-                answered = self._continuation.speech_started(self._clock())
-            if answered is not None:
-                self._spawn(self._take_back(answered), "take-back")
-            elif self._turn.speaking and self._settings.endpoint.turn_backchannel:
-                self._turn.hold()  # quiet at once; the words decide (pipeline/backchannel.py)
-                self._held_for = self._turn
-                loop = asyncio.get_running_loop()
-                loop.call_later(BACKCHANNEL_MAX_SECS, self._hold_expired, self._turn)
-            else:
-                self._spawn(self.interrupt(), "interrupt")
+            self._user_over_bot(self._turn)
+
+    def _user_over_bot(self, turn: BotTurn) -> None:
+        """The user speaks while the bot answers. Committed answers hold their voice at
+        once and the words decide at their first pause: a backchannel lets it go on,
+        anything else stops it, and an answer begun under 2 s ago is taken back."""
+        answered = None
+        if turn.committed and self._settings.endpoint.turn_recover:
+            answered = self._continuation.speech_started(self._clock())
+        if not (turn.committed and self._settings.endpoint.turn_backchannel):
+            self._stop_for(answered)
+            return
+        turn.hold()  # quiet at once (pipeline/backchannel.py)
+        self._held = (turn, answered)
+        asyncio.get_running_loop().call_later(BACKCHANNEL_MAX_SECS, self._hold_expired, turn)
+
+    def _stop_for(self, answered: Answered | None) -> None:
+        if answered is not None:
+            self._spawn(self._take_back(answered), "take-back")
+        else:
+            self._spawn(self.interrupt(), "interrupt")
 
     def _hold_expired(self, turn: BotTurn) -> None:
-        """Still talking without a pause: longer than any backchannel, an interruption."""
-        if self._held_for is turn and self.listener.in_speech and not self.listener.paused:
-            self._held_for = None
-            self._spawn(self.interrupt(), "interrupt")
+        """Still talking without a pause: longer than any backchannel."""
+        held = self._held
+        if held and held[0] is turn and self.listener.in_speech and not self.listener.paused:
+            self._held = None
+            self._stop_for(held[1])
 
     def _backchannel_heard(self, text: str, final: bool) -> bool:
         """While the voice holds: True if `text` is only a backchannel (the bot goes on
-        once the user is done); otherwise the bot is interrupted now."""
-        turn = self._held_for
-        if turn is None:
+        once the user is done); otherwise the bot is stopped now."""
+        held, self._held = self._held, None
+        if held is None or held[0] is not self._turn:
             return False
-        if turn is not self._turn:
-            self._held_for = None
+        turn, answered = held
+        if not (is_backchannel(text) or (final and not text)):
+            self._stop_for(answered)
             return False
-        if is_backchannel(text) or (final and not text):
-            if final:
-                self._held_for = None
-                turn.resume()
-                self._transition(TurnEvent.BOT_SPEAKING)
-            return True
-        self._held_for = None
-        self._spawn(self.interrupt(), "interrupt")
-        return False
+        if not final:
+            self._held = held  # until the user is done
+        else:
+            turn.resume()
+            if answered is not None:
+                self._continuation.committed(answered)  # "mm-hm" is no continuation
+            self._transition(TurnEvent.BOT_SPEAKING)
+        return True
 
     async def _take_back(self, answered: Answered) -> None:
         """The user goes on right after the device took the turn: it was not over."""
@@ -457,7 +468,7 @@ class Conversation:
         )
 
     def on_speech_paused(self, text: str, utt: Utterance) -> None:
-        if self._held_for is not None and self._backchannel_heard(text, final=False):
+        if self._held is not None and self._backchannel_heard(text, final=False):
             return  # "mm-hm": nothing to answer, the bot goes on when the user is done
         pause = self.listener.pause_id
         if self._settings.endpoint.turn_llm and text and self._eou.can_tell():
@@ -496,7 +507,7 @@ class Conversation:
 
     def on_utterance(self, utt: Utterance) -> None:
         self.bus.publish(ev.UserStoppedSpeaking(session_id=self.session_id))
-        if self._held_for is not None and self._backchannel_heard(utt.text, final=True):
+        if self._held is not None and self._backchannel_heard(utt.text, final=True):
             return  # a backchannel: no user turn, the bot's voice goes on
         turn = self._turn
         if not utt.text and not self._continuation.joining:
