@@ -27,8 +27,8 @@ When the turn ends:
 - the language model's end-of-turn probability for the transcript (`TextEou`,
   `eou_text.py`, when `turn_llm`): fused with the audio model's in logits
   (`fused_probability`), the verdict is taken on the fused value. Until it has
-  come, an unsure pause waits up to `turn_grace_secs` more for it; the text
-  alone never ends a turn, it can only hold it or leave it unsure.
+  come no pause ends (up to `turn_max_secs`): the answer needs the same words;
+  the text alone never ends a turn, it can only hold it or leave it unsure.
 - dynamic endpointing (`adaptive_wait.py`, when `turn_adapt`): a user who went
   on after pauses of some length gets unsure pauses at least that long.
 
@@ -323,7 +323,9 @@ class Endpointer:
         if not p.turn_model or self.verdict is Verdict.UNAVAILABLE:
             return p.stop_secs
         text = self.text_end if p.turn_text else TextEnd.UNKNOWN
-        if text is TextEnd.OPEN:
+        if text is TextEnd.OPEN or not self.text_eou_done:
+            # Unfinished words; or the words and the LLM's reading of them are still on
+            # their way (a slow CPU): the answer needs them anyway, so they are waited for.
             return p.turn_max_secs
         if self.verdict is Verdict.COMPLETE:
             return p.turn_stop_secs
@@ -335,7 +337,7 @@ class Endpointer:
         unsure = max(p.turn_unsure_secs, p.turn_stop_secs)
         if p.turn_adapt:
             unsure = self.adapt.wait(unsure, p.turn_max_secs)
-        if (self.asking and self.verdict is Verdict.NONE) or not self.text_eou_done:
+        if self.asking and self.verdict is Verdict.NONE:
             return unsure + p.turn_grace_secs
         return unsure
 

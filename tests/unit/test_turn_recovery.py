@@ -64,14 +64,13 @@ def test_a_text_alone_never_ends_a_turn_but_a_sure_pair_does_at_once() -> None:
     assert ep.step(TurnVerdict(pause, 0.65)) == [Signal.ENDED]  # together: complete
 
 
-def test_an_unsure_pause_waits_for_the_text_probability_on_its_way() -> None:
-    params = EndpointParams(turn_model=True, turn_llm=True, turn_grace_secs=0.16)
+def test_no_pause_ends_before_the_words_and_the_llm_s_reading_of_them() -> None:
+    params = EndpointParams(turn_model=True, turn_llm=True, turn_max_secs=1.6)
     ep = Endpointer(params)
     frames(ep, [0.9] * 10 + [0.0])
-    ep.step(TurnVerdict(ep.pause_id, 0.5))
-    # unsure ends at 0.288 s, but the text may still hold it: up to the grace more
-    assert Signal.ENDED not in frames(ep, [0.0] * 9)
-    assert Signal.ENDED in frames(ep, [0.0] * 6)
+    ep.step(TurnVerdict(ep.pause_id, 0.99))  # the audio model is sure...
+    assert Signal.ENDED not in frames(ep, [0.0] * 20)  # ...the words are not there yet
+    assert ep.step(TextEou(ep.pause_id, 0.5)) == [Signal.ENDED]
 
 
 def test_a_user_who_went_on_after_a_long_pause_gets_longer_unsure_pauses() -> None:
