@@ -321,7 +321,7 @@ class Endpointer:
         """How much silence ends the turn, given what the turn model said so far."""
         p = self.params
         if not p.turn_model or self.verdict is Verdict.UNAVAILABLE:
-            return p.stop_secs
+            return self.adapt.wait(p.stop_secs, p.turn_max_secs) if p.turn_adapt else p.stop_secs
         text = self.text_end if p.turn_text else TextEnd.UNKNOWN
         if text is TextEnd.OPEN or not self.text_eou_done:
             # Unfinished words; or the words and the LLM's reading of them are still on

