@@ -142,7 +142,7 @@ def run(sets: dict[str, list[TurnItem]], max_secs: float = 1.6) -> dict[str, Any
         }
     }
     modes = {
-        "fixed_0.35s": EndpointParams(),
+        "fixed_0.35s": EndpointParams(turn_adapt=False),
         "turn_model_before": BEFORE,
         "turn_model_llm": tuned,
     }

@@ -48,6 +48,12 @@ class Continuation:
         self._joining = a
         return a
 
+    def defer(self, text: str, speech_end_at: float) -> None:
+        """The user went on before the device took the turn (a slow CPU, a long final
+        decode): `text` is not answered, it leads the next message."""
+        prior = self._joining.text + " " if self._joining is not None else ""
+        self._joining = Answered(prior + text, 0, 0.0, speech_end_at)
+
     def keep(self) -> None:
         """The answer could not be taken back after all (a tool ran): no joining."""
         self._joining = None

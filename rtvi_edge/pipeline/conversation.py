@@ -264,6 +264,13 @@ class Conversation(ConversationApi):
             return  # a backchannel: no user turn, the bot's voice goes on
         turn = self.turns.current
         continuation = self.over_talk.continuation
+        if utt.text and self.listener.in_speech and self.device.settings.endpoint.turn_recover:
+            # The user already goes on: no end of turn, these words lead the next ones.
+            continuation.defer(utt.text, utt.speech_end_at)
+            self.listener.endpointer.continued(time.monotonic() - utt.speech_end_at)
+            if turn is not None and not turn.committed:
+                self.tasks.spawn(self.interrupt(), "drop-speculation")
+            return
         if not utt.text and not continuation.joining:
             if turn is not None and not turn.committed:
                 self.tasks.spawn(self.interrupt(), "drop-speculation")

@@ -18,6 +18,7 @@ from bench.turn_set import TurnItem
 from rtvi_edge.pipeline.conversation import Conversation
 from tests.integration.daemon_harness import running_daemon
 from tests.integration.rtvi_client import run_client, speak_step
+from tests.integration.test_turn_taking import espeak
 
 pytestmark = [
     pytest.mark.integration,
@@ -131,3 +132,28 @@ async def test_a_finished_spoken_sentence_is_answered_without_waiting_out_the_al
         if p["processor"] == "endpointing"
     ]
     assert endpointing and endpointing[0] < turn["max_secs"]  # not the long allowance
+
+
+async def test_a_backchannel_over_the_answer_does_not_stop_it(tmp_path: Path) -> None:
+    # A real question (LibriVox reader), then "yeah" (espeak-ng) while the answer plays.
+    question = item("librivox-sense_and_sensibility_01_austen_64kb-0930", tmp_path)
+    yeah = espeak("Yeah.", tmp_path / "yeah.wav", lead_secs=0.3, tail_secs=1.5)
+    async with running_daemon(tmp_path, llm={"max_tokens": 120}) as daemon:
+        run = await run_client(
+            {
+                "wsUrl": f"ws://127.0.0.1:{daemon.rtvi.port}/ws",
+                "steps": [
+                    {"do": "connect"},
+                    {**speak_step(question.wav, question.end * 1000), "waitForEnd": True},
+                    {"do": "wait", "type": "bot-started-speaking", "timeoutMs": 60000},
+                    {"do": "sleep", "ms": 500},
+                    {**speak_step(yeah), "waitForEnd": True},
+                    {"do": "wait", "type": "bot-stopped-speaking", "timeoutMs": 90000},
+                    {"do": "sleep", "ms": 300},
+                ],
+            },
+            timeout=180,
+        )
+    assert run.ok, run.failure()
+    assert not run.messages("bot-interrupted"), "a backchannel stopped the answer"
+    assert len(finals(run)) == 1, finals(run)  # "yeah" is no user turn

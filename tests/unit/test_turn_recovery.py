@@ -171,3 +171,10 @@ async def test_a_backchannel_over_the_bot_holds_its_voice_but_does_not_stop_it()
     assert conv.context.turns[-1] == {"role": "assistant", "content": answer}  # all of it
     assert [t["role"] for t in conv.context.turns] == ["user", "assistant"]  # no user turn
     await conv.close()
+
+
+def test_words_the_user_went_on_after_before_the_answer_lead_the_next_ones() -> None:
+    c = Continuation()
+    c.defer("unless to be rather cold hearted", speech_end_at=1.0)
+    assert c.joining and c.preview("and selfish") == "unless to be rather cold hearted and selfish"
+    assert c.join("and selfish") == "unless to be rather cold hearted and selfish"
