@@ -69,9 +69,10 @@ class Conversation(ConversationApi):
             settings.history_tokens,
             count_tokens=lambda text: hub.engines.llm.count_tokens(text),
         )
+        self._vad = hub.engines.vad  # what the listener's VAD stream came from
         self.listener = UserListener(
             stt=lambda: self.hub.engines.stt,
-            vad=hub.engines.vad.open_stream(),
+            vad=self._vad.open_stream(),
             params=settings.endpoint,
             interim_secs=settings.interim_secs,
             callbacks=self,
@@ -111,6 +112,7 @@ class Conversation(ConversationApi):
             self.tasks,
         )
         self.device.bind(self.listener, self.context, self.tools, self.gate)
+        self.device.watch_controls(self._announce_controls)
 
     @property
     def session_id(self) -> str:
@@ -131,6 +133,9 @@ class Conversation(ConversationApi):
 
     def _mute_applied(self, muted: bool) -> None:
         self.tracker.transition(TurnEvent.MUTED if muted else TurnEvent.UNMUTED)
+
+    def _announce_controls(self, muted: bool, volume: float) -> None:
+        self.bus.publish(ev.ControlsChanged(session_id=self.session_id, muted=muted, volume=volume))
 
     def _report_failure(self, message: str) -> None:
         self.bus.publish(ev.ErrorEvent(session_id=self.session_id, message=message))
@@ -153,6 +158,9 @@ class Conversation(ConversationApi):
             return
         if self._handoff is not None and self._handoff.takes_audio(heard):
             return  # another pipeline listens to this turn
+        if self.hub.engines.vad is not self._vad and not self.listener.in_speech:
+            self._vad = self.hub.engines.vad  # swapped: the next utterance uses it
+            self.listener.use_vad(self._vad.open_stream())
         self.listener.feed(heard)
 
     async def send_text(
