@@ -35,8 +35,8 @@ GRID: dict[str, tuple[Any, ...]] = {
     "turn_threshold": (0.8, 0.9, 0.95, 0.98),
     "turn_hold_threshold": (0.05, 0.1, 0.2, 0.3),
     "turn_unsure_secs": (0.224, 0.288, 0.352, 0.448),
-    "llm_weight": (1.0, 2.0, 3.0, 4.0),
-    "llm_neutral": (0.1, 0.3, 0.5, 0.7),
+    "turn_llm_weight": (1.0, 2.0, 3.0, 4.0),
+    "turn_llm_neutral": (0.1, 0.3, 0.5, 0.7),
 }
 # The policy before the LLM's probability (its calibrated values; docs/turn-taking.md)
 BEFORE = EndpointParams(

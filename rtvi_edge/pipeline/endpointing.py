@@ -84,8 +84,8 @@ class EndpointParams:
     turn_grace_secs: float = 0.16  # a first verdict still on its way is waited for this much
     turn_text: bool = True  # the transcript's ending counts too (TextCue)
     turn_llm: bool = False  # the LLM's end-of-turn probability counts too (TextEou)
-    llm_weight: float = 1.0  # its weight beside the audio model's, in logits
-    llm_neutral: float = 0.1  # the LLM probability that pulls neither way
+    turn_llm_weight: float = 1.0  # its weight beside the audio model's, in logits
+    turn_llm_neutral: float = 0.1  # the LLM probability that pulls neither way
     turn_adapt: bool = True  # users who pause longer get longer unsure pauses
     turn_recover: bool = True  # speech right after the device took the turn continues it
     turn_backchannel: bool = True  # "mm-hm" over the bot holds its voice, does not stop it
@@ -281,7 +281,7 @@ class Endpointer:
         """P(the turn is over) from the audio model and (when on) the language model."""
         p = self.params
         text = self.text_probability if p.turn_llm else None
-        return fused_probability(self.last_probability, text, p.llm_weight, p.llm_neutral)
+        return fused_probability(self.last_probability, text, p.turn_llm_weight, p.turn_llm_neutral)
 
     def _classify(self) -> None:
         f = self.fused()

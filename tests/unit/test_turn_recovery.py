@@ -23,7 +23,7 @@ from tests.helpers import drain, feed, next_event
 from tests.unit.test_conversation import build
 
 FRAME = 0.032
-TURN = EndpointParams(turn_model=True, turn_llm=True, llm_weight=1.0, llm_neutral=0.1)
+TURN = EndpointParams(turn_model=True, turn_llm=True, turn_llm_weight=1.0, turn_llm_neutral=0.1)
 
 
 def frames(ep: Endpointer, probs: list[float]) -> list[Signal]:
