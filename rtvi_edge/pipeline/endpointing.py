@@ -273,6 +273,8 @@ class Endpointer:
             return
         self.text_probability, self.text_eou_done = e.probability, True
         if self.verdict is not Verdict.UNAVAILABLE:
+            if self.verdict is Verdict.INCOMPLETE:
+                self.verdict = Verdict.NONE  # judged on the audio alone: the words re-decide
             self._classify()
         if self._should_end():
             self._end(out)

@@ -178,3 +178,14 @@ def test_words_the_user_went_on_after_before_the_answer_lead_the_next_ones() -> 
     c.defer("unless to be rather cold hearted", speech_end_at=1.0)
     assert c.joining and c.preview("and selfish") == "unless to be rather cold hearted and selfish"
     assert c.join("and selfish") == "unless to be rather cold hearted and selfish"
+
+
+def test_the_words_re_decide_an_unfinished_verdict_made_on_the_audio_alone() -> None:
+    # On a busy CPU the audio verdict may come before the transcript: "unfinished" on
+    # the audio alone is not final once the LLM reads the words as a finished sentence.
+    ep = Endpointer(TURN)
+    frames(ep, [0.9] * 10 + [0.0] * 4)
+    ep.step(TurnVerdict(ep.pause_id, 0.04))
+    assert ep.verdict.value == "incomplete"
+    ep.step(TextEou(ep.pause_id, 0.9))
+    assert ep.verdict.value != "incomplete"
