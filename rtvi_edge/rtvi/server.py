@@ -25,12 +25,14 @@ from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.config import RtviConfig
 from rtvi_edge.events import ClientInput, EventBus
 from rtvi_edge.pipeline.conversation import Conversation
-from rtvi_edge.rtvi.admission import ConnectionGuard, Slots
+from rtvi_edge.rtvi.admission import AddressLimits, ConnectionGuard, Slots
+from rtvi_edge.rtvi.http_log import http_logger
 from rtvi_edge.rtvi.messages import ClientReady
 from rtvi_edge.rtvi.protocol import RtviProtocol
 from rtvi_edge.rtvi.security import Access, Caller, Policy
 from rtvi_edge.rtvi.session import RtviSession
 from rtvi_edge.services.conversation_services import ConversationServices
+from rtvi_edge.tools.trust import GUEST_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,15 @@ class RtviServer:
             open_device=config.open_device,
             trust_loopback=config.trust_loopback,
         )
-        self.slots = Slots(config.max_sessions, config.max_waiting)
+        self.slots = Slots(
+            config.max_sessions,
+            config.max_waiting,
+            AddressLimits(
+                config.max_waiting_per_address,
+                config.max_sessions_per_address,
+                config.max_connections_per_address,
+            ),
+        )
 
     def app(self) -> web.Application:
         app = web.Application(
@@ -97,11 +107,20 @@ class RtviServer:
     async def start(self) -> None:
         idle = self.config.idle_timeout_secs
         self._runner = web.AppRunner(
-            self.app(), access_log=None, handle_signals=False, keepalive_timeout=idle
+            self.app(),
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=idle,
+            logger=http_logger(),  # a malformed request: one line per peer a minute
         )
         await self._runner.setup()
         assert self._runner.server is not None
-        self.guard = ConnectionGuard(self._runner.server, self.config.max_connections, idle)
+        self.guard = ConnectionGuard(
+            self._runner.server,
+            self.config.max_connections,
+            idle,
+            self.config.max_connections_per_address,
+        )
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             self.guard, self.config.host, self.config.port, reuse_address=True
@@ -226,10 +245,11 @@ class RtviServer:
                 return web.json_response({"error": f"body must be JSON: {exc}"}, status=400)
         body_token = body.get("token") if isinstance(body, dict) else None
         caller = self._caller(request, body_token if isinstance(body_token, str) else None)
-        refusal = self._refusal(self.policy.decide(caller))
+        access = self.policy.decide(caller)
+        refusal = self._refusal(access)
         if refusal is not None:
             return refusal
-        why = self.slots.refuse_connect()
+        why = self.slots.refuse_connect(_guest_address(request, access))
         if why is not None:
             return web.json_response({"error": why}, status=503)
         scheme = "wss" if request.secure or _behind_tls_proxy(request) else "ws"
@@ -244,13 +264,12 @@ class RtviServer:
         if refusal is not None:
             return refusal
         ready, _info = self.factory.health()
-        why = self.slots.refuse_connect() if ready else "the device is still starting"
+        guest_address = _guest_address(request, access)
+        why = self.slots.refuse_connect(guest_address) if ready else "the device is still starting"
         if why is not None:  # before the upgrade: the client's connect() fails at once
             return web.json_response({"error": why}, status=503)
-        # aiohttp closes the socket on anything bigger than max_msg_size; keep that
-        # well above our own limit so an oversized message gets an error-response.
         ws = web.WebSocketResponse(
-            max_msg_size=self.config.max_message_bytes * 4 + 65536, heartbeat=30
+            max_msg_size=websocket_limit(self.config.max_message_bytes), heartbeat=30
         )
         await ws.prepare(request)
         session_id = f"rtvi-{self._prefix}-{next(self._ids)}"
@@ -277,15 +296,16 @@ class RtviServer:
             why = self.slots.make_ready(session_id)
             if why is None:
                 client_id = _client_id(ready.about.get("client_id")) or _client_id(query_client)
-                owner = f"client:{client_id}" if client_id else f"session:{session_id}"
-                f.bind_owner(session_id, owner)
+                f.bind_owner(session_id, owner_name(session_id, client_id, session.paired))
             return why
 
         session.admit = admit
         session.on_closing = lambda: self.slots.closed(session_id)
         session.ready_timeout = self.config.ready_timeout_secs
         self.sessions[session_id] = session
-        self.slots.connected(session_id)
+        self.slots.connected(session_id, guest_address)
+        # Who it is, before anything is served: a guest's tools change only its session.
+        f.bind_owner(session_id, owner_name(session_id, None, session.paired))
         log.info("session %s connected from %s (%s)", session_id, request.remote, access.value)
         task = asyncio.current_task()
         if task is not None:
@@ -302,6 +322,26 @@ class RtviServer:
         return ws
 
 
+def websocket_limit(max_message_bytes: int) -> int:
+    """aiohttp's own limit on one WebSocket message (deflated or not), over which it
+    closes the socket (1009). It is set well above `max_message_bytes`, so that a large
+    message gets the protocol's error-response and the session goes on; it stays
+    bounded because aiohttp holds a whole message in memory before we see it."""
+    return max(WEBSOCKET_CEILING, 4 * max_message_bytes)
+
+
+def _guest_address(request: web.Request, access: Access) -> str | None:
+    """The address a guest's sockets count against (paired callers: only global limits)."""
+    return (request.remote or "unknown") if access is Access.GUEST else None
+
+
+def owner_name(session_id: str, client_id: str | None, paired: bool) -> str:
+    """Who a session is, for its timers and tools. A guest's name says so: it cannot
+    take a paired client's timers by claiming its id, and what it sets stays its own."""
+    name = f"client:{client_id}" if client_id else f"session:{session_id}"
+    return name if paired else GUEST_PREFIX + name
+
+
 def _behind_tls_proxy(request: web.Request) -> bool:
     """A reverse proxy terminating HTTPS says so; the socket URL must then be wss://."""
     forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
@@ -314,6 +354,7 @@ def _behind_tls_proxy(request: web.Request) -> bool:
 
 
 START_BODY_LIMIT = 64 * 1024
+WEBSOCKET_CEILING = 16 * 1024 * 1024
 _NO_STORE = {"Cache-Control": "no-store"}  # the page may carry the token
 _PAIRING_ANCHOR = '<p class="hint">Remembered by this browser'
 
