@@ -24,6 +24,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+REFUSAL_LOG_SECS = 60.0
+
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
     b"Content-Length: 32\r\nConnection: close\r\n\r\ntoo many connections; try later\n"
@@ -128,6 +130,7 @@ class ConnectionGuard:
         self._task: asyncio.Task[None] | None = None
         self.refused = 0
         self.reaped = 0
+        self._logged_at: float | None = None
 
     def __call__(self) -> asyncio.Protocol:
         return _Tracked(self)
@@ -145,8 +148,11 @@ class ConnectionGuard:
         return None
 
     def refuse(self, why: str) -> None:
+        """Counted always, logged once a minute at most (a flood must not flood the log)."""
         self.refused += 1
-        if self.refused == 1 or self.refused % 100 == 0:
+        now = time.monotonic()
+        if self._logged_at is None or now - self._logged_at >= REFUSAL_LOG_SECS:
+            self._logged_at = now
             log.warning("%s: refusing (%d refused so far)", why, self.refused)
 
     def make_protocol(self) -> asyncio.Protocol:
