@@ -21,6 +21,7 @@ from rtvi_edge import events as ev
 from rtvi_edge.assembly import Assembly
 from rtvi_edge.config import Config
 from rtvi_edge.engines.hub import EngineHub
+from rtvi_edge.errors import EngineError
 from rtvi_edge.rtvi import frames
 from rtvi_edge.rtvi.protocol import RtviProtocol
 from rtvi_edge.rtvi.session import RtviSession
@@ -143,17 +144,22 @@ class _Message:
         self.data = data
 
 
-async def _drive(inputs: list[bytes | str], state_dir: Path) -> tuple[_Ws, bool]:
+async def _refuse_swaps(new: Config) -> None:
+    raise EngineError("no engine swaps in this test")  # a paired client's device changes
+
+
+async def _drive(inputs: list[bytes | str], state_dir: Path, paired: bool) -> tuple[_Ws, bool]:
     config = Config()
     hub = EngineHub(fake_engines(), config)
     bus = ev.EventBus()
     assembly = Assembly(lambda: config, hub, bus, ToolSetup(config, None, None))
+    hub.reconfigure = _refuse_swaps  # type: ignore[method-assign]
     device = DeviceSettings(config, config, hub, state_dir)
     ws = _Ws()
 
     def services(conv: Any, disconnect: Any) -> ConversationServices:
         host = ConversationServices(conv, device, disconnect)
-        host.paired = False  # a guest on the LAN
+        host.paired = paired  # a guest on the LAN, or a client with the token
         return host
 
     session = RtviSession(
@@ -165,7 +171,7 @@ async def _drive(inputs: list[bytes | str], state_dir: Path) -> tuple[_Ws, bool]
         RtviProtocol(1 << 20),
         16000,
     )
-    session.host.paired = False
+    session.host.paired = paired
     run = asyncio.create_task(session.run())
     ready = frames.encode_message(
         json.dumps({"label": "rtvi-ai", "type": "client-ready", "id": "r", "data": {}})
@@ -193,16 +199,16 @@ async def _drive(inputs: list[bytes | str], state_dir: Path) -> tuple[_Ws, bool]
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(inputs=st.lists(messages(), min_size=1, max_size=8))
-@example(inputs=[_frame("client-ready", {"version": "²"})])  # the two findings
-@example(inputs=[_frame("client-ready", {"version": "1" * 5000})])
-@example(inputs=[frames.encode_audio(b"\0" * 64, 16000, 2**40)])
+@given(inputs=st.lists(messages(), min_size=1, max_size=8), paired=st.booleans())
+@example(inputs=[_frame("client-ready", {"version": "²"})], paired=False)  # the issue's
+@example(inputs=[_frame("client-ready", {"version": "1" * 5000})], paired=False)
+@example(inputs=[frames.encode_audio(b"\0" * 64, 16000, 2**40)], paired=True)
 def test_any_message_is_answered_and_the_session_lives(
-    inputs: list[bytes | str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    inputs: list[bytes | str], paired: bool, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        ws, alive = asyncio.run(_drive(inputs, tmp_path))
+        ws, alive = asyncio.run(_drive(inputs, tmp_path, paired))
     assert alive, ws.sent[-5:]  # never a close: the probe after them was answered
     assert not ws.closed or alive
     internal = [m for m in ws.sent if "internal error" in json.dumps(m)]
