@@ -154,6 +154,14 @@ class RtviServer:
             given = auth[7:].strip() or None
         return Caller(request.remote, request.host, request.headers.get("Origin"), given)
 
+    def _limited_address(self, request: web.Request, caller: Caller, access: Access) -> str | None:
+        """The address whose share a caller's sockets count against; None for the token
+        holder and the device itself (only the global limits hold them). With
+        `open_device` everyone is paired, but only these two are exempt: fairness is not
+        a matter of trust."""
+        exempt = access is Access.PAIRED and (bool(caller.token) or not self.policy.open_device)
+        return None if exempt else (request.remote or "unknown")
+
     @staticmethod
     def _refusal(access: Access) -> web.Response | None:
         if access is Access.FORBIDDEN_ORIGIN:
@@ -249,7 +257,7 @@ class RtviServer:
         refusal = self._refusal(access)
         if refusal is not None:
             return refusal
-        why = self.slots.refuse_connect(_guest_address(request, access))
+        why = self.slots.refuse_connect(self._limited_address(request, caller, access))
         if why is not None:
             return web.json_response({"error": why}, status=503)
         scheme = "wss" if request.secure or _behind_tls_proxy(request) else "ws"
@@ -259,12 +267,13 @@ class RtviServer:
         return web.json_response(reply)
 
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
-        access = self.policy.decide(self._caller(request))
+        caller = self._caller(request)
+        access = self.policy.decide(caller)
         refusal = self._refusal(access)
         if refusal is not None:
             return refusal
         ready, _info = self.factory.health()
-        guest_address = _guest_address(request, access)
+        guest_address = self._limited_address(request, caller, access)
         why = self.slots.refuse_connect(guest_address) if ready else "the device is still starting"
         if why is not None:  # before the upgrade: the client's connect() fails at once
             return web.json_response({"error": why}, status=503)
@@ -328,11 +337,6 @@ def websocket_limit(max_message_bytes: int) -> int:
     message gets the protocol's error-response and the session goes on; it stays
     bounded because aiohttp holds a whole message in memory before we see it."""
     return max(WEBSOCKET_CEILING, 4 * max_message_bytes)
-
-
-def _guest_address(request: web.Request, access: Access) -> str | None:
-    """The address a guest's sockets count against (paired callers: only global limits)."""
-    return (request.remote or "unknown") if access is Access.GUEST else None
 
 
 def owner_name(session_id: str, client_id: str | None, paired: bool) -> str:
