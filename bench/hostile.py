@@ -39,7 +39,7 @@ from bench.reliability import DaemonProcess, _read_message, bad_rtvi_input, raw_
 from bench.run import ROOT
 from rtvi_edge.rtvi import frames
 
-GUESTS = "[rtvi]\ntrust_loopback = false\n"
+GUESTS = "trust_loopback = false\n"
 ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
 HOSTILE_TEXT = ["²", "١.٢.٣", "\u202e", "\ud800", "😀" * 50, "\x00", "A" * 70_000, "é"]
 
@@ -235,8 +235,13 @@ def http_flood(daemon: DaemonProcess, count: int) -> dict[str, Any]:
             s.sendall(request)
             answered += s.recv(64).split(b"\r\n")[0].endswith(b" 400 Bad Request")
     time.sleep(0.5)
-    after = len(daemon.log_path.read_text(errors="replace").splitlines())
-    return {"requests": count, "answered_400": answered, "log_lines_added": after - before}
+    added = daemon.log_path.read_text(errors="replace").splitlines()[before:]
+    return {
+        "requests": count,
+        "answered_400": answered,
+        "log_lines_added": len(added),
+        "lines": [line[:160] for line in added[:3]],
+    }
 
 
 async def large(url: str) -> dict[str, Any]:
@@ -280,7 +285,7 @@ def main() -> int:
     results: dict[str, Any] = {}
     ok = True
     with tempfile.TemporaryDirectory(prefix="rtvi-hostile-") as tmp:
-        daemon = DaemonProcess(Path(tmp) / "daemon", GUESTS, level="info")
+        daemon = DaemonProcess(Path(tmp) / "daemon", level="info", rtvi=GUESTS)
         try:
             if args.what in ("all", "fuzz"):
                 r = asyncio.run(fuzz(daemon.url, args.fuzz, args.sockets, args.seed, args.max_secs))
