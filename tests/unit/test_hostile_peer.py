@@ -231,3 +231,25 @@ async def test_unusable_stt_model_paths_get_one_answer(
     assert len(answers) == 1, answers  # before: "Repo id must be…", "Unable to open file…"
     assert "cannot be used" in answers.pop()
     assert not [r for r in caplog.records if r.exc_info]  # no traceback in the log
+
+
+async def test_a_guests_timer_rings_only_in_its_own_session(tmp_path: Path) -> None:
+    from tests.fakes import fake_engines
+    from tests.integration.daemon_harness import running_daemon
+
+    async with running_daemon(tmp_path, fake_engines()) as daemon:
+        assert daemon.local is not None and daemon.timers is not None
+        said: list[str] = []
+
+        async def say(text: str, *args: Any, **kwargs: Any) -> None:
+            said.append(text)
+
+        daemon.local.say = say  # type: ignore[method-assign]
+        daemon.bind_owner("rtvi-x-1", owner_name("rtvi-x-1", "alice", paired=False))
+        daemon.bind_owner("rtvi-x-2", owner_name("rtvi-x-2", "bob", paired=True))
+        guest = daemon.timers.add(600, "tea", "rtvi-x-1")
+        paired = daemon.timers.add(600, "oven", "rtvi-x-2")
+        daemon._timer_fired(guest)  # its session is not connected: it passes silently
+        daemon._timer_fired(paired)  # a paired client's: the device says it
+        await asyncio.sleep(0.1)
+        assert said == ["Your oven timer is done."]
