@@ -270,6 +270,12 @@ async def _connect_plain(
     return await http.ws_connect(f"{url}/ws", compress=compress, max_msg_size=0)
 
 
+def _logger(line: str) -> str:
+    """The level and logger of a daemon log line ("WARNING rtvi_edge.rtvi.protocol")."""
+    parts = line.split(" ", 4)
+    return " ".join(parts[2:4]).rstrip(":") if len(parts) > 3 else "?"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
@@ -288,9 +294,13 @@ def main() -> int:
         daemon = DaemonProcess(Path(tmp) / "daemon", level="info", rtvi=GUESTS)
         try:
             if args.what in ("all", "fuzz"):
+                lines = len(daemon.log_path.read_text(errors="replace").splitlines())
                 r = asyncio.run(fuzz(daemon.url, args.fuzz, args.sockets, args.seed, args.max_secs))
                 r["daemon_alive"] = daemon.alive
                 r["tracebacks_in_log"] = daemon.tracebacks()
+                log = daemon.log_path.read_text(errors="replace").splitlines()[lines:]
+                r["log_lines_added"] = len(log)
+                r["log_lines_by_logger"] = dict(Counter(_logger(line) for line in log))
                 results["fuzz"] = r
                 ok &= r["answered"] == r["inputs"] and not r["sessions_lost"] and r["daemon_alive"]
                 print(json.dumps({"fuzz": r}, indent=1), flush=True)

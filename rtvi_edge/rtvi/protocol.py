@@ -179,7 +179,9 @@ class RtviProtocol:
     def _client_ready(self, msg: ClientReady) -> list[Inbound]:
         version, problem = negotiate(msg.version)
         if problem is not None:
-            log.warning("client-ready: %s; serving RTVI %s", problem, format_version(version))
+            # The client is told (error-response); a line per message would let a peer
+            # write the journal as fast as it can send.
+            log.debug("client-ready: %s; serving RTVI %s", problem, format_version(version))
             self._error_response(msg.id, problem)
         elif msg.version is None:
             log.info("client-ready without a version: serving it as an RTVI 0.x client")
