@@ -32,6 +32,17 @@ _BUSY = (
 )
 
 
+WEBSOCKET_CEILING = 16 * 1024 * 1024
+
+
+def websocket_limit(max_message_bytes: int) -> int:
+    """aiohttp's own limit on one WebSocket message (deflated or not), over which it
+    closes the socket (1009). It is set well above `max_message_bytes`, so that a large
+    message gets the protocol's error-response and the session goes on; it stays
+    bounded because aiohttp holds a whole message in memory before we see it."""
+    return max(WEBSOCKET_CEILING, 4 * max_message_bytes)
+
+
 @dataclass(frozen=True)
 class AddressLimits:
     """What one client address may hold at once (0: no limit). Paired callers (the

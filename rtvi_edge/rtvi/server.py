@@ -25,14 +25,14 @@ from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.config import RtviConfig
 from rtvi_edge.events import ClientInput, EventBus
 from rtvi_edge.pipeline.conversation import Conversation
-from rtvi_edge.rtvi.admission import AddressLimits, ConnectionGuard, Slots
+from rtvi_edge.rtvi.admission import AddressLimits, ConnectionGuard, Slots, websocket_limit
 from rtvi_edge.rtvi.http_log import http_logger
 from rtvi_edge.rtvi.messages import ClientReady
 from rtvi_edge.rtvi.protocol import RtviProtocol
 from rtvi_edge.rtvi.security import Access, Caller, Policy
 from rtvi_edge.rtvi.session import RtviSession
 from rtvi_edge.services.conversation_services import ConversationServices
-from rtvi_edge.tools.trust import GUEST_PREFIX
+from rtvi_edge.tools.trust import owner_name
 
 log = logging.getLogger(__name__)
 
@@ -273,8 +273,8 @@ class RtviServer:
         if refusal is not None:
             return refusal
         ready, _info = self.factory.health()
-        guest_address = self._limited_address(request, caller, access)
-        why = self.slots.refuse_connect(guest_address) if ready else "the device is still starting"
+        limited = self._limited_address(request, caller, access)
+        why = self.slots.refuse_connect(limited) if ready else "the device is still starting"
         if why is not None:  # before the upgrade: the client's connect() fails at once
             return web.json_response({"error": why}, status=503)
         ws = web.WebSocketResponse(
@@ -312,7 +312,7 @@ class RtviServer:
         session.on_closing = lambda: self.slots.closed(session_id)
         session.ready_timeout = self.config.ready_timeout_secs
         self.sessions[session_id] = session
-        self.slots.connected(session_id, guest_address)
+        self.slots.connected(session_id, limited)
         # Who it is, before anything is served: a guest's tools change only its session.
         f.bind_owner(session_id, owner_name(session_id, None, session.paired))
         log.info("session %s connected from %s (%s)", session_id, request.remote, access.value)
@@ -331,21 +331,6 @@ class RtviServer:
         return ws
 
 
-def websocket_limit(max_message_bytes: int) -> int:
-    """aiohttp's own limit on one WebSocket message (deflated or not), over which it
-    closes the socket (1009). It is set well above `max_message_bytes`, so that a large
-    message gets the protocol's error-response and the session goes on; it stays
-    bounded because aiohttp holds a whole message in memory before we see it."""
-    return max(WEBSOCKET_CEILING, 4 * max_message_bytes)
-
-
-def owner_name(session_id: str, client_id: str | None, paired: bool) -> str:
-    """Who a session is, for its timers and tools. A guest's name says so: it cannot
-    take a paired client's timers by claiming its id, and what it sets stays its own."""
-    name = f"client:{client_id}" if client_id else f"session:{session_id}"
-    return name if paired else GUEST_PREFIX + name
-
-
 def _behind_tls_proxy(request: web.Request) -> bool:
     """A reverse proxy terminating HTTPS says so; the socket URL must then be wss://."""
     forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
@@ -358,7 +343,6 @@ def _behind_tls_proxy(request: web.Request) -> bool:
 
 
 START_BODY_LIMIT = 64 * 1024
-WEBSOCKET_CEILING = 16 * 1024 * 1024
 _NO_STORE = {"Cache-Control": "no-store"}  # the page may carry the token
 _PAIRING_ANCHOR = '<p class="hint">Remembered by this browser'
 

@@ -13,6 +13,13 @@ GUEST_PREFIX = "guest:"
 GUEST_REFUSAL = "only a paired client can control the home's devices"
 
 
+def owner_name(session_id: str, client_id: str | None, paired: bool) -> str:
+    """Who a session is, for its timers and tools. A guest's name says so: it cannot
+    take a paired client's timers by claiming its id, and what it sets stays its own."""
+    name = f"client:{client_id}" if client_id else f"session:{session_id}"
+    return name if paired else GUEST_PREFIX + name
+
+
 def is_guest_owner(owner: str) -> bool:
     return owner.startswith(GUEST_PREFIX)
 

@@ -16,13 +16,12 @@ from aiohttp.http_exceptions import BadHttpMessage
 from rtvi_edge.config import Config, config_from_mapping
 from rtvi_edge.errors import ServiceConfigError
 from rtvi_edge.rtvi import frames
-from rtvi_edge.rtvi.admission import AddressLimits, ConnectionGuard, Slots
+from rtvi_edge.rtvi.admission import AddressLimits, ConnectionGuard, Slots, websocket_limit
 from rtvi_edge.rtvi.http_log import ParserErrorFilter
 from rtvi_edge.rtvi.messages import parse_version
 from rtvi_edge.rtvi.protocol import RtviProtocol
-from rtvi_edge.rtvi.server import owner_name, websocket_limit
 from rtvi_edge.tools.setup import ToolSetup
-from rtvi_edge.tools.trust import GUEST_REFUSAL, Guests, is_guest_owner
+from rtvi_edge.tools.trust import GUEST_REFUSAL, Guests, is_guest_owner, owner_name
 from tests.helpers import replies, rtvi_frame
 
 # -- 2: a bad version (or any field) never ends the session ------------------------------
