@@ -91,6 +91,31 @@ async def satellite_of(ha: HomeAssistantApi, mac: str) -> str:
     return sat
 
 
+async def add_by_address(ha: HomeAssistantApi, port: int, mac: str) -> str:
+    """Adds the plaintext device by host and port (no key step); its assist_satellite."""
+    flow = await ha.flow("esphome")
+    step = await ha.flow_step(flow["flow_id"], {"host": "127.0.0.1", "port": port})
+    assert step["type"] == "create_entry", step
+    return await satellite_of(ha, mac)
+
+
+async def flow_in_progress(
+    ha: HomeAssistantApi, source: str, mac: str, timeout: float = 60
+) -> dict[str, Any]:
+    """The ESPHome flow HA started by itself (zeroconf discovery, reauth) for the device."""
+
+    async def started() -> dict[str, Any] | None:
+        for flow in await ha.call("config_entries/flow/progress"):
+            context = flow["context"]
+            ours = source != "zeroconf" or context.get("unique_id") == mac  # (one at a time)
+            if flow["handler"] == "esphome" and context.get("source") == source and ours:
+                return dict(flow)
+        return None
+
+    flow: dict[str, Any] = await ha.wait_for(f"a {source} flow for the device", started, timeout)
+    return flow
+
+
 async def state_is(ha: HomeAssistantApi, entity: str, state: str) -> bool:
     return (await ha.states()).get(entity, {}).get("state") == state
 

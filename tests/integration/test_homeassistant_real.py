@@ -18,15 +18,20 @@ import pytest
 
 from rtvi_edge import events as ev
 from rtvi_edge.audio import local as local_audio
-from rtvi_edge.daemon import Daemon
 from tests.helpers import drain
 from tests.integration.ha_api import HomeAssistantApi
-from tests.integration.ha_instance import HomeAssistantProcess, require_home_assistant
+from tests.integration.ha_instance import (
+    HomeAssistantProcess,
+    free_port,
+    require_home_assistant,
+)
 from tests.integration.ha_satellite import (
     ScriptedMic,
+    add_by_address,
     add_wyoming,
     device,
     finished_run,
+    flow_in_progress,
     pipeline_fields,
     plays,
     run_speech,
@@ -84,20 +89,7 @@ async def test_an_encrypted_device_is_discovered_and_added_with_its_key(
     mac = "02:00:00:00:27:01"
     async with device(tmp_path, mac, encryption_key=KEY, zeroconf=True) as daemon:
         # HA sees the _esphomelib._tcp announcement (on 127.0.0.1) and offers the device
-        async def discovered() -> dict[str, Any] | None:
-            flows = await ha.call("config_entries/flow/progress")
-            return next(
-                (
-                    f
-                    for f in flows
-                    if f["handler"] == "esphome"
-                    and f["context"].get("source") == "zeroconf"
-                    and f["context"].get("unique_id") == mac
-                ),
-                None,
-            )
-
-        flow = await ha.wait_for("zeroconf discovery of the device", discovered, 60)
+        flow = await flow_in_progress(ha, "zeroconf", mac)
         assert flow["step_id"] == "discovery_confirm"
         assert (
             flow["context"]["title_placeholders"]["name"]
@@ -134,17 +126,31 @@ async def test_an_encrypted_device_added_by_hand_asks_for_its_key(
         await satellite_of(ha, mac)
 
 
+async def test_home_assistant_reauthenticates_when_the_device_gains_or_drops_its_key(
+    ha: HomeAssistantApi, tmp_path: Path, mic: Any
+) -> None:
+    # The same device (MAC, address) restarted with another [homeassistant] encryption_key:
+    # HA's reconnection fails with the error real ESPHome gives, and HA asks again.
+    mac, port = "02:00:00:00:27:06", free_port()
+    async with device(tmp_path, mac, port=port) as daemon:
+        await add_by_address(ha, daemon.homeassistant.port, mac)
+    async with device(tmp_path, mac, port=port, encryption_key=KEY):
+        flow = await flow_in_progress(ha, "reauth", mac, timeout=120)
+        assert flow["step_id"] == "reauth_confirm"  # "enter the encryption key"
+        step = await ha.flow_step(flow["flow_id"], {"noise_psk": WRONG_KEY})
+        assert step["errors"] == {"base": "invalid_psk"}
+        step = await ha.flow_step(flow["flow_id"], {"noise_psk": KEY})
+        assert (step["type"], step["reason"]) == ("abort", "reauth_successful"), step
+        await satellite_of(ha, mac)
+    async with device(tmp_path, mac, port=port):
+        flow = await flow_in_progress(ha, "reauth", mac, timeout=120)
+        assert flow["step_id"] == "reauth_encryption_removed_confirm"
+        step = await ha.flow_step(flow["flow_id"], {})
+        assert (step["type"], step["reason"]) == ("abort", "reauth_successful"), step
+        await satellite_of(ha, mac)
+
+
 # -- driving it ----------------------------------------------------------------------------
-async def add_by_hand(ha: HomeAssistantApi, daemon: Daemon, mac: str) -> str:
-    """Adds the plaintext device by host and port (no key step); its assist_satellite."""
-    flow = await ha.flow("esphome")
-    step = await ha.flow_step(
-        flow["flow_id"], {"host": "127.0.0.1", "port": daemon.homeassistant.port}
-    )
-    assert step["type"] == "create_entry", step
-    return await satellite_of(ha, mac)
-
-
 async def test_home_assistant_announces_plays_media_and_sets_the_devices_entities(
     ha: HomeAssistantApi, tmp_path: Path, mic: Mic, speech: Callable[[str], Path]
 ) -> None:
@@ -155,7 +161,7 @@ async def test_home_assistant_announces_plays_media_and_sets_the_devices_entitie
         media_server(chime) as media,
         device(tmp_path, mac, wyoming=WYOMING) as daemon,
     ):
-        sat = await add_by_hand(ha, daemon, mac)
+        sat = await add_by_address(ha, daemon.homeassistant.port, mac)
         states = await ha.states()
         assert states[sat]["attributes"]["supported_features"] == 3  # announce, start_conversation
         kinds = {e.split(".")[0] for e in await ha.entities_of("", mac)}
@@ -216,7 +222,7 @@ async def test_spoken_turns_a_voice_timer_and_start_conversation_through_home_as
     options = {"pipeline": "homeassistant", "timer_ring_secs": 1.0, "wyoming": WYOMING}
     async with device(tmp_path, mac, **options) as daemon:
         sub = daemon.bus.subscribe()
-        sat = await add_by_hand(ha, daemon, mac)
+        sat = await add_by_address(ha, daemon.homeassistant.port, mac)
         engines = await add_wyoming(ha, daemon.wyoming.port)
         pipeline = await use_pipeline(ha, mac, "conversation.home_assistant", engines)
         turn = (ha, mic(), speaker, speech, pipeline["id"])
@@ -265,7 +271,7 @@ async def test_home_assistant_takes_a_turn_handed_over_in_local_first(
     mac = "02:00:00:00:27:05"
     speaker = tmp_path / "speaker.wav"
     async with device(tmp_path, mac, pipeline="local-first", wyoming=WYOMING) as daemon:
-        await add_by_hand(ha, daemon, mac)
+        await add_by_address(ha, daemon.homeassistant.port, mac)
         engines = await add_wyoming(ha, daemon.wyoming.port)
         pipeline = await use_pipeline(ha, mac, "conversation.home_assistant", engines)
         before = await runs(ha, pipeline["id"])
