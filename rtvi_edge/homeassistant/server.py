@@ -129,8 +129,7 @@ class HomeAssistantSatellite:
         try:
             while True:
                 await sub.get()
-                settings = self.conversation.settings
-                shown = (settings.muted, settings.volume)
+                shown = (self.conversation.muted, self.conversation.volume)
                 if shown != self._shown:
                     self._shown = shown
                     self._entities_changed()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,7 +16,9 @@ from rtvi_edge.homeassistant import satellite as sat_mod
 from rtvi_edge.homeassistant.messages import Message, pb
 from rtvi_edge.homeassistant.satellite import RunState, Satellite
 from rtvi_edge.homeassistant.server import effective_pipeline
+from rtvi_edge.pipeline.hands_free import WakeDetector
 from rtvi_edge.pipeline.listener import Utterance
+from rtvi_edge.pipeline.turn_state import TurnState
 from rtvi_edge.pipeline.wake_gate import WakeGate
 
 E = VoiceAssistantEventType
@@ -38,28 +39,53 @@ class FakeLink:
         return out
 
 
-class FakeConversation:
+class FakeHost:
+    """The conversation as the satellite sees it (`HandoffHost`)."""
+
     session_id = "local"
+    sink = None
+    user_speaking = False
+    wake_word: str | None = "Alexa"
 
     def __init__(self, gate: WakeGate | None) -> None:
-        self.hands_free = SimpleNamespace(
-            wake_gate=gate, wake_detector=SimpleNamespace(name="Alexa")
-        )
-        self.settings = SimpleNamespace(muted=False, volume=1.0)
-        self.listener = SimpleNamespace(in_speech=False)
+        self.gate = gate
+        self.muted = False
+        self.volume = 1.0
         self.states: list[str] = []
-        self.state = "idle"
+        self.state = TurnState.IDLE
         self.events: list[ev.Event] = []
-        self.bus = SimpleNamespace(publish=self.events.append)
-        self.context = SimpleNamespace(add_assistant=lambda text: None)
-        self.sink = None
+        self.said: list[str] = []
 
-    def remote_state(self, state: str) -> None:
-        self.state = state
+    @property
+    def listens_always(self) -> bool:
+        return self.gate is None
+
+    def set_muted(self, muted: bool) -> None:
+        self.muted = muted
+
+    def set_volume(self, volume: float) -> None:
+        self.volume = volume
+
+    def remote_state(self, state: ev.BotState) -> None:
+        self.state = TurnState(state)
         self.states.append(state)
 
     def publish(self, event: ev.Event) -> None:
         self.events.append(event)
+
+    def hold_wake_gate(self) -> None:
+        if self.gate is not None:
+            self.gate.turn_started()
+
+    def sleep_wake_gate(self) -> None:
+        if self.gate is not None:
+            self.gate.sleep()
+
+    def set_wake_detector(self, detector: WakeDetector) -> None:
+        self.wake_word = detector.name
+
+    def add_assistant_text(self, text: str) -> None:
+        self.said.append(text)
 
     async def interrupt(self) -> bool:
         return False
@@ -71,11 +97,9 @@ def event(kind: E, **data: str) -> Any:
     return msg
 
 
-def make(
-    pipeline: str, gate: WakeGate | None = None
-) -> tuple[Satellite, FakeConversation, FakeLink]:
-    conv = FakeConversation(gate)
-    sat = Satellite(conv, HomeAssistantConfig(max_listen_secs=5), pipeline)  # type: ignore[arg-type]
+def make(pipeline: str, gate: WakeGate | None = None) -> tuple[Satellite, FakeHost, FakeLink]:
+    conv = FakeHost(gate)
+    sat = Satellite(conv, HomeAssistantConfig(max_listen_secs=5), pipeline)
     link = FakeLink()
     sat.attach(link, api_audio=True)
     return sat, conv, link
