@@ -6,6 +6,9 @@ messages; `take_output` hands back what the handshake must send. Frames are
 empty frame (its hello) and the first handshake message; we answer with our
 hello (protocol 1, name, MAC) and the second handshake message. After that
 each frame is encrypted `type (2 bytes) + length (2 bytes) + payload`.
+Anything else before that is refused with ESPHome's own reject frame (`0x01` and
+its reason), which aioesphomeapi turns into the error HA shows: a plaintext
+client is told "encryption required", a wrong key "invalid key".
 """
 
 from __future__ import annotations
