@@ -157,8 +157,9 @@ async def test_home_assistant_announces_plays_media_and_sets_the_devices_entitie
     mac = "02:00:00:00:27:03"
     speaker = tmp_path / "speaker.wav"
     chime = {"dinner.wav": speech("Dinner is ready.").read_bytes()}
+    fetched_by: list[str] = []
     async with (
-        media_server(chime) as media,
+        media_server(chime, fetched_by) as media,
         device(tmp_path, mac, wyoming=WYOMING) as daemon,
     ):
         sat = await add_by_address(ha, daemon.homeassistant.port, mac)
@@ -181,6 +182,7 @@ async def test_home_assistant_announces_plays_media_and_sets_the_devices_entitie
         await ha.service("assist_satellite", "announce", entity_id=sat, media_id=url,
                          preannounce=False)  # fmt: skip
         start = await plays(ha, speaker, start, 0.7)
+        assert any(a.startswith("Lavf") for a in fetched_by), fetched_by  # HA's ffmpeg
         # play_media on the device's media player
         (player,) = await ha.entities_of("media_player", mac)
         await ha.service("media_player", "play_media", entity_id=player,
