@@ -103,6 +103,8 @@ class PythonPeer:
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
+                if not isinstance(frame, AudioFrame):
+                    continue
                 pcm = frame.to_ndarray().astype(np.float64)
                 self.heard.append((time.monotonic(), float(np.sqrt(np.mean(pcm * pcm)))))
 
@@ -156,7 +158,9 @@ class PythonPeer:
         return answer
 
     def send(self, mtype: str, data: Any = None, msg_id: str = "1") -> None:
-        self.channel.send(json.dumps({"label": "rtvi-ai", "type": mtype, "id": msg_id, "data": data}))
+        self.channel.send(
+            json.dumps({"label": "rtvi-ai", "type": mtype, "id": msg_id, "data": data})
+        )
 
     async def until(self, mtype: str, timeout: float = 20) -> dict[str, Any]:
         async with asyncio.timeout(timeout):

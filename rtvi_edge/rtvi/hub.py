@@ -15,9 +15,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from rtvi_edge import __version__
 from aiohttp import web
 
+from rtvi_edge import __version__
 from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.config import RtviConfig
 from rtvi_edge.events import ClientInput, EventBus

@@ -13,7 +13,7 @@ import html
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -24,6 +24,9 @@ from rtvi_edge.rtvi.hub import SessionFactory, SessionHub, refusal
 from rtvi_edge.rtvi.security import Access, Caller, Policy
 from rtvi_edge.rtvi.session import RtviSession
 from rtvi_edge.rtvi.websocket import WebSocketLink, WebSocketSink
+
+if TYPE_CHECKING:
+    from rtvi_edge.rtvi.webrtc.routes import WebRtcRoutes
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,8 @@ class RtviServer:
             open_device=config.open_device,
             trust_loopback=config.trust_loopback,
         )
-        self.webrtc: Any = None  # rtvi/webrtc/routes.py WebRtcRoutes, when enabled
-        if webrtc is not None and webrtc.enabled:
+        self.webrtc: WebRtcRoutes | None = None  # SmallWebRTC, when enabled
+        if webrtc is not None and webrtc.enabled:  # aiortc is imported only then
             from rtvi_edge.rtvi.webrtc.routes import WebRtcRoutes
 
             self.webrtc = WebRtcRoutes(webrtc, self.hub, self.policy, self.caller)

@@ -58,17 +58,24 @@ async def test_spoken_turn_function_call_and_interruption_over_webrtc(tmp_path: 
             " async (p) => { window.weatherAsked = p.arguments;"
             " return {temperature_celsius: 21, conditions: 'sunny'}; })"
         )
-        tools = {"config": [{"service": "llm", "options": [{"name": "tools", "value": [WEATHER_FUNCTION]}]}]}
+        tools = {
+            "config": [
+                {"service": "llm", "options": [{"name": "tools", "value": [WEATHER_FUNCTION]}]}
+            ]
+        }
         await page.js(f"rtviEdge.client.sendClientRequest('update-config', {json.dumps(tools)})")
         await page.js(
-            "rtviEdge.client.sendText(\"What's the weather like in Paris?\","
+            'rtviEdge.client.sendText("What\'s the weather like in Paris?",'
             " {run_immediately: true, audio_response: true})"
         )
-        asked = await page.wait("window.weatherAsked && JSON.stringify(window.weatherAsked)",
-                                "the function call", 60)
+        asked = await page.wait(
+            "window.weatherAsked && JSON.stringify(window.weatherAsked)", "the function call", 60
+        )
         assert "paris" in asked.lower()
         await page.wait(
-            "[...document.querySelectorAll('.line.bot')].length >= 2", "the answer with the result", 60
+            "[...document.querySelectorAll('.line.bot')].length >= 2",
+            "the answer with the result",
+            60,
         )
         await page.wait(f"{STATE} === 'listening'", "the end of the weather answer", 60)
 

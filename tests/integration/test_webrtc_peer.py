@@ -17,10 +17,10 @@ import numpy as np
 import psutil
 import pytest
 
+from bench.webrtc_client import PythonPeer
 from rtvi_edge.daemon import Daemon
 from tests.fakes import RATE, FakeTts, fake_engines
 from tests.integration.daemon_harness import running_daemon
-from bench.webrtc_client import PythonPeer
 
 pytestmark = pytest.mark.integration
 
@@ -151,7 +151,7 @@ async def test_ice_that_never_connects_frees_the_slot(tmp_path: Path) -> None:
 
 
 async def test_bad_offers_and_candidates_get_clear_errors(tmp_path: Path) -> None:
-    async with daemon_and_http(tmp_path, webrtc={"max_candidates": 4}) as (daemon, http, base):
+    async with daemon_and_http(tmp_path, webrtc={"max_candidates": 4}) as (_daemon, http, base):
         offer = f"{base}/api/offer"
 
         async def post(body: Any, method: str = "POST", url: str = offer) -> tuple[int, str]:
@@ -197,7 +197,9 @@ async def test_start_pairing_and_admission(tmp_path: Path) -> None:
     async with daemon_and_http(tmp_path, rtvi=rtvi) as (daemon, http, base):
         async with http.post(f"{base}/start", json={"transport": "webrtc"}) as r:
             reply = await r.json()
-            assert set(reply) == {"sessionId", "iceConfig"} and reply["iceConfig"]["iceServers"] == []
+            assert (
+                set(reply) == {"sessionId", "iceConfig"} and reply["iceConfig"]["iceServers"] == []
+            )
         async with http.post(f"{base}/start", json={}) as r:
             assert "wsUrl" in await r.json()  # the WebSocket clients' answer is unchanged
         async with http.post(f"{base}/webrtc/start", json={"token": "wrong"}) as r:

@@ -48,7 +48,9 @@ def test_bad_offers_say_what_is_wrong(body: object, says: str, status: int) -> N
 def test_candidates_are_checked_one_by_one() -> None:
     good = {"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host", "sdp_mid": "0"}
     pc_id, parsed = sig.parse_candidates({"pc_id": "p", "candidates": [good, {"candidate": ""}]}, 8)
-    assert pc_id == "p" and parsed[0].candidate.startswith("candidate:1") and parsed[1].candidate == ""
+    assert (
+        pc_id == "p" and parsed[0].candidate.startswith("candidate:1") and parsed[1].candidate == ""
+    )
     with pytest.raises(sig.SignallingError, match="pc_id is missing"):
         sig.parse_candidates({"candidates": []}, 8)
     with pytest.raises(sig.SignallingError, match="more than 2") as caught:
@@ -67,18 +69,30 @@ def test_candidates_are_checked_one_by_one() -> None:
 
 def test_data_channel_messages_are_told_apart() -> None:
     assert isinstance(sig.classify("ping: 1700000000000"), sig.Ping)
-    status = {"type": "signalling", "message": {"type": "trackStatus", "receiver_index": 0, "enabled": False}}
+    status = {
+        "type": "signalling",
+        "message": {"type": "trackStatus", "receiver_index": 0, "enabled": False},
+    }
     assert sig.classify(json.dumps(status)) == sig.TrackStatus(0, False)
-    assert isinstance(sig.classify(json.dumps({"type": "signalling", "message": {"type": "x"}})), sig.Unusable)
+    assert isinstance(
+        sig.classify(json.dumps({"type": "signalling", "message": {"type": "x"}})), sig.Unusable
+    )
     rtvi = json.dumps({"label": "rtvi-ai", "type": "client-ready", "id": "1", "data": {}})
     assert sig.classify(rtvi) == sig.RtviText(rtvi)
     assert sig.classify("{not json") == sig.RtviText("{not json")  # the core answers it
-    assert json.loads(sig.signalling("peerLeft")) == {"type": "signalling", "message": {"type": "peerLeft"}}
+    assert json.loads(sig.signalling("peerLeft")) == {
+        "type": "signalling",
+        "message": {"type": "peerLeft"},
+    }
 
 
 def test_the_protocol_core_speaks_json_on_a_data_channel() -> None:
     p = RtviProtocol(1 << 20, wire="json")
-    inbound = p.receive(json.dumps({"label": "rtvi-ai", "type": "client-ready", "id": "r", "data": {"version": "2.1.0"}}))
+    inbound = p.receive(
+        json.dumps(
+            {"label": "rtvi-ai", "type": "client-ready", "id": "r", "data": {"version": "2.1.0"}}
+        )
+    )
     assert isinstance(inbound[0], RequestIn)
     p.bot_ready("r", [])
     p.receive("{broken")
@@ -87,3 +101,14 @@ def test_the_protocol_core_speaks_json_on_a_data_channel() -> None:
     ready, error = (json.loads(o) for o in out)
     assert ready["type"] == "bot-ready" and ready["id"] == "r" and ready["label"] == "rtvi-ai"
     assert error["type"] == "error-response"
+
+
+@pytest.mark.parametrize(
+    "address", ["192.168.1.20", "fe80::1", "3b1c2f7e-8c1a-4c1e-9e0f-0a1b2c3d4e5f.local"]
+)
+def test_candidate_addresses_are_ips_or_mdns_names(address: str) -> None:
+    text = f"candidate:9 1 udp 1 {address} 5000 typ host generation 0"
+    assert sig.parse_candidates({"pc_id": "p", "candidates": [{"candidate": text}]}, 8)[1]
+    with pytest.raises(sig.SignallingError, match="not an ICE candidate"):
+        bad = text.replace(address, "evil.example.com")
+        sig.parse_candidates({"pc_id": "p", "candidates": [{"candidate": bad}]}, 8)

@@ -74,6 +74,9 @@ class WebRtcPeer:
             old, self._pc = self._pc, self._new_pc()
             if old is not None:
                 log.info("session %s: the client restarts its peer connection", self.name)
+                # The old channel's close is not the client leaving; until the new channel
+                # opens, messages wait (a ping-less gap is not a vanished peer either).
+                self._channel, self._last_ping = None, None
                 await self._drop_pc(old)
         pc = self._pc
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -97,7 +100,7 @@ class WebRtcPeer:
             return
         for c in candidates:
             if not c.candidate:
-                await pc.addIceCandidate(None)  # type: ignore[arg-type]  # end of candidates
+                await pc.addIceCandidate(None)  # end of candidates
                 continue
             candidate = candidate_from_sdp(c.candidate)
             candidate.sdpMid = c.sdp_mid

@@ -94,7 +94,9 @@ class WebRtcRoutes:
         for sid in [s for s, t in self._tickets.items() if t.expires < now]:
             del self._tickets[sid]
         if len(self._tickets) >= 4 * self.hub.slots.max_waiting:
-            return web.json_response({"error": "too many sessions are starting; try later"}, 503)
+            return web.json_response(
+                {"error": "too many sessions are starting; try later"}, status=503
+            )
         sid = secrets.token_urlsafe(12)
         client_id = body.get("client_id") if isinstance(body, dict) else None
         self._tickets[sid] = _Ticket(
@@ -110,9 +112,9 @@ class WebRtcRoutes:
             return body
         token = body.get("token") if isinstance(body, dict) else None
         caller = self._caller(request, token if isinstance(token, str) else None)
-        refusal = refusal(self.policy.decide(caller))
-        if refusal is not None:
-            return refusal
+        refused = refusal(self.policy.decide(caller))
+        if refused is not None:
+            return refused
         why = self.hub.refuse()
         if why is not None:
             return web.json_response({"error": why}, status=503)
@@ -128,9 +130,9 @@ class WebRtcRoutes:
         except sig.SignallingError as exc:
             return web.json_response({"error": str(exc)}, status=exc.status)
         access = self.policy.decide(self._caller(request, None))
-        refusal = refusal(access)
-        if refusal is not None:
-            return refusal
+        refused = refusal(access)
+        if refused is not None:
+            return refused
         if offer.pc_id is not None:
             return await self._renegotiate(offer)
         ticket = self._ticket(request)
@@ -143,7 +145,7 @@ class WebRtcRoutes:
         client_id = ticket.client_id if ticket else request.query.get("client_id")
         return await self._new_peer(offer, paired, client_id, request.remote)
 
-    def _ticket(self, request: web.Request) -> _Ticket | None | web.Response:
+    def _ticket(self, request: web.Request) -> _Ticket | web.Response | None:
         sid = request.match_info.get("sid")
         if sid is None:
             return None
@@ -232,7 +234,7 @@ class WebRtcRoutes:
             )
         try:
             await peer.add_candidates(candidates)
-        except ValueError as exc:
+        except (ValueError, IndexError) as exc:
             return web.json_response({"error": f"unusable candidate: {exc}"}, status=400)
         return web.json_response({"status": "success"})
 
@@ -262,6 +264,8 @@ def _unknown_peer(pc_id: str) -> web.Response:
 
 def _unusable(exc: BaseException) -> web.Response:
     if isinstance(exc, TimeoutError):
-        return web.json_response({"error": "the device could not answer the offer in time"}, 503)
+        return web.json_response(
+            {"error": "the device could not answer the offer in time"}, status=503
+        )
     log.info("WebRTC offer refused: %s: %s", type(exc).__name__, exc)
     return web.json_response({"error": f"the device cannot use this offer: {exc}"}, status=400)
