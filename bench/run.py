@@ -198,7 +198,9 @@ def main() -> int:
         real_client = real_client_latency(port, work, args.turns)
         mem = proc_memory(proc.pid)  # WebSocket only, so far
         if not args.skip_webrtc:
-            webrtc = webrtc_column(proc.pid, port, turns_input, utterances, args.webrtc_sessions)
+            webrtc = webrtc_column(
+                proc.pid, port, work, turns_input, utterances, args.webrtc_sessions
+            )
             webrtc["peak_rss_growth_over_websocket_mib"] = round(
                 webrtc["peak_rss_mib"] - mem.get("VmHWM", 0), 1
             )
@@ -273,17 +275,20 @@ def main() -> int:
 def webrtc_column(
     pid: int,
     port: int,
+    work: Path,
     turns_input: list[tuple[bytes, float]],
     utterances: list[tuple[bytes, float]],
     sessions: int,
 ) -> dict[str, Any]:
     """The same questions over SmallWebRTC in the same daemon, then `sessions` at once."""
-    from bench import webrtc_bench
+    from bench import webrtc_bench, webrtc_browser
 
     base = f"http://127.0.0.1:{port}"
+    official = webrtc_browser.measure(port, work, turns_input)
     turns = asyncio.run(webrtc_bench.measure_turns(base, turns_input))
     concurrent = asyncio.run(webrtc_bench.concurrent_turns(base, utterances[:2], sessions))
     return {
+        "voice_to_voice_official_client_secs": stats(official),
         "voice_to_voice_client_secs": stats([t.get("voice_to_voice_client") for t in turns]),
         "voice_to_voice_server_secs": stats(stage_values(turns, "processing", "voice_to_voice")),
         "turns": [{"heard": t.get("user_text"), "error": t.get("error")} for t in turns],
@@ -348,6 +353,7 @@ def print_table(r: dict[str, Any]) -> None:
     rtc = r.get("webrtc") or {}
     if rtc:
         rows += [
+            ("voice-to-voice, official WebRTC", rtc["voice_to_voice_official_client_secs"]),
             ("voice-to-voice, Python WebRTC client", rtc["voice_to_voice_client_secs"]),
             ("  voice to voice server (WebRTC)", rtc["voice_to_voice_server_secs"]),
         ]

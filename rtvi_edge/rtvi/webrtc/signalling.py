@@ -25,7 +25,8 @@ _PC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # The address is an IP or a browser's mDNS name (*.local): never a name to look up.
 _CANDIDATE = re.compile(
     r"(?:candidate:)?\S{1,32} \d{1,3} (?i:udp|tcp) \d{1,10} "
-    r"(?:[0-9.]{7,15}|[0-9A-Fa-f.]{0,40}:[0-9A-Fa-f:.]{1,44}|[A-Za-z0-9-]{1,64}\.local) \d{1,5} typ "
+    r"(?:[0-9.]{7,15}|[0-9A-Fa-f.]{0,40}:[0-9A-Fa-f:.]{1,44}|[A-Za-z0-9-]{1,64}\.local)"
+    r" \d{1,5} typ "
     r"(?:host|srflx|prflx|relay)(?: .{0,400})?"
 )
 
