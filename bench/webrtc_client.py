@@ -115,7 +115,8 @@ class PythonPeer:
         if trickle:  # send the offer bare, the candidates afterwards by PATCH
             lines = sdp.splitlines()
             candidates = [ln[2:] for ln in lines if ln.startswith("a=candidate:")]
-            sdp = "\r\n".join(ln for ln in lines if not ln.startswith("a=candidate:")) + "\r\n"
+            later = ("a=candidate:", "a=end-of-candidates")
+            sdp = "\r\n".join(ln for ln in lines if not ln.startswith(later)) + "\r\n"
         body = {"sdp": sdp, "type": "offer", "pc_id": self.pc_id, "restart_pc": restart}
         async with self.http.post(self.offer_url, json=body) as r:
             answer: dict[str, Any] = await r.json()

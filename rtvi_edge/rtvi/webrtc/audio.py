@@ -71,23 +71,24 @@ class BotAudioTrack(MediaStreamTrack):
 
 
 class WebRtcSink:
-    """The session's AudioSink: paced like the WebSocket one, into the bot's track."""
+    """The session's AudioSink: paced like the WebSocket one, into the bot's current track
+    (aiortc ends a track with its peer connection: a restarted peer has a new one)."""
 
-    def __init__(self, track: BotAudioTrack) -> None:
-        self.sample_rate = track.sample_rate
+    def __init__(self, track: Callable[[], BotAudioTrack], sample_rate: int) -> None:
+        self.sample_rate = sample_rate
         self._track = track
         self._pacer = Pacer(lead=0.08)
 
     async def play(self, pcm: bytes) -> None:
         await self._pacer.wait_turn(len(pcm) / 2 / self.sample_rate)
-        self._track.push(pcm)
+        self._track().push(pcm)
 
     def buffered(self) -> float:
         return self._pacer.buffered()
 
     async def discard(self) -> None:
         self._pacer.reset()
-        self._track.clear()
+        self._track().clear()
 
 
 async def read_microphone(

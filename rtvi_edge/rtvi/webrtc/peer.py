@@ -4,8 +4,10 @@ RTVI messages ride the client's data channel as JSON text; the user's voice
 and the bot's are Opus tracks beside it. The peer connection may be replaced
 (`restart_pc`) or renegotiated while the session goes on. The peer is gone
 (the session ends and frees its slot) when the connection fails or closes,
-when the data channel closes, or when a client that pinged stops pinging for
-`peer_timeout_secs` (a phone that lost Wi-Fi closes nothing).
+when the data channel closes, or when, once its data channel is open, the
+client sends nothing (pings, messages, its microphone's packets) for
+`peer_timeout_secs`: a phone that lost Wi-Fi closes nothing, and ICE would
+notice only after ~30 s.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ class WebRtcPeer:
     ) -> None:
         self.pc_id = pc_id
         self.name = pc_id  # the session id, once there is a session
-        self.bot_track = BotAudioTrack(output_rate)
+        self.output_rate = output_rate
+        self.bot_track = BotAudioTrack(output_rate)  # a new one with each peer connection
         self.session: RtviSession | None = None
         self.candidates_taken = 0
         self.mic_enabled = True
@@ -58,7 +61,7 @@ class WebRtcPeer:
         self._pc: RTCPeerConnection | None = None
         self._channel: RTCDataChannel | None = None
         self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue(INBOX_LIMIT + 1)
-        self._last_ping: float | None = None
+        self._last_life: float | None = None  # the last ping or mic frame
         self._gone = False
         self._closed = False
         self._mic_task: asyncio.Task[None] | None = None
@@ -76,7 +79,8 @@ class WebRtcPeer:
                 log.info("session %s: the client restarts its peer connection", self.name)
                 # The old channel's close is not the client leaving; until the new channel
                 # opens, messages wait (a ping-less gap is not a vanished peer either).
-                self._channel, self._last_ping = None, None
+                self._channel, self._last_life = None, None
+                self.bot_track = BotAudioTrack(self.output_rate)
                 await self._drop_pc(old)
         pc = self._pc
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -145,6 +149,7 @@ class WebRtcPeer:
     # -- the data channel --------------------------------------------------------------
     def _use_channel(self, channel: RTCDataChannel) -> None:
         self._channel = channel
+        self._alive()  # from now on the client pings (every official client does) or talks
 
         @channel.on("message")
         def on_message(message: str | bytes) -> None:
@@ -156,18 +161,18 @@ class WebRtcPeer:
                 self._lost("the data channel closed")
 
     def _received(self, message: str | bytes) -> None:
+        self._alive()
         kind = sig.classify(message)
-        if isinstance(kind, sig.Ping):
-            self._last_ping = asyncio.get_running_loop().time()
-        elif isinstance(kind, sig.TrackStatus):
+        if isinstance(kind, sig.TrackStatus):
             if kind.receiver_index == sig.AUDIO_RECEIVER:
                 self.mic_enabled = kind.enabled
         elif isinstance(kind, sig.Unusable):
             log.info("session %s: %s", self.name, kind.why)
-        elif self._inbox.qsize() >= INBOX_LIMIT:
-            log.warning("session %s: the client sends faster than it is served; dropped", self.name)
-        else:
-            self._inbox.put_nowait(kind.data)
+        elif isinstance(kind, sig.RtviText):
+            if self._inbox.qsize() >= INBOX_LIMIT:
+                log.warning("session %s: the client sends faster than it is served", self.name)
+            else:
+                self._inbox.put_nowait(kind.data)
 
     def _send_now(self, text: str) -> bool:
         channel = self._channel
@@ -219,14 +224,17 @@ class WebRtcPeer:
         with contextlib.suppress(asyncio.QueueFull):
             self._inbox.put_nowait(None)  # the session's receiver ends: it tears down
 
+    def _alive(self) -> None:
+        self._last_life = asyncio.get_running_loop().time()
+
     async def _watch(self) -> None:
-        """A client that pinged and went quiet is gone (aiortc notices much later)."""
+        """A client that was heard from and went quiet is gone (aiortc notices much later)."""
         loop = asyncio.get_running_loop()
         while not self._gone:
             await asyncio.sleep(min(1.0, self._peer_timeout / 4))
-            last = self._last_ping
+            last = self._last_life
             if last is not None and loop.time() - last > self._peer_timeout:
-                self._lost(f"no ping for {self._peer_timeout:g} s")
+                self._lost(f"nothing from the client for {self._peer_timeout:g} s")
 
     def _listen(self, track: MediaStreamTrack) -> None:
         if self._mic_task is not None:
@@ -237,6 +245,7 @@ class WebRtcPeer:
         )
 
     def _feed(self, pcm: bytes) -> None:
+        self._alive()
         if self.session is not None:
             self.session.feed_audio(pcm)
 
@@ -245,5 +254,5 @@ class WebRtcPeer:
         return {
             "pc_id": self.pc_id,
             "connection": pc.connectionState if pc else "none",
-            "pinged": self._last_ping is not None,
+            "heard_from": self._last_life is not None,
         }

@@ -171,7 +171,7 @@ class WebRtcRoutes:
             return _unusable(exc)
         session = self.hub.open(
             peer,
-            lambda s: WebRtcSink(peer.bot_track),
+            lambda s: WebRtcSink(lambda: peer.bot_track, peer.output_rate),
             paired=paired,
             wire="json",
             client_id=client_id,
