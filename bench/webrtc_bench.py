@@ -8,6 +8,7 @@ Voice-to-voice here: the last sample of the question leaving the client's mic tr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -43,7 +44,12 @@ async def _turn(peer: PythonPeer, pcm16k: bytes, end_secs: float, timeout: float
         (at for at, rms in peer.heard if said is not None and at > said and rms > AUDIBLE_RMS),
         None,
     )
-    await asyncio.sleep(0.3)  # the metrics message follows the audio
+    with contextlib.suppress(TimeoutError):  # the metrics message follows the audio
+        async with asyncio.timeout(0.5):
+            while metrics is None:
+                msg = await peer.messages.get()
+                if msg["type"] == "metrics" and (msg.get("data") or {}).get("processing"):
+                    metrics = msg["data"]
     return {
         "voice_to_voice_client": (first - said) if first and said else None,
         "user_text": text,

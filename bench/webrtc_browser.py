@@ -1,9 +1,11 @@
-"""Voice-to-voice over WebRTC with the official JS client in headless Chromium.
+"""Voice-to-voice with the official JS client in headless Chromium, over WebRTC and over
+the WebSocket, measured the same way in the same browser.
 
-tests/client/webrtc-harness.mjs (client-js + small-webrtc-transport, bundled here
-with the web page's esbuild) runs in a tab of the device's origin, driven over the
+tests/client/webrtc-harness.mjs (client-js with either transport, bundled here with
+the web page's esbuild) runs in a tab of the device's origin, driven over the
 DevTools protocol. Its microphone is Web Audio playing the question; the time is
-end of speech → the bot's track audible in the page (after Chrome's jitter buffer)."""
+end of speech → the bot audible in the page (WebRTC: after Chrome's jitter buffer,
+seen by an analyser on the track; WebSocket: the first chunk's scheduled start)."""
 
 from __future__ import annotations
 
@@ -62,7 +64,9 @@ class _Tab:
                 return result.get("result", {}).get("value")
 
 
-async def _turns(port: int, bundle: str, utterances: list[tuple[bytes, float]]) -> list[Any]:
+async def _turns(
+    port: int, bundle: str, utterances: list[tuple[bytes, float]]
+) -> dict[str, list[float | None]]:
     profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"rtvi-bench-chromium-{os.getpid()}"
     profile.mkdir(exist_ok=True)
     args = [
@@ -82,17 +86,30 @@ async def _turns(port: int, bundle: str, utterances: list[tuple[bytes, float]]) 
                 break
             await asyncio.sleep(0.1)
         devtools = int(port_file.read_text().split()[0])
-        async with aiohttp.ClientSession() as http:
-            origin = f"http://127.0.0.1:{port}"
-            async with http.put(f"http://127.0.0.1:{devtools}/json/new?{origin}/health") as r:
-                target = await r.json()
-            async with http.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                tab = _Tab(ws)
+        out: dict[str, list[float | None]] = {"websocket": [], "webrtc": []}
+        origin = f"http://127.0.0.1:{port}"
+        async with contextlib.AsyncExitStack() as stack:
+            http = await stack.enter_async_context(aiohttp.ClientSession())
+            tabs: dict[str, _Tab] = {}
+            for kind, start in (("websocket", "/start"), ("webrtc", "/webrtc/start")):
+                url = f"http://127.0.0.1:{devtools}/json/new?{origin}/health?transport={kind}"
+                async with http.put(url) as r:
+                    target = await r.json()
+                ws = await stack.enter_async_context(
+                    http.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0)
+                )
+                tabs[kind] = _Tab(ws)
                 await asyncio.sleep(1.0)
-                await tab.js(bundle)
-                await tab.js(f"rtviHarness.connect({json.dumps(origin + '/webrtc/start')})")
-                await asyncio.sleep(1.0)
-                return [await _turn(tab, pcm, end) for pcm, end in utterances]
+                await tabs[kind].js(bundle)
+                await tabs[kind].js(f"rtviHarness.connect({json.dumps(origin + start)})")
+            await asyncio.sleep(1.0)
+            # Turn by turn, one transport then the other: both see the same load.
+            for pcm, end in utterances:
+                for kind, tab in tabs.items():
+                    out[kind].append(await _turn(tab, pcm, end))
+            for tab in tabs.values():
+                await tab.js("rtviHarness.disconnect()")
+        return out
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -114,9 +131,12 @@ async def _turn(tab: _Tab, pcm: bytes, end_secs: float) -> float | None:
     return None
 
 
-def measure(port: int, work: Path, utterances: list[tuple[bytes, float]]) -> list[float | None]:
-    """One official WebRTC client, one turn after another; [] when Chromium is missing."""
+def measure(
+    port: int, work: Path, utterances: list[tuple[bytes, float]]
+) -> dict[str, list[float | None]]:
+    """The official client over each transport ("websocket", "webrtc"), one turn after
+    another; {} when Chromium or the test client is missing."""
     if not Path(CHROMIUM).exists() or not (ROOT / "tests" / "client" / "node_modules").is_dir():
         print("(Chromium or the test client is missing; scripts/setup installs them)")
-        return []
+        return {}
     return asyncio.run(_turns(port, build_harness(work), utterances))

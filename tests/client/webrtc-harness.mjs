@@ -1,10 +1,13 @@
-// The official @pipecat-ai/client-js + @pipecat-ai/small-webrtc-transport, bundled (esbuild,
-// IIFE) and evaluated in a Chromium tab of the device's origin by bench/webrtc_browser.py.
-// Its microphone is a Web Audio stream that says what `rtviHarness.speak()` is given;
-// the page's own media manager (web/src/rtc-media.ts) plays the bot's track and
-// tells when it becomes audible here.
+// The official @pipecat-ai/client-js with @pipecat-ai/small-webrtc-transport or
+// @pipecat-ai/websocket-transport, bundled (esbuild, IIFE) and evaluated in a Chromium
+// tab of the device's origin by bench/webrtc_browser.py: both transports measured the
+// same way. Its microphone is a Web Audio stream that says what `rtviHarness.speak()`
+// is given; the page's own media managers (web/src/rtc-media.ts, web/src/media.ts)
+// play the bot and tell when it becomes audible here.
 import { PipecatClient } from "@pipecat-ai/client-js";
 import { SmallWebRTCTransport } from "@pipecat-ai/small-webrtc-transport";
+import { WebSocketTransport } from "@pipecat-ai/websocket-transport";
+import { BrowserMediaManager } from "../../web/src/media.ts";
 import { WebRtcMedia } from "../../web/src/rtc-media.ts";
 
 const ctx = new AudioContext({ latencyHint: "interactive" });
@@ -12,18 +15,21 @@ const mic = ctx.createMediaStreamDestination();
 navigator.mediaDevices.getUserMedia = async () => mic.stream; // the transport's mic
 
 const state = { speechEnd: null, firstAudible: null, stopped: null, transcript: "", events: [] };
-const media = new WebRtcMedia();
+const kind = new URLSearchParams(location.search).get("transport") ?? "webrtc";
+const media = kind === "websocket" ? new BrowserMediaManager() : new WebRtcMedia();
 media.onPlaybackStart = (at) => {
   if (state.speechEnd !== null && state.firstAudible === null && at > state.speechEnd) state.firstAudible = at;
 };
+const transport =
+  kind === "websocket" ? new WebSocketTransport({ mediaManager: media }) : new SmallWebRTCTransport({ mediaManager: media });
 
 const client = new PipecatClient({
-  transport: new SmallWebRTCTransport({ mediaManager: media }),
+  transport,
   enableMic: true,
   enableCam: false,
   callbacks: {
     onTrackStarted: (track, participant) => {
-      if (!participant?.local) media.playRemote(track);
+      if (!participant?.local && media instanceof WebRtcMedia) media.playRemote(track);
     },
     onUserTranscript: (t) => {
       if (t.final) state.transcript = t.text;
@@ -39,6 +45,7 @@ window.rtviHarness = {
   state,
   async connect(endpoint) {
     await ctx.resume();
+    media.unlock();
     await client.startBotAndConnect({ endpoint });
     return "connected";
   },
