@@ -201,9 +201,6 @@ def main() -> int:
             webrtc = webrtc_column(
                 proc.pid, port, work, turns_input, utterances, args.webrtc_sessions
             )
-            webrtc["peak_rss_growth_over_websocket_mib"] = round(
-                webrtc["peak_rss_mib"] - mem.get("VmHWM", 0), 1
-            )
     finally:
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -280,13 +277,21 @@ def webrtc_column(
     utterances: list[tuple[bytes, float]],
     sessions: int,
 ) -> dict[str, Any]:
-    """The same questions over SmallWebRTC in the same daemon, then `sessions` at once."""
+    """The same questions over SmallWebRTC in the same daemon. Memory: `sessions` WebSocket
+    clients at once, the peak; then as many WebRTC ones, the growth of the peak (the
+    transport's own cost: aiortc, Opus, ICE). Then the official client in Chromium over
+    both transports, turn by turn."""
     from bench import webrtc_bench, webrtc_browser
 
     base = f"http://127.0.0.1:{port}"
-    official = webrtc_browser.measure(port, work, turns_input)
+    ws_url = f"http://127.0.0.1:{port}/ws"
+    few = utterances[:2]
+    asyncio.run(_concurrent_ws(ws_url, few, sessions))
+    websocket_peak = proc_memory(pid).get("VmHWM", 0)
     turns = asyncio.run(webrtc_bench.measure_turns(base, turns_input))
-    concurrent = asyncio.run(webrtc_bench.concurrent_turns(base, utterances[:2], sessions))
+    concurrent = asyncio.run(webrtc_bench.concurrent_turns(base, few, sessions))
+    webrtc_peak = proc_memory(pid).get("VmHWM", 0)
+    official = webrtc_browser.measure(port, work, turns_input)
     return {
         # the official client in Chromium, both transports measured the same way
         "voice_to_voice_official_client_secs": stats(official.get("webrtc", [])),
@@ -295,9 +300,15 @@ def webrtc_column(
         "voice_to_voice_server_secs": stats(stage_values(turns, "processing", "voice_to_voice")),
         "turns": [{"heard": t.get("user_text"), "error": t.get("error")} for t in turns],
         "concurrent": concurrent,
-        "peak_rss_mib": round(proc_memory(pid).get("VmHWM", 0), 1),
+        "peak_rss_websocket_sessions_mib": round(websocket_peak, 1),
+        "peak_rss_webrtc_sessions_mib": round(webrtc_peak, 1),
+        "peak_rss_growth_over_websocket_mib": round(webrtc_peak - websocket_peak, 1),
         "load_average": os.getloadavg(),
     }
+
+
+async def _concurrent_ws(url: str, utterances: list[tuple[bytes, float]], sessions: int) -> None:
+    await asyncio.gather(*(measure_turns(url, utterances, 90.0) for _ in range(sessions)))
 
 
 def turn_eval(args: argparse.Namespace, work: Path) -> dict[str, Any]:
