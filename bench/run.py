@@ -229,7 +229,7 @@ def main() -> int:
         },
         "webrtc": webrtc,
         "errors": [t["error"] for t in turns if "error" in t]
-        + [t["error"] for t in webrtc.get("turns", []) if "error" in t]
+        + [t["error"] for t in webrtc.get("turns", []) if t.get("error")]
         + webrtc.get("concurrent", {}).get("failures", []),
         "turns": [
             {
