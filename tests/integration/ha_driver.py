@@ -61,8 +61,17 @@ async def drive(
             "esphome", context={"source": "user"}, data={"host": "127.0.0.1", "port": port}
         )
         out["flow"] = str(flow.get("type"))
-        await wait_for(lambda: hass.states.async_entity_ids("select"))
-        await asyncio.sleep(2)  # the satellite's configuration arrives after the entities
+        # The satellite's configuration (its wake words) arrives after the entities.
+        await wait_for(
+            lambda: (
+                hass.states.async_entity_ids("assist_satellite")
+                and any(
+                    hass.states.get(e).attributes.get("options")
+                    for e in hass.states.async_entity_ids("select")
+                    if "wake" in e
+                )
+            )
+        )
         ids = sorted(hass.states.async_entity_ids())
         out["states"] = {e: hass.states.get(e).state for e in ids}
         if wait:
