@@ -247,6 +247,11 @@ class RtviConfig:
     max_waiting: int = bounded(8, 1, 256)  # sockets waiting for client-ready
     max_connections: int = bounded(64, 4, 4096)  # TCP connections on the port
     idle_timeout_secs: float = bounded(15.0, 1.0, 600.0)  # outside a request; read timeout
+    # One client address's share (0 = no limit; a paired caller has only the limits above,
+    # except the TCP one, which applies before anyone is known): see docs/security.md.
+    max_waiting_per_address: int = bounded(2, 0, 256)
+    max_sessions_per_address: int = bounded(2, 0, 64)
+    max_connections_per_address: int = bounded(16, 0, 4096)
 
 
 @dataclass(frozen=True)

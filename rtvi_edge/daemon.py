@@ -33,6 +33,7 @@ from rtvi_edge.services.conversation_services import ConversationServices
 from rtvi_edge.services.settings_owner import SettingsOwner
 from rtvi_edge.tools.setup import ToolSetup
 from rtvi_edge.tools.timers import DEVICE_OWNER, Timer, TimerService
+from rtvi_edge.tools.trust import is_guest_owner
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +262,10 @@ class Daemon:
             found = self.conversations.get(session_id)
             if found is not None and not found.closed:
                 conv = found
+        if conv is None and is_guest_owner(timer.owner):
+            # A guest's timer rings in its own session only, never on the device.
+            log.info("timer %s of a guest is done; its session is gone", timer.id)
+            return
         if conv is None:
             conv = self.local
         if conv is not None:
@@ -272,6 +277,8 @@ class Daemon:
 
     def bind_owner(self, session_id: str, owner: str | None) -> None:
         """SessionFactory: who a session is, for its timers (None: the session is gone)."""
+        if self.tools is not None:
+            self.tools.guests.bind(session_id, owner)
         if self.timers is None:
             return
         if owner is None:

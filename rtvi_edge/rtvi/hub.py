@@ -22,12 +22,13 @@ from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.config import RtviConfig
 from rtvi_edge.events import ClientInput, EventBus
 from rtvi_edge.pipeline.conversation import Conversation
-from rtvi_edge.rtvi.admission import Slots
+from rtvi_edge.rtvi.admission import AddressLimits, Slots
 from rtvi_edge.rtvi.messages import ClientReady
 from rtvi_edge.rtvi.protocol import RtviProtocol, Wire
-from rtvi_edge.rtvi.security import Access
+from rtvi_edge.rtvi.security import Access, Caller
 from rtvi_edge.rtvi.session import Link, RtviSession
 from rtvi_edge.services.conversation_services import ConversationServices
+from rtvi_edge.tools.trust import owner_name
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +54,25 @@ class SessionHub:
         self.config = config
         self.factory = factory
         self.sessions: dict[str, RtviSession] = {}
-        self.slots = Slots(config.max_sessions, config.max_waiting)
+        self.slots = Slots(
+            config.max_sessions,
+            config.max_waiting,
+            AddressLimits(
+                config.max_waiting_per_address,
+                config.max_sessions_per_address,
+                config.max_connections_per_address,
+            ),
+        )
         # Unique across restarts: a timer or a log line never names another client.
         self._prefix = uuid.uuid4().hex[:6]
         self._ids = itertools.count(1)
         self._running: set[asyncio.Task[None]] = set()
 
-    def refuse(self) -> str | None:
-        """Why no new session may open now (the device starting, or full), or None."""
+    def refuse(self, address: str | None) -> str | None:
+        """Why no new session may open now (the device starting, full, or this address's
+        share used up; `address` None: only the global limits), or None."""
         ready, _info = self.factory.health()
-        return self.slots.refuse_connect() if ready else "the device is still starting"
+        return self.slots.refuse_connect(address) if ready else "the device is still starting"
 
     def open(
         self,
@@ -73,6 +83,7 @@ class SessionHub:
         wire: Wire,
         client_id: str | None = None,
         kind: str = "rtvi",
+        address: str | None = None,
     ) -> RtviSession:
         """A new session, counted as waiting for client-ready; `run` serves it."""
         session_id = f"{kind}-{self._prefix}-{next(self._ids)}"
@@ -99,15 +110,16 @@ class SessionHub:
             why = self.slots.make_ready(session_id)
             if why is None:
                 chosen = _client_id(ready.about.get("client_id")) or _client_id(client_id)
-                owner = f"client:{chosen}" if chosen else f"session:{session_id}"
-                f.bind_owner(session_id, owner)
+                f.bind_owner(session_id, owner_name(session_id, chosen, paired))
             return why
 
         session.admit = admit
         session.on_closing = lambda: self.slots.closed(session_id)
         session.ready_timeout = self.config.ready_timeout_secs
         self.sessions[session_id] = session
-        self.slots.connected(session_id)
+        self.slots.connected(session_id, address)
+        # Who it is, before anything is served: a guest's tools change only its session.
+        f.bind_owner(session_id, owner_name(session_id, None, paired))
         return session
 
     async def run(self, session: RtviSession) -> None:
@@ -132,6 +144,17 @@ class SessionHub:
             await session.close()
         if self._running:
             await asyncio.wait(self._running, timeout=5)
+
+
+def limited_address(
+    remote: str | None, caller: Caller, access: Access, open_device: bool
+) -> str | None:
+    """The address whose share a caller's sessions count against; None for the token
+    holder and the device itself (only the global limits hold them). With
+    `open_device` everyone is paired, but only these two are exempt: fairness is not
+    a matter of trust."""
+    exempt = access is Access.PAIRED and (bool(caller.token) or not open_device)
+    return None if exempt else (remote or "unknown")
 
 
 def refusal(access: Access) -> web.Response | None:

@@ -19,8 +19,9 @@ from aiohttp import web
 
 from rtvi_edge import __version__, text_limits
 from rtvi_edge.config import RtviConfig, WebRtcConfig
-from rtvi_edge.rtvi.admission import ConnectionGuard
-from rtvi_edge.rtvi.hub import SessionFactory, SessionHub, refusal
+from rtvi_edge.rtvi.admission import ConnectionGuard, websocket_limit
+from rtvi_edge.rtvi.http_log import http_logger
+from rtvi_edge.rtvi.hub import SessionFactory, SessionHub, limited_address, refusal
 from rtvi_edge.rtvi.security import Access, Caller, Policy
 from rtvi_edge.rtvi.session import RtviSession
 from rtvi_edge.rtvi.websocket import WebSocketLink, WebSocketSink
@@ -84,11 +85,20 @@ class RtviServer:
     async def start(self) -> None:
         idle = self.config.idle_timeout_secs
         self._runner = web.AppRunner(
-            self.app(), access_log=None, handle_signals=False, keepalive_timeout=idle
+            self.app(),
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=idle,
+            logger=http_logger(),  # a malformed request: one line per peer a minute
         )
         await self._runner.setup()
         assert self._runner.server is not None
-        self.guard = ConnectionGuard(self._runner.server, self.config.max_connections, idle)
+        self.guard = ConnectionGuard(
+            self._runner.server,
+            self.config.max_connections,
+            idle,
+            self.config.max_connections_per_address,
+        )
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             self.guard, self.config.host, self.config.port, reuse_address=True
@@ -120,6 +130,9 @@ class RtviServer:
         return Caller(request.remote, request.host, request.headers.get("Origin"), given)
 
     _refusal = staticmethod(refusal)
+
+    def _limited_address(self, request: web.Request, caller: Caller, access: Access) -> str | None:
+        return limited_address(request.remote, caller, access, self.policy.open_device)
 
     @web.middleware
     async def _track(
@@ -201,10 +214,11 @@ class RtviServer:
                 return web.json_response({"error": f"body must be JSON: {exc}"}, status=400)
         body_token = body.get("token") if isinstance(body, dict) else None
         caller = self.caller(request, body_token if isinstance(body_token, str) else None)
-        refusal = self._refusal(self.policy.decide(caller))
+        access = self.policy.decide(caller)
+        refusal = self._refusal(access)
         if refusal is not None:
             return refusal
-        why = self.slots.refuse_connect()
+        why = self.slots.refuse_connect(self._limited_address(request, caller, access))
         if why is not None:
             return web.json_response({"error": why}, status=503)
         if self.webrtc is not None and self.webrtc.wants_webrtc(request, body):
@@ -216,17 +230,17 @@ class RtviServer:
         return web.json_response(reply)
 
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
-        access = self.policy.decide(self.caller(request))
+        caller = self.caller(request)
+        access = self.policy.decide(caller)
         refusal = self._refusal(access)
         if refusal is not None:
             return refusal
-        why = self.hub.refuse()
+        limited = self._limited_address(request, caller, access)
+        why = self.hub.refuse(limited)
         if why is not None:  # before the upgrade: the client's connect() fails at once
             return web.json_response({"error": why}, status=503)
-        # aiohttp closes the socket on anything bigger than max_msg_size; keep that
-        # well above our own limit so an oversized message gets an error-response.
         ws = web.WebSocketResponse(
-            max_msg_size=self.config.max_message_bytes * 4 + 65536, heartbeat=30
+            max_msg_size=websocket_limit(self.config.max_message_bytes), heartbeat=30
         )
         await ws.prepare(request)
         link = WebSocketLink(ws)
@@ -237,6 +251,7 @@ class RtviServer:
             paired=access is Access.PAIRED,
             wire="protobuf",
             client_id=request.query.get("client_id"),
+            address=limited,
         )
         link.name = session.session_id
         log.info(

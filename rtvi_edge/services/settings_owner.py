@@ -138,13 +138,15 @@ class SettingsOwner:
             return
         try:
             await self.hub.reconfigure(new)
-        except RtviEdgeError as exc:
+        except Exception as exc:  # an engine library's own error is still a refusal
             paths = _changed_models(self.config, new)
             if not paths:
+                if not isinstance(exc, RtviEdgeError):
+                    raise
                 raise ServiceConfigError(f"could not apply the device settings: {exc}") from exc
             # One answer for every unusable path: whether a file exists is not the
             # caller's business. The device's log has the reason.
-            log.warning("device settings refused: %s", exc)
+            log.warning("device settings refused: %s: %s", ", ".join(paths), exc)
             raise ServiceConfigError(
                 f"could not apply the device settings: {', '.join(paths)}: this model "
                 "cannot be used (the device's log says why)"

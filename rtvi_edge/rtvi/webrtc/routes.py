@@ -26,7 +26,7 @@ from aiohttp import web
 
 from rtvi_edge import text_limits
 from rtvi_edge.config import WebRtcConfig
-from rtvi_edge.rtvi.hub import SessionHub, refusal
+from rtvi_edge.rtvi.hub import SessionHub, limited_address, refusal
 from rtvi_edge.rtvi.security import Access, Caller, Policy
 from rtvi_edge.rtvi.webrtc import signalling as sig
 from rtvi_edge.rtvi.webrtc.audio import WebRtcSink
@@ -112,10 +112,13 @@ class WebRtcRoutes:
             return body
         token = body.get("token") if isinstance(body, dict) else None
         caller = self._caller(request, token if isinstance(token, str) else None)
-        refused = refusal(self.policy.decide(caller))
+        access = self.policy.decide(caller)
+        refused = refusal(access)
         if refused is not None:
             return refused
-        why = self.hub.refuse()
+        why = self.hub.refuse(
+            limited_address(request.remote, caller, access, self.policy.open_device)
+        )
         if why is not None:
             return web.json_response({"error": why}, status=503)
         return self.start_reply(caller, body)
@@ -129,7 +132,8 @@ class WebRtcRoutes:
             offer = sig.parse_offer(body)
         except sig.SignallingError as exc:
             return web.json_response({"error": str(exc)}, status=exc.status)
-        access = self.policy.decide(self._caller(request, None))
+        caller = self._caller(request, None)
+        access = self.policy.decide(caller)
         refused = refusal(access)
         if refused is not None:
             return refused
@@ -138,12 +142,18 @@ class WebRtcRoutes:
         ticket = self._ticket(request)
         if isinstance(ticket, web.Response):
             return ticket
-        why = self.hub.refuse()
+        paired_at_start = ticket is not None and ticket.paired  # the token came with /start
+        paired = access is Access.PAIRED or paired_at_start
+        address = (
+            None  # a token holder: only the global limits
+            if paired_at_start
+            else limited_address(request.remote, caller, access, self.policy.open_device)
+        )
+        why = self.hub.refuse(address)
         if why is not None:
             return web.json_response({"error": why}, status=503)
-        paired = access is Access.PAIRED or (ticket is not None and ticket.paired)
         client_id = ticket.client_id if ticket else request.query.get("client_id")
-        return await self._new_peer(offer, paired, client_id, request.remote)
+        return await self._new_peer(offer, paired, client_id, request.remote, address)
 
     def _ticket(self, request: web.Request) -> _Ticket | web.Response | None:
         sid = request.match_info.get("sid")
@@ -157,7 +167,12 @@ class WebRtcRoutes:
         return ticket
 
     async def _new_peer(
-        self, offer: sig.Offer, paired: bool, client_id: str | None, remote: str | None
+        self,
+        offer: sig.Offer,
+        paired: bool,
+        client_id: str | None,
+        remote: str | None,
+        address: str | None,
     ) -> web.Response:
         pc_id = secrets.token_urlsafe(12)
         peer = WebRtcPeer(
@@ -176,6 +191,7 @@ class WebRtcRoutes:
             wire="json",
             client_id=client_id,
             kind="webrtc",
+            address=address,
         )
         peer.session = session
         peer.name = session.session_id
