@@ -265,9 +265,11 @@ def _args_ok(expected: dict[str, Any], got: Any) -> bool:
         elif isinstance(want, str):
             if not isinstance(have, str) or have.strip().lower() != want.lower():
                 return False
-        elif not isinstance(have, int | float) or isinstance(have, bool):
-            return False
-        elif abs(float(have) - want) > 1e-6:
+        elif (
+            not isinstance(have, int | float)
+            or isinstance(have, bool)
+            or abs(float(have) - want) > 1e-6
+        ):
             return False
     return True
 
