@@ -9,6 +9,7 @@ two things a client cannot see: the arguments of the device's own tools (its eve
 and which local intent answered (its log).
 
     python -m bench.tools_blind --set 1 [--threads 1] [--json out.json] [-v]
+    python -m bench.tools_blind --table out1.json out2.json   # markdown rows
 
 Metrics (bench/tools_blind_case.py has the word lists):
 - handled: tool requests that got the right tool with the right arguments;
@@ -381,9 +382,32 @@ def ordered(cases: list[BlindCase], seed: int = 26) -> list[BlindCase]:
     return mixed
 
 
+def table(paths: list[str]) -> str:
+    """Markdown rows of saved results (`--table a.json b.json`), for docs/tools.md."""
+    rows = [
+        "| run | cases | handled | false calls | invented | ungrounded | near-miss misfires "
+        "| sums right | s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in paths:
+        r = json.loads(Path(path).read_text())
+        rows.append(
+            f"| {Path(path).stem} | {r['cases']} | {r['handled']:.1%} of {r['tool_requests']} "
+            f"| {r['false_calls']:.1%} ({r['false_call_count']} of {r['must_not_call']}) "
+            f"| {r['invented']} | {r['ungrounded']} of {r['grounded_checked']} "
+            f"| {r['near_miss_misfires']} of {r['near_misses']} "
+            f"| {r['math_right']:.1%} of {r['math_cases']} | {r['secs']} |"
+        )
+    return "\n".join(rows)
+
+
 def main(argv: list[str]) -> int:
     def opt(name: str, default: str) -> str:
         return argv[argv.index(name) + 1] if name in argv else default
+
+    if "--table" in argv:
+        print(table(argv[argv.index("--table") + 1 :]))
+        return 0
 
     module = load_set(int(opt("--set", "1")))
     cases = ordered(module.CASES)

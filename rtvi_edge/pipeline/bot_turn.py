@@ -294,10 +294,11 @@ class BotTurn:
             fixed = fixed_reply(tool, result)
             return fixed if fixed is not None else [*messages, *pair]
         # A client function: this turn's result is the answer, never an earlier one.
-        if answers.is_action(tool):
-            return answers.confirmation(tool, args, result)
-        if not answers.informative(result):
-            return answers.summary(tool, result)
+        facts = answers.informative(result)
+        if answers.is_action(tool) or (not facts and not answers.is_query(tool)):
+            return answers.confirmation(tool, args, result)  # it did what it was asked
+        if not facts:
+            return answers.summary(tool, result)  # a query with nothing to say
         return await self._grounded_answer(messages, str(user_text), tool, args, result)
 
     async def _grounded_answer(

@@ -77,6 +77,9 @@ _ACTION_VERBS = frozenset(
         "water",
     ]
 )
+_READ_VERBS = frozenset(
+    ["get", "read", "check", "query", "fetch", "list", "show", "find", "lookup", "is", "tell"]
+)
 _PAST = {
     "set": "set",
     "run": "ran",
@@ -135,6 +138,12 @@ def is_action(tool: Tool) -> bool:
     """A function that changes something (its name starts with a verb that does)."""
     first = _name_words(tool.name)[:1]
     return bool(first) and first[0] in _ACTION_VERBS
+
+
+def is_query(tool: Tool) -> bool:
+    """A function that reads something (get_…, check_…): its result is the answer."""
+    first = _name_words(tool.name)[:1]
+    return bool(first) and first[0] in _READ_VERBS
 
 
 def informative(result: Any) -> list[tuple[str, Any]]:

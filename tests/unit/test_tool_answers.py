@@ -49,6 +49,8 @@ def test_a_success_is_no_failure(result: dict[str, object]) -> None:
 def test_an_action_is_confirmed_from_its_own_call() -> None:
     # the bug: this turn's {"ok": true} for the porch light, not an earlier result
     assert answers.is_action(PORCH) and not answers.is_action(POOL)
+    # a function named for a thing, not a verb, that answers a bare "ok" did its job
+    assert answers.is_query(POOL) and not answers.is_query(MEDIA) and not answers.is_query(PORCH)
     assert answers.confirmation(PORCH, {"on": False}, {"ok": True}) == (
         "Done: the porch light is now off."
     )
