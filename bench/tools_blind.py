@@ -25,12 +25,14 @@ Metrics (bench/tools_blind_case.py has the word lists):
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import importlib
 import json
 import logging
 import random
+import re
 import sys
 import tempfile
 import time
@@ -401,6 +403,30 @@ def table(paths: list[str]) -> str:
     return "\n".join(rows)
 
 
+def from_log(module: Any, log_text: str) -> tuple[list[BlindCase], list[Observed]]:
+    """The cases a run has done so far, from its progress lines on stderr
+    ("n/N text -> [calls] 'answer'"): a partial score of a run still going."""
+    by_text = {c.text: c for c in module.CASES}
+    cases: list[BlindCase] = []
+    observed: list[Observed] = []
+    for line in log_text.splitlines():
+        m = re.match(r"^\d+/\d+ (.*?) -> (\[.*)$", line)
+        if m is None or m.group(1) not in by_text:
+            continue
+        rest = m.group(2)
+        cut = max(rest.rfind("] '"), rest.rfind('] "'))
+        if cut < 0:
+            continue
+        calls = ast.literal_eval(rest[: cut + 1])
+        answer = ast.literal_eval(rest[cut + 2 :])
+        case = by_text[m.group(1)]
+        first = calls[0][0] if calls else None
+        result = case.result if case.result is not None else module.RESULTS.get(first)
+        cases.append(case)
+        observed.append(Observed(calls=list(calls), answer=answer, result=result))
+    return cases, observed
+
+
 def main(argv: list[str]) -> int:
     def opt(name: str, default: str) -> str:
         return argv[argv.index(name) + 1] if name in argv else default
@@ -410,6 +436,14 @@ def main(argv: list[str]) -> int:
         return 0
 
     module = load_set(int(opt("--set", "1")))
+    if "--from-log" in argv:  # score the progress lines of a run (partial if unfinished)
+        done, seen = from_log(module, Path(opt("--from-log", "")).read_text())
+        partial = score(done, seen, module.MARKS)
+        partial["secs"] = 0
+        if "--json" in argv:
+            Path(opt("--json", "")).write_text(json.dumps(partial, indent=1) + "\n")
+        print(json.dumps({k: v for k, v in partial.items() if k != "misses"}))
+        return 0
     cases = ordered(module.CASES)
     t0 = time.monotonic()
     observed = asyncio.run(
