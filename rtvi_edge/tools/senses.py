@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import re
 
-# The current time or date asked for; not "times", "timeline", "time zone", "a time for".
+# The current time or date asked for; not "times", "timeline", "time zone", "a time for",
+# "what's the time complexity of…" (a clock question ends there).
 CLOCK = re.compile(
-    r"\b(?:what time (?:is it|it is|have you got|do you have)\b(?! in \w)|what(?:'s| is) the time\b"
+    r"\b(?:what time (?:is it|it is|have you got|do you have)\b(?! in \w)"
+    r"|what(?:'s| is) the time(?: now| please| right now| there)?[\s?.!]*$"
     r"|the time (?:now|please|right now)\b|current time\b"
     r"|(?:tell me|have|know|got|check|give me|say) the time\b"
     r"|time is it\b|what(?:'s| is) (?:the |today's )?date\b|today's date\b|the date today\b"
     r"|(?:what|which) day (?:is it|is today|of the week)\b|which day is (?:it|today)\b|o'clock\b)"
 )
-# Timers and alarms, by name; "remind me", "wake me", "how much time is left".
+# Timers and alarms, by name (not a security alarm system); "remind me", "wake me",
+# "how much time is left".
 TIMER = re.compile(
-    r"\b(?:timers?|alarms?|count ?downs?|remind(?:ers?)?|wake me)\b"
+    r"\b(?:timers?|(?<!security )(?<!burglar )(?<!house )alarms?(?! system)|count ?downs?"
+    r"|remind(?:ers?)?|wake me)\b"
     r"|\bhow (?:much time|long)\b.*\b(?:left|remaining|to go)\b"
 )
 # A plain request for silence, said first: "stop", "never mind", "be quiet".

@@ -26,6 +26,7 @@ NEAR_MISSES = {
         "I had the time of my life at the concert.",
         "How many times does the heart beat in a minute?",
         "How many days are in a leap year?",
+        "What's the time complexity of bubble sort?",
     ],
     "timer": [
         "Set a time for the meeting with Ana.",
@@ -33,6 +34,8 @@ NEAR_MISSES = {
         "Water the front lawn for 10 minutes.",
         "Have you read the New York Times today?",
         "Don't stop believing is a great song.",
+        "Disarm the security alarm.",
+        "Arm the burglar alarm system.",
     ],
     "device": [
         "Lights out at nine tonight for the kids, any bedtime story ideas?",
@@ -45,6 +48,8 @@ NEAR_MISSES = {
 }
 STILL_CALLED = {
     "What time is it?": "get_time",
+    "What's the time?": "get_time",
+    "Set an alarm for 7 minutes.": "set_timer",
     "Could you check the time for me?": "get_time",
     "Which day of the week is it?": "get_time",
     "Set a timer for twelve minutes.": "set_timer",
