@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from rtvi_edge import __version__
-from rtvi_edge.config import Config, load_config, load_config_file
+from rtvi_edge.config import Config, LogLevel, load_config, load_config_file
 from rtvi_edge.errors import ConfigError, RtviEdgeError
 
 log = logging.getLogger("rtvi_edge")
@@ -55,7 +55,7 @@ def _add_common(p: argparse.ArgumentParser, default: object) -> None:
         help="config file (default: $RTVI_EDGE_CONFIG, then "
         "/etc/rtvi-edge/config.toml, else built-in defaults)",
     )
-    p.add_argument("--log-level", default=default, choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-level", default=default, choices=[str(level) for level in LogLevel])
 
 
 def _setup_logging(config: Config, override: str | None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rtvi_edge.errors import ProtocolError
-from rtvi_edge.varint import encode_varint
+from rtvi_edge.varint import decode_varint, encode_varint
 
 MAX_PAYLOAD = 1 << 20  # no API message comes near it; a bigger length is garbage
 # What ESPHome answers a frame that does not start with 0x00: a Noise client reads the
@@ -26,18 +26,9 @@ class Frame:
 
 
 def read_varint(buf: bytes | bytearray, pos: int) -> tuple[int, int] | None:
-    """(value, next position), or None when the buffer ends first."""
-    value = shift = 0
-    while pos < len(buf):
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-        if shift > 35:
-            raise ProtocolError("varint longer than 5 bytes")
-    return None
+    """(value, next position), or None when the buffer ends first (at most 5 bytes:
+    the API's lengths and types are 32-bit)."""
+    return decode_varint(buf, pos, max_bytes=5)
 
 
 def encode_plaintext(msg_type: int, payload: bytes) -> bytes:

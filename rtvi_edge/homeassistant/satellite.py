@@ -30,7 +30,7 @@ from aioesphomeapi.model import (
 
 from rtvi_edge import events as ev
 from rtvi_edge.audio.wake import BUILTIN, WakeWordDetector
-from rtvi_edge.config import HomeAssistantConfig
+from rtvi_edge.config import HaPipeline, HomeAssistantConfig
 from rtvi_edge.errors import RtviEdgeError
 from rtvi_edge.homeassistant import media
 from rtvi_edge.homeassistant.messages import Message, pb
@@ -69,7 +69,7 @@ class Satellite:
         self,
         conv: HandoffHost,
         cfg: HomeAssistantConfig,
-        pipeline: str,
+        pipeline: HaPipeline,
         wake_model: str = "",
         wake_threshold: float = 0.0,
     ) -> None:
@@ -123,12 +123,12 @@ class Satellite:
 
     @property
     def gate_sleeps_after_run(self) -> bool:
-        return self.pipeline == "homeassistant" and not self.conv.listens_always
+        return self.pipeline == HaPipeline.HOMEASSISTANT and not self.conv.listens_always
 
     # -- TurnHandoff: the conversation's hooks -----------------------------------------
     @property
     def answers_turns(self) -> bool:
-        return self.pipeline == "local-first" and self.link is not None
+        return self.pipeline == HaPipeline.LOCAL_FIRST and self.link is not None
 
     def takes_audio(self, pcm16k: bytes) -> bool:
         if self.state is RunState.STREAMING:
@@ -138,12 +138,12 @@ class Satellite:
             if len(self._pending) * len(pcm16k) < self.cfg.max_listen_secs * 32000:
                 self._pending.append(pcm16k)
             return True
-        if self.pipeline == "local-first":
+        if self.pipeline == HaPipeline.LOCAL_FIRST:
             self._remember(pcm16k)
             if self.speaker.playing and self.conv.user_speaking:
                 self.stop_speaking()  # barge-in: the user talks over HA's audio
             return False
-        if self.pipeline != "homeassistant" or self.link is None or self.conv.muted:
+        if self.pipeline != HaPipeline.HOMEASSISTANT or self.link is None or self.conv.muted:
             return False
         # The gate let this frame through, so the device was just woken.
         self._begin(wake_phrase=self.conv.wake_word or "")
@@ -159,7 +159,7 @@ class Satellite:
         return stopped
 
     def takes_turn(self, text: str, utt: Utterance | None) -> bool:
-        if self.pipeline != "local-first" or self.link is None or utt is None:
+        if self.pipeline != HaPipeline.LOCAL_FIRST or self.link is None or utt is None:
             return False
         audio = self._heard_since(utt.started_at - HANDOFF_LEAD_SECS)
         if not audio:
@@ -292,7 +292,9 @@ class Satellite:
         if kind in (E.VOICE_ASSISTANT_STT_VAD_END, E.VOICE_ASSISTANT_STT_END):
             self._end_stream()
             heard = data.get("text") if kind is E.VOICE_ASSISTANT_STT_END else None
-            if heard and self.pipeline != "local-first":  # local-first: the device heard it
+            if (
+                heard and self.pipeline != HaPipeline.LOCAL_FIRST
+            ):  # local-first: the device heard it
                 self.conv.publish(ev.UserTranscription(session_id=sid, text=heard, final=True))
         elif kind is E.VOICE_ASSISTANT_INTENT_END:
             self._conversation_id = data.get("conversation_id", self._conversation_id)

@@ -1,13 +1,9 @@
 """One conversation (session): the turn flow from the user's words to the bot's answer.
 
-Several conversations share one `EngineHub`; the composition root
-(`rtvi_edge/assembly.py`) builds each one complete. This file is the flow only:
-settings and mute live in `DeviceState`, the wake/echo gating in `InputGate`,
-the bot's turn in `BotTurns`, who answers in `AnswerRouter` (a local intent,
-Home Assistant, the LLM), the turn state in `TurnTracker`, the tasks in
-`OwnedTasks`; what other modules call is `ConversationApi`. docs/architecture.md
-draws the parts. User speech during a bot turn interrupts it and the context
-keeps only what the user heard.
+Built complete by `rtvi_edge/assembly.py`; several share one `EngineHub`. The flow
+only: settings and mute are `DeviceState`'s, the wake/echo gating `InputGate`'s, the
+bot's turn `BotTurns`', who answers `AnswerRouter`'s, the turn state `TurnTracker`'s,
+the tasks `OwnedTasks`'; what others call is `ConversationApi` (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -69,24 +65,19 @@ class Conversation(ConversationApi):
             settings.history_tokens,
             count_tokens=lambda text: hub.engines.llm.count_tokens(text),
         )
+        self._vad = hub.engines.vad  # what the listener's VAD stream came from
         self.listener = UserListener(
             stt=lambda: self.hub.engines.stt,
-            vad=hub.engines.vad.open_stream(),
+            vad=self._vad.open_stream(),
             params=settings.endpoint,
             interim_secs=settings.interim_secs,
             callbacks=self,
             turn_model=hub.turn_model,
         )
-        hooks = GateHooks(
-            bus.publish, self._mute_applied, self._play_earcon, clock or time.monotonic
-        )
-        self.gate = InputGate(
-            session_id,
-            hands_free or HandsFree(),
-            self.listener,
-            lambda: self.device.settings,
-            hooks,
-        )
+        hooks = GateHooks(bus.publish, self._mute_applied, self._play_earcon,
+                          clock or time.monotonic)  # fmt: skip
+        self.gate = InputGate(session_id, hands_free or HandsFree(), self.listener,
+                              lambda: self.device.settings, hooks)  # fmt: skip
         self.tracker = TurnTracker(
             session_id, lambda: self.device.muted, bus.publish, self.gate.turn_idle
         )
@@ -102,15 +93,10 @@ class Conversation(ConversationApi):
                 chunk_ms=chunk_ms,
             )
         )  # fmt: skip
-        self.answers = AnswerRouter(
-            IntentAnswers(session_id, self.tools),
-            lambda: self._handoff,
-            self.turns,
-            self.context,
-            self.tracker,
-            self.tasks,
-        )
+        self.answers = AnswerRouter(IntentAnswers(session_id, self.tools), lambda: self._handoff,
+                                    self.turns, self.context, self.tracker, self.tasks)  # fmt: skip
         self.device.bind(self.listener, self.context, self.tools, self.gate)
+        self.device.watch_controls(self._announce_controls)
 
     @property
     def session_id(self) -> str:
@@ -131,6 +117,9 @@ class Conversation(ConversationApi):
 
     def _mute_applied(self, muted: bool) -> None:
         self.tracker.transition(TurnEvent.MUTED if muted else TurnEvent.UNMUTED)
+
+    def _announce_controls(self, muted: bool, volume: float) -> None:
+        self.bus.publish(ev.ControlsChanged(session_id=self.session_id, muted=muted, volume=volume))
 
     def _report_failure(self, message: str) -> None:
         self.bus.publish(ev.ErrorEvent(session_id=self.session_id, message=message))
@@ -153,6 +142,9 @@ class Conversation(ConversationApi):
             return
         if self._handoff is not None and self._handoff.takes_audio(heard):
             return  # another pipeline listens to this turn
+        if self.hub.engines.vad is not self._vad and not self.listener.in_speech:
+            self._vad = self.hub.engines.vad  # swapped: the next utterance uses it
+            self.listener.use_vad(self._vad.open_stream())
         self.listener.feed(heard)
 
     async def send_text(

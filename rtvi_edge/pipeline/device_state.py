@@ -20,7 +20,13 @@ class DeviceState:
         settings.volume = clamp_volume(settings.volume)
         self._settings = settings
         self._parts: tuple[UserListener, LlmContext, SessionTools | None, InputGate] | None = None
-        self.on_change: Callable[[SessionSettings], None] = lambda settings: None
+        self._controls = (settings.muted, settings.volume)
+        self._watchers: list[Callable[[bool, float], None]] = []
+
+    def watch_controls(self, watcher: Callable[[bool, float], None]) -> None:
+        """`watcher(muted, volume)` hears of each change of the two, by whatever path
+        (the conversation announces them; the settings owner keeps the device's)."""
+        self._watchers.append(watcher)
 
     def bind(
         self,
@@ -50,11 +56,11 @@ class DeviceState:
         self._settings.muted = muted
         if self._parts is not None:
             self._parts[3].apply_mute()
-        self.on_change(self._settings)
+        self._changed()
 
     def set_volume(self, volume: float) -> None:
         self._settings.volume = clamp_volume(volume)
-        self.on_change(self._settings)
+        self._changed()
 
     def set_system_prompt(self, prompt: str) -> None:
         self._settings.system_prompt = prompt
@@ -69,7 +75,7 @@ class DeviceState:
             context = self._parts[1]
             context.initial_messages = list(settings.initial_messages)
             context.reset()
-        self.on_change(self._settings)
+        self._changed()
 
     def _apply(self) -> None:
         if self._parts is None:
@@ -83,3 +89,11 @@ class DeviceState:
         if tools is not None:
             tools.runner.client_tools = [tool_from_schema(t) for t in s.tools]
         gate.apply_mute()
+
+    def _changed(self) -> None:
+        controls = (self._settings.muted, self._settings.volume)
+        if controls == self._controls:
+            return
+        self._controls = controls
+        for watcher in self._watchers:
+            watcher(*controls)

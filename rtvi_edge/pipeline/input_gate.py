@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from rtvi_edge import events as ev
+from rtvi_edge.config import EchoGuard
 from rtvi_edge.pipeline.hands_free import HandsFree, WakeDetector
 from rtvi_edge.pipeline.listener import UserListener
 from rtvi_edge.pipeline.settings import SessionSettings
@@ -114,7 +115,7 @@ class InputGate:
             self._undeafen.cancel()
             self._undeafen = None
         s = self._settings()
-        half = s.echo_guard == "half-duplex"
+        half = s.echo_guard == EchoGuard.HALF_DUPLEX
         if speaking:
             self._set_deaf(half or s.muted)
             self._listener.barge_in = None if half else s.barge_in()

@@ -88,6 +88,21 @@ def negotiate(raw: object) -> tuple[Version, str | None]:
     return (CURRENT if version[0] == CURRENT[0] else version), None
 
 
+MAX_CHANNELS = 8
+MIN_RATE, MAX_RATE = 8000, 192000
+
+
+def audio_problem(frame: frames.AudioFrame) -> str | None:
+    """What makes an audio frame unusable (every field checked here), or None."""
+    if not 1 <= frame.num_channels <= MAX_CHANNELS:
+        return f"audio num_channels {frame.num_channels} is not supported (send 1)"
+    if not MIN_RATE <= frame.sample_rate <= MAX_RATE:
+        return f"audio sample_rate {frame.sample_rate} is not supported (send 16000)"
+    if len(frame.audio) % 2:
+        return "audio frame has an odd number of bytes (want s16le)"
+    return None
+
+
 class RtviProtocol:
     """One connection's protocol state (ProtocolState) and its version-aware output."""
 
@@ -126,27 +141,29 @@ class RtviProtocol:
             )
             return []
         try:
-            if isinstance(data, str):
-                # Web clients only send binary; plain JSON text helps debugging tools.
-                return self._message(data)
-            frame = frames.decode_frame(data)
+            return self._receive(data)
         except MessageError as exc:
             self._error_response(exc.msg_id, str(exc))
-            return []
         except ProtocolError as exc:
             self._error_response("", f"malformed frame: {exc}")
-            return []
+        except Exception as exc:  # a parser bug: still never the end of the session
+            log.exception("RTVI input could not be parsed")
+            self._error_response("", f"the message could not be read: {type(exc).__name__}")
+        return []
+
+    def _receive(self, data: bytes | str) -> list[Inbound]:
+        if isinstance(data, str):
+            # Web clients only send binary; plain JSON text helps debugging tools.
+            return self._message(data)
+        frame = frames.decode_frame(data)
         if isinstance(frame, frames.AudioFrame):
-            if len(frame.audio) % 2:
-                self._error_response("", "audio frame has an odd number of bytes (want s16le)")
+            problem = audio_problem(frame)
+            if problem is not None:
+                self._error_response("", problem)
                 return []
             return [AudioIn(frame.audio, frame.sample_rate, frame.num_channels)]
         if isinstance(frame, frames.MessageFrame):
-            try:
-                return self._message(frame.data)
-            except MessageError as exc:
-                self._error_response(exc.msg_id, str(exc))
-                return []
+            return self._message(frame.data)
         self._error_response(
             "",
             f"frame kind {frame.kind!r} is not accepted from clients; send audio or message frames",
@@ -162,7 +179,9 @@ class RtviProtocol:
     def _client_ready(self, msg: ClientReady) -> list[Inbound]:
         version, problem = negotiate(msg.version)
         if problem is not None:
-            log.warning("client-ready: %s; serving RTVI %s", problem, format_version(version))
+            # The client is told (error-response); a line per message would let a peer
+            # write the journal as fast as it can send.
+            log.debug("client-ready: %s; serving RTVI %s", problem, format_version(version))
             self._error_response(msg.id, problem)
         elif msg.version is None:
             log.info("client-ready without a version: serving it as an RTVI 0.x client")

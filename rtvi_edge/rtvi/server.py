@@ -25,12 +25,14 @@ from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.config import RtviConfig
 from rtvi_edge.events import ClientInput, EventBus
 from rtvi_edge.pipeline.conversation import Conversation
-from rtvi_edge.rtvi.admission import ConnectionGuard, Slots
+from rtvi_edge.rtvi.admission import AddressLimits, ConnectionGuard, Slots, websocket_limit
+from rtvi_edge.rtvi.http_log import http_logger
 from rtvi_edge.rtvi.messages import ClientReady
 from rtvi_edge.rtvi.protocol import RtviProtocol
 from rtvi_edge.rtvi.security import Access, Caller, Policy
 from rtvi_edge.rtvi.session import RtviSession
 from rtvi_edge.services.conversation_services import ConversationServices
+from rtvi_edge.tools.trust import owner_name
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,15 @@ class RtviServer:
             open_device=config.open_device,
             trust_loopback=config.trust_loopback,
         )
-        self.slots = Slots(config.max_sessions, config.max_waiting)
+        self.slots = Slots(
+            config.max_sessions,
+            config.max_waiting,
+            AddressLimits(
+                config.max_waiting_per_address,
+                config.max_sessions_per_address,
+                config.max_connections_per_address,
+            ),
+        )
 
     def app(self) -> web.Application:
         app = web.Application(
@@ -97,11 +107,20 @@ class RtviServer:
     async def start(self) -> None:
         idle = self.config.idle_timeout_secs
         self._runner = web.AppRunner(
-            self.app(), access_log=None, handle_signals=False, keepalive_timeout=idle
+            self.app(),
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=idle,
+            logger=http_logger(),  # a malformed request: one line per peer a minute
         )
         await self._runner.setup()
         assert self._runner.server is not None
-        self.guard = ConnectionGuard(self._runner.server, self.config.max_connections, idle)
+        self.guard = ConnectionGuard(
+            self._runner.server,
+            self.config.max_connections,
+            idle,
+            self.config.max_connections_per_address,
+        )
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             self.guard, self.config.host, self.config.port, reuse_address=True
@@ -134,6 +153,14 @@ class RtviServer:
         if not given and auth.lower().startswith("bearer "):
             given = auth[7:].strip() or None
         return Caller(request.remote, request.host, request.headers.get("Origin"), given)
+
+    def _limited_address(self, request: web.Request, caller: Caller, access: Access) -> str | None:
+        """The address whose share a caller's sockets count against; None for the token
+        holder and the device itself (only the global limits hold them). With
+        `open_device` everyone is paired, but only these two are exempt: fairness is not
+        a matter of trust."""
+        exempt = access is Access.PAIRED and (bool(caller.token) or not self.policy.open_device)
+        return None if exempt else (request.remote or "unknown")
 
     @staticmethod
     def _refusal(access: Access) -> web.Response | None:
@@ -226,10 +253,11 @@ class RtviServer:
                 return web.json_response({"error": f"body must be JSON: {exc}"}, status=400)
         body_token = body.get("token") if isinstance(body, dict) else None
         caller = self._caller(request, body_token if isinstance(body_token, str) else None)
-        refusal = self._refusal(self.policy.decide(caller))
+        access = self.policy.decide(caller)
+        refusal = self._refusal(access)
         if refusal is not None:
             return refusal
-        why = self.slots.refuse_connect()
+        why = self.slots.refuse_connect(self._limited_address(request, caller, access))
         if why is not None:
             return web.json_response({"error": why}, status=503)
         scheme = "wss" if request.secure or _behind_tls_proxy(request) else "ws"
@@ -239,18 +267,18 @@ class RtviServer:
         return web.json_response(reply)
 
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
-        access = self.policy.decide(self._caller(request))
+        caller = self._caller(request)
+        access = self.policy.decide(caller)
         refusal = self._refusal(access)
         if refusal is not None:
             return refusal
         ready, _info = self.factory.health()
-        why = self.slots.refuse_connect() if ready else "the device is still starting"
+        limited = self._limited_address(request, caller, access)
+        why = self.slots.refuse_connect(limited) if ready else "the device is still starting"
         if why is not None:  # before the upgrade: the client's connect() fails at once
             return web.json_response({"error": why}, status=503)
-        # aiohttp closes the socket on anything bigger than max_msg_size; keep that
-        # well above our own limit so an oversized message gets an error-response.
         ws = web.WebSocketResponse(
-            max_msg_size=self.config.max_message_bytes * 4 + 65536, heartbeat=30
+            max_msg_size=websocket_limit(self.config.max_message_bytes), heartbeat=30
         )
         await ws.prepare(request)
         session_id = f"rtvi-{self._prefix}-{next(self._ids)}"
@@ -277,15 +305,16 @@ class RtviServer:
             why = self.slots.make_ready(session_id)
             if why is None:
                 client_id = _client_id(ready.about.get("client_id")) or _client_id(query_client)
-                owner = f"client:{client_id}" if client_id else f"session:{session_id}"
-                f.bind_owner(session_id, owner)
+                f.bind_owner(session_id, owner_name(session_id, client_id, session.paired))
             return why
 
         session.admit = admit
         session.on_closing = lambda: self.slots.closed(session_id)
         session.ready_timeout = self.config.ready_timeout_secs
         self.sessions[session_id] = session
-        self.slots.connected(session_id)
+        self.slots.connected(session_id, limited)
+        # Who it is, before anything is served: a guest's tools change only its session.
+        f.bind_owner(session_id, owner_name(session_id, None, session.paired))
         log.info("session %s connected from %s (%s)", session_id, request.remote, access.value)
         task = asyncio.current_task()
         if task is not None:

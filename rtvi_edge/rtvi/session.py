@@ -180,23 +180,30 @@ class RtviSession:
                 break
             else:
                 continue
-            for item in inbound:
-                if isinstance(item, AudioIn):
-                    if self._ready.is_set():  # nothing is served before client-ready
-                        self._audio(item)
-                elif isinstance(item, RequestIn):
-                    if (
-                        isinstance(item.message, m.ClientReady)
-                        or self.protocol.state is ProtocolState.READY
-                    ):
-                        self._enqueue(item.message)
-                    else:
-                        self.protocol.error_response(
-                            item.message.id, "send client-ready first; nothing is served before it"
-                        )
+            try:
+                self._route(inbound)
+            except Exception:  # a bug while routing one message: never the session's end
+                log.exception("session %s: input could not be routed", self.session_id)
+                self.protocol.error_response("", "internal error while reading that message")
             self.flush()
             if self.protocol.state is ProtocolState.CLOSED:
                 break
+
+    def _route(self, inbound: list[AudioIn | RequestIn]) -> None:
+        for item in inbound:
+            if isinstance(item, AudioIn):
+                if self._ready.is_set():  # nothing is served before client-ready
+                    self._audio(item)
+            elif isinstance(item, RequestIn):
+                if (
+                    isinstance(item.message, m.ClientReady)
+                    or self.protocol.state is ProtocolState.READY
+                ):
+                    self._enqueue(item.message)
+                else:
+                    self.protocol.error_response(
+                        item.message.id, "send client-ready first; nothing is served before it"
+                    )
 
     def _audio(self, item: AudioIn) -> None:
         pcm = item.pcm
@@ -210,12 +217,7 @@ class RtviSession:
                 .astype(np.int16)
                 .tobytes()
             )
-        if item.sample_rate != 16000:
-            if not 8000 <= item.sample_rate <= 192000:
-                self.protocol.error_response(
-                    "", f"audio sample_rate {item.sample_rate} is not supported (send 16000)"
-                )
-                return
+        if item.sample_rate != 16000:  # channels and rate were checked by the protocol
             pcm = resample(pcm, item.sample_rate, 16000)
         self.conversation.feed_audio(pcm)
 

@@ -13,6 +13,7 @@ from rtvi_edge.errors import ConfigError
 from rtvi_edge.tools.numbers import parse_duration, say_duration
 from rtvi_edge.tools.registry import Tool
 from rtvi_edge.tools.timers import TimerService
+from rtvi_edge.tools.trust import GUEST_REFUSAL
 
 
 @dataclass
@@ -30,6 +31,7 @@ class ToolContext:
     payload_off: str = "OFF"
     tz: dt.tzinfo | None = None
     muted_volume: list[float] = field(default_factory=list)
+    guest: Callable[[], bool] = lambda: False  # an unpaired client's session (tools/trust.py)
 
 
 def parse_devices(entries: tuple[str, ...]) -> dict[str, str]:
@@ -239,6 +241,8 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
         publish = ctx.publish
 
         async def control_device(args: dict[str, Any]) -> dict[str, Any]:
+            if ctx.guest():  # the home is not a guest's to change
+                return {"error": GUEST_REFUSAL}
             name = " ".join(str(args["device"]).lower().split())
             topic = ctx.devices.get(name)
             if topic is None:

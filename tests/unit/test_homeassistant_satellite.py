@@ -11,7 +11,7 @@ import pytest
 from aioesphomeapi import VoiceAssistantEventType
 
 from rtvi_edge import events as ev
-from rtvi_edge.config import HomeAssistantConfig, config_from_mapping
+from rtvi_edge.config import HaPipeline, HomeAssistantConfig, WakeMode, config_from_mapping
 from rtvi_edge.homeassistant import satellite as sat_mod
 from rtvi_edge.homeassistant.messages import Message, pb
 from rtvi_edge.homeassistant.satellite import RunState, Satellite
@@ -99,14 +99,14 @@ def event(kind: E, **data: str) -> Any:
 
 def make(pipeline: str, gate: WakeGate | None = None) -> tuple[Satellite, FakeHost, FakeLink]:
     conv = FakeHost(gate)
-    sat = Satellite(conv, HomeAssistantConfig(max_listen_secs=5), pipeline)
+    sat = Satellite(conv, HomeAssistantConfig(max_listen_secs=5), HaPipeline(pipeline))
     link = FakeLink()
     sat.attach(link, api_audio=True)
     return sat, conv, link
 
 
 async def test_a_woken_turn_streams_to_ha_then_the_device_sleeps_again() -> None:
-    gate = WakeGate("wake_word")
+    gate = WakeGate(WakeMode.WAKE_WORD)
     gate.wake(time.monotonic())
     sat, conv, link = make("homeassistant", gate)
     assert sat.takes_audio(FRAME) and sat.takes_audio(FRAME)
@@ -130,7 +130,7 @@ async def test_a_woken_turn_streams_to_ha_then_the_device_sleeps_again() -> None
 
 async def test_ha_silent_or_failing_ends_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sat_mod, "START_TIMEOUT_SECS", 0.01)
-    sat, conv, link = make("homeassistant", WakeGate("wake_word"))
+    sat, conv, link = make("homeassistant", WakeGate(WakeMode.WAKE_WORD))
     sat.takes_audio(FRAME)
     await asyncio.sleep(0.05)
     assert sat.state is RunState.IDLE  # HA never answered the run request
@@ -149,7 +149,7 @@ async def test_ha_silent_or_failing_ends_the_run(monkeypatch: pytest.MonkeyPatch
 
 
 async def test_a_late_run_end_does_not_end_the_next_run() -> None:
-    sat, _conv, _link = make("homeassistant", WakeGate("wake_word"))
+    sat, _conv, _link = make("homeassistant", WakeGate(WakeMode.WAKE_WORD))
     sat.takes_audio(FRAME)
     sat.on_event(event(E.VOICE_ASSISTANT_RUN_END))
     assert sat.state is RunState.STARTING
@@ -177,7 +177,7 @@ async def test_without_ha_every_turn_stays_on_the_device() -> None:
     sat, _conv, link = make("local-first")
     sat.detach(link)
     assert not sat.answers_turns and not sat.takes_turn("x", Utterance(started_at=0.0))
-    ha_mode, _conv, link = make("homeassistant", WakeGate("wake_word"))
+    ha_mode, _conv, link = make("homeassistant", WakeGate(WakeMode.WAKE_WORD))
     ha_mode.detach(link)
     assert not ha_mode.takes_audio(FRAME)
     await sat.close()
@@ -185,7 +185,7 @@ async def test_without_ha_every_turn_stays_on_the_device() -> None:
 
 
 async def test_ha_vanishing_mid_stream_ends_the_turn() -> None:
-    sat, conv, link = make("homeassistant", WakeGate("wake_word"))
+    sat, conv, link = make("homeassistant", WakeGate(WakeMode.WAKE_WORD))
     sat.takes_audio(FRAME)
     sat.on_response(pb.VoiceAssistantResponse(port=0))
     sat.detach(link)
@@ -217,7 +217,7 @@ async def test_a_pipeline_ha_accepts_but_never_runs_ends_the_turn(
 ) -> None:
     # (HA does this when its Assist pipeline has no speech-to-text engine)
     monkeypatch.setattr(sat_mod, "FIRST_EVENT_SECS", 0.01)
-    sat, conv, link = make("homeassistant", WakeGate("wake_word"))
+    sat, conv, link = make("homeassistant", WakeGate(WakeMode.WAKE_WORD))
     sat.takes_audio(FRAME)
     sat.on_response(pb.VoiceAssistantResponse(port=0))
     await asyncio.sleep(0.05)
