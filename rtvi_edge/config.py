@@ -291,7 +291,7 @@ class MqttConfig:
 
 @dataclass(frozen=True)
 class ToolsConfig:
-    enabled: tuple[str, ...] = ("time", "timers", "volume", "stop", "devices")
+    enabled: tuple[str, ...] = ("time", "timers", "volume", "stop", "devices", "calculator")
     intents: bool = True  # answer common commands locally, before the LLM
     intents_file: str = ""  # extra sentence templates (TOML), see the README
     llm_tools: bool = True  # call tools beyond the intents (tools/policy.py, docs/tools.md)
