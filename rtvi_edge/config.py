@@ -261,6 +261,21 @@ class RtviConfig:
 
 
 @dataclass(frozen=True)
+class WebRtcConfig:
+    """SmallWebRTC on the RTVI port (docs/webrtc.md): Pipecat's phone and browser clients."""
+
+    enabled: bool = True
+    # STUN/TURN URLs for the device and told to clients; () = host candidates only (a LAN)
+    ice_servers: tuple[str, ...] = ()
+    turn_username: str = ""
+    turn_password: str = ""
+    # the addresses whose host candidates the device offers; () = every interface
+    host_addresses: tuple[str, ...] = ()
+    peer_timeout_secs: float = bounded(5.0, 1.0, 120.0)  # a client silent this long is gone
+    max_candidates: int = bounded(64, 4, 1024)  # trickled ICE candidates one peer may send
+
+
+@dataclass(frozen=True)
 class MqttConfig:
     enabled: bool = False
     host: str = "localhost"
@@ -282,7 +297,7 @@ class MqttConfig:
 
 @dataclass(frozen=True)
 class ToolsConfig:
-    enabled: tuple[str, ...] = ("time", "timers", "volume", "stop", "devices")
+    enabled: tuple[str, ...] = ("time", "timers", "volume", "stop", "devices", "calculator")
     intents: bool = True  # answer common commands locally, before the LLM
     intents_file: str = ""  # extra sentence templates (TOML), see the README
     llm_tools: bool = True  # call tools beyond the intents (tools/policy.py, docs/tools.md)
@@ -349,6 +364,7 @@ class Config:
     llm: LlmConfig = field(default_factory=LlmConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
     rtvi: RtviConfig = field(default_factory=RtviConfig)
+    webrtc: WebRtcConfig = field(default_factory=WebRtcConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     tools: ToolsConfig = field(default_factory=ToolsConfig)
     wyoming: WyomingConfig = field(default_factory=WyomingConfig)

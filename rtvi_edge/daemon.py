@@ -141,7 +141,9 @@ class Daemon:
         if config.rtvi.enabled:
             from rtvi_edge.rtvi.server import RtviServer
 
-            self.rtvi = RtviServer(config.rtvi, self, WEB_ROOT, self._pairing_token(config))
+            self.rtvi = RtviServer(
+                config.rtvi, self, WEB_ROOT, self._pairing_token(config), webrtc=config.webrtc
+            )
             await self.rtvi.start()
         if config.homeassistant.satellite:
             await self._start_homeassistant()

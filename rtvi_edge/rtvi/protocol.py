@@ -1,9 +1,10 @@
-"""The RTVI protocol of one WebSocket connection, sans I/O.
+"""The RTVI protocol of one client connection, sans I/O.
 
 Bytes in → typed inputs for the session (audio, requests) plus any immediate
-replies; pipeline events → bytes out, in the shape the client's negotiated
+replies; pipeline events → messages out, in the shape the client's negotiated
 protocol version expects (outbound.py). No sockets, no asyncio: unit-tested
-byte for byte.
+byte for byte. The wire is pipecat's protobuf frames (WebSocket) or plain JSON
+text (a WebRTC data channel, where audio travels as RTP instead).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from rtvi_edge import events as ev
 from rtvi_edge.errors import ProtocolError
@@ -49,6 +50,8 @@ class RequestIn:
 
 
 Inbound = AudioIn | RequestIn
+Outgoing = bytes | str  # a protobuf frame, or a JSON message (the "json" wire)
+Wire = Literal["protobuf", "json"]
 
 
 class ProtocolState(StrEnum):
@@ -106,14 +109,17 @@ def audio_problem(frame: frames.AudioFrame) -> str | None:
 class RtviProtocol:
     """One connection's protocol state (ProtocolState) and its version-aware output."""
 
-    def __init__(self, max_message_bytes: int, about: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, max_message_bytes: int, about: dict[str, Any] | None = None, wire: Wire = "protobuf"
+    ) -> None:
         self.max_message_bytes = max_message_bytes
         self.about = about or {}
+        self.wire: Wire = wire
         self.state = ProtocolState.CONNECTED
         self.client_version: str | None = None  # as declared, if it was a string
         self.version: Version = CURRENT  # what this client is told and served
         self.outbound = OutboundMapper(self.version)
-        self.outgoing: list[bytes] = []  # replies produced while receiving
+        self.outgoing: list[Outgoing] = []  # replies produced while receiving
 
     @property
     def client_major(self) -> int:
@@ -131,7 +137,7 @@ class RtviProtocol:
 
     # -- input ---------------------------------------------------------------
     def receive(self, data: bytes | str) -> list[Inbound]:
-        """One WebSocket message. Bad input becomes an error reply in `outgoing`."""
+        """One message from the client. Bad input becomes an error reply in `outgoing`."""
         if self.state is ProtocolState.CLOSED:
             return []
         if len(data) > self.max_message_bytes:
@@ -199,7 +205,8 @@ class RtviProtocol:
 
     # -- output ---------------------------------------------------------------
     def send(self, mtype: str, data: Any = None, msg_id: str | None = None) -> None:
-        self.outgoing.append(frames.encode_message(envelope(mtype, data, msg_id)))
+        text = envelope(mtype, data, msg_id)
+        self.outgoing.append(text if self.wire == "json" else frames.encode_message(text))
 
     def _error_response(self, msg_id: str, error: str) -> None:
         self.send("error-response", {"error": error}, msg_id)
@@ -210,7 +217,7 @@ class RtviProtocol:
     def audio(self, pcm: bytes, sample_rate: int) -> bytes:
         return frames.encode_audio(pcm, sample_rate, 1)
 
-    def take(self) -> list[bytes]:
+    def take(self) -> list[Outgoing]:
         out, self.outgoing = self.outgoing, []
         return out
 

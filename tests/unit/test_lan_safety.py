@@ -238,16 +238,17 @@ class _FailingConversation:
 
 async def test_session_teardown_survives_a_failing_conversation_close() -> None:
     from rtvi_edge.rtvi.session import RtviSession
+    from rtvi_edge.rtvi.websocket import WebSocketLink, WebSocketSink
 
     ws = _FakeWs()
     session = RtviSession(
         "s1",
-        ws,  # type: ignore[arg-type]
+        WebSocketLink(ws),  # type: ignore[arg-type]
         lambda s: _FailingConversation(),  # type: ignore[arg-type,return-value]
         lambda c, d: object(),  # type: ignore[arg-type,return-value]
         ev.EventBus(),
         RtviProtocol(1 << 20),
-        24000,
+        lambda s: WebSocketSink(s, 24000),
     )
     before = asyncio.all_tasks()
     run = asyncio.create_task(session.run())

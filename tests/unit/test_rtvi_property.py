@@ -25,6 +25,7 @@ from rtvi_edge.errors import EngineError
 from rtvi_edge.rtvi import frames
 from rtvi_edge.rtvi.protocol import RtviProtocol
 from rtvi_edge.rtvi.session import RtviSession
+from rtvi_edge.rtvi.websocket import WebSocketLink, WebSocketSink
 from rtvi_edge.services.conversation_services import ConversationServices
 from rtvi_edge.services.settings_owner import SettingsOwner
 from rtvi_edge.tools.setup import ToolSetup
@@ -165,12 +166,12 @@ async def _drive(inputs: list[bytes | str], state_dir: Path, paired: bool) -> tu
 
     session = RtviSession(
         "prop",
-        ws,  # type: ignore[arg-type]
+        WebSocketLink(ws),  # type: ignore[arg-type]
         lambda s: assembly.rtvi("prop", s.sink),
         services,
         bus,
         RtviProtocol(1 << 20),
-        16000,
+        lambda s: WebSocketSink(s, 16000),
     )
     session.host.paired = paired
     run = asyncio.create_task(session.run())
