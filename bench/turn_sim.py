@@ -60,7 +60,7 @@ class _Recorder:
         self.done: list[Utterance] = []
         self.eou, self.out = eou, out
         self.pending_eou: tuple[int, float | None] | None = None  # lands a frame later
-        self.pause_id = lambda: 0
+        self.pause_id: Callable[[], int] = lambda: 0
 
     def on_speech_started(self) -> None:
         self.turns.append(SimTurn(self.clock(), 0.0))
