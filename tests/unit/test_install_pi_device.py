@@ -81,6 +81,9 @@ def test_cuda_on_a_jetson_with_nvcc(tmp_path: Path) -> None:
     env = {"RTVI_EDGE_NVCC": NVCC, "RTVI_EDGE_GPU": "1", "CMAKE_ARGS": "-DGGML_NATIVE=ON"}
     out = install(tmp_path / "root", env=env)
     assert "CMAKE_ARGS=-DGGML_CUDA=on -DGGML_NATIVE=ON" in out
+    # The service may open the GPU's device nodes.
+    dropin = tmp_path / "root/etc/systemd/system/rtvi-edge.service.d/20-gpu.conf"
+    assert "DevicePolicy=auto" in dropin.read_text()
 
 
 @pytest.mark.parametrize(
@@ -93,3 +96,4 @@ def test_cuda_on_a_jetson_with_nvcc(tmp_path: Path) -> None:
 def test_no_cuda_without_both_nvcc_and_a_gpu(tmp_path: Path, env: dict[str, str]) -> None:
     out = install(tmp_path / "root", env=env)
     assert "GGML_CUDA" not in out
+    assert not (tmp_path / "root/etc/systemd/system/rtvi-edge.service.d/20-gpu.conf").exists()
