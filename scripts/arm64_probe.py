@@ -179,7 +179,9 @@ def check_daemon(speech: bytes) -> None:
                 pass
             time.sleep(2)
         if health is None:
-            raise SystemExit("the daemon never answered /health:\n" + (WORK / "daemon.log").read_text())
+            raise SystemExit(
+                "the daemon never answered /health:\n" + (WORK / "daemon.log").read_text()
+            )
         print(f"  /health after {time.monotonic() - t0:.0f} s (emulated): {json.dumps(health)}")
         asyncio.run(talk(f"ws://127.0.0.1:{port}/ws", speech))
     finally:

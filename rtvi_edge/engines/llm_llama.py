@@ -19,6 +19,8 @@ from rtvi_edge.errors import EngineError, ModelNotFoundError
 
 log = logging.getLogger(__name__)
 
+N_UBATCH = 128
+
 
 def offloaded_layers(setting: int, gpu_backend: bool) -> int:
     """n_gpu_layers for llama.cpp: `-1` (the default) means every layer when llama.cpp was
@@ -63,6 +65,10 @@ class LlamaLlm:
                 n_ctx=context_tokens,
                 n_threads=threads,
                 n_gpu_layers=self.gpu_layers,
+                # Prompts are evaluated 128 tokens at a time: llama.cpp's compute buffer is
+                # sized for one micro-batch (99 -> 25 MiB for SmolLM2), the answers are
+                # the same token for token (bench/equivalence.py), prefill no slower here.
+                n_ubatch=N_UBATCH,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as exc:

@@ -68,7 +68,9 @@ def test_jetpack_gets_the_distributions_python311(tmp_path: Path) -> None:
     ("available_mib", "cores", "jobs"),
     [(600, 4, 1), (750, 4, 1), (1700, 4, 2), (3500, 4, 4), (7000, 4, 4), (7000, 2, 2)],
 )
-def test_build_jobs_fit_free_memory(tmp_path: Path, available_mib: int, cores: int, jobs: int) -> None:
+def test_build_jobs_fit_free_memory(
+    tmp_path: Path, available_mib: int, cores: int, jobs: int
+) -> None:
     env = {"RTVI_EDGE_MEMINFO": meminfo(tmp_path, available_mib), "RTVI_EDGE_NPROC": str(cores)}
     out = install(tmp_path / "root", env=env)
     assert f"would build llama.cpp with {jobs} parallel jobs" in out
