@@ -45,14 +45,15 @@ LABEL = "rtvi-ai"
 
 # -- the daemon under test ------------------------------------------------------
 class DaemonProcess:
-    def __init__(self, work: Path, extra: str = "", level: str = "warning") -> None:
+    def __init__(self, work: Path, extra: str = "", level: str = "warning", rtvi: str = "") -> None:
+        """`extra`: more TOML sections; `rtvi`: more lines for the [rtvi] section."""
         self.work = work
         work.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.log_path = work / "daemon.log"
         cfg = work / "reliability.toml"
         cfg.write_text(
-            f'[rtvi]\nhost = "127.0.0.1"\nport = {self.port}\n'
+            f'[rtvi]\nhost = "127.0.0.1"\nport = {self.port}\n{rtvi}'
             f'[audio]\nbackend = "none"\n'
             f'[device]\nstate_dir = "{work / "state"}"\ndevice_id = "reliability"\n'
             f'[log]\njournald = "off"\nlevel = "{level}"\n{extra}'

@@ -179,6 +179,8 @@ def main() -> int:
     ap.add_argument("--skip-barge-in", action="store_true", help="skip the barge-in eval")
     ap.add_argument("--barge-in-trials", type=int, default=5)
     ap.add_argument("--lan", action="store_true", help="add the LAN server bench (lan_bench)")
+    ap.add_argument("--skip-webrtc", action="store_true", help="skip the WebRTC column")
+    ap.add_argument("--webrtc-sessions", type=int, default=4, help="concurrent WebRTC sessions")
     ap.add_argument("--skip-turn", action="store_true", help="skip the end-of-turn bench")
     ap.add_argument("--turn-only", action="store_true", help="only the end-of-turn bench")
     ap.add_argument("--turn-items", type=int, default=40, help="end-of-turn items per split")
@@ -207,14 +209,25 @@ def main() -> int:
     port = free_port()
     limit = CpuLimit(args.cpu_cores, args.cpu_quota)
     group = QuotaGroup(f"rtvi-bench-{os.getpid()}", args.cpu_quota) if args.cpu_quota else None
-    proc, ready_secs = start_daemon(work, port, limit=limit, quota_group=group)
+    proc, ready_secs = start_daemon(
+        work,
+        port,
+        '[webrtc]\nhost_addresses = ["127.0.0.1"]\n',
+        limit=limit,
+        quota_group=group,
+    )
+    webrtc: dict[str, Any] = {}
     try:
         idle = proc_memory(proc.pid)
         time.sleep(3)  # the turn model loads in the background after ready
         idle_cpu_pct = idle_cpu(proc.pid, f"http://127.0.0.1:{port}/ws")
         turns = asyncio.run(measure_turns(f"http://127.0.0.1:{port}/ws", turns_input))
         real_client = real_client_latency(port, work, args.turns)
-        mem = proc_memory(proc.pid)
+        mem = proc_memory(proc.pid)  # WebSocket only, so far
+        if not args.skip_webrtc:
+            webrtc = webrtc_column(
+                proc.pid, port, work, turns_input, utterances, args.webrtc_sessions
+            )
     finally:
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -227,7 +240,7 @@ def main() -> int:
         if group:
             group.remove()
     result = {
-        "machine": {"cpus": os.cpu_count(), "platform": sys.platform},
+        "machine": {"cpus": os.cpu_count(), "platform": sys.platform, "load": os.getloadavg()},
         "cpu_limit": {"daemon_on": limit.describe(), "throttled_secs": round(throttled, 1)},
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "models": "default (whisper tiny.en, SmolLM2-135M Q4_1, piper en_US joe medium)",
@@ -246,7 +259,10 @@ def main() -> int:
             "tts_first_audio": stats(stage_values(turns, "ttfb", "tts")),
             "voice_to_voice_server": stats(stage_values(turns, "processing", "voice_to_voice")),
         },
-        "errors": [t["error"] for t in turns if "error" in t],
+        "webrtc": webrtc,
+        "errors": [t["error"] for t in turns if "error" in t]
+        + [t["error"] for t in webrtc.get("turns", []) if t.get("error")]
+        + webrtc.get("concurrent", {}).get("failures", []),
         "turns": [
             {
                 "said": QUESTIONS[i % len(QUESTIONS)],
@@ -284,6 +300,48 @@ def main() -> int:
     print_table(result)
     print(f"\nJSON: {args.out}")
     return 0 if not result["errors"] else 1
+
+
+def webrtc_column(
+    pid: int,
+    port: int,
+    work: Path,
+    turns_input: list[tuple[bytes, float]],
+    utterances: list[tuple[bytes, float]],
+    sessions: int,
+) -> dict[str, Any]:
+    """The same questions over SmallWebRTC in the same daemon. Memory: `sessions` WebSocket
+    clients at once, the peak; then as many WebRTC ones, the growth of the peak (the
+    transport's own cost: aiortc, Opus, ICE). Then the official client in Chromium over
+    both transports, turn by turn."""
+    from bench import webrtc_bench, webrtc_browser
+
+    base = f"http://127.0.0.1:{port}"
+    ws_url = f"http://127.0.0.1:{port}/ws"
+    few = utterances[:2]
+    asyncio.run(_concurrent_ws(ws_url, few, sessions))
+    websocket_peak = proc_memory(pid).get("VmHWM", 0)
+    turns = asyncio.run(webrtc_bench.measure_turns(base, turns_input))
+    concurrent = asyncio.run(webrtc_bench.concurrent_turns(base, few, sessions))
+    webrtc_peak = proc_memory(pid).get("VmHWM", 0)
+    official = webrtc_browser.measure(port, work, turns_input)
+    return {
+        # the official client in Chromium, both transports measured the same way
+        "voice_to_voice_official_client_secs": stats(official.get("webrtc", [])),
+        "voice_to_voice_official_client_websocket_secs": stats(official.get("websocket", [])),
+        "voice_to_voice_client_secs": stats([t.get("voice_to_voice_client") for t in turns]),
+        "voice_to_voice_server_secs": stats(stage_values(turns, "processing", "voice_to_voice")),
+        "turns": [{"heard": t.get("user_text"), "error": t.get("error")} for t in turns],
+        "concurrent": concurrent,
+        "peak_rss_websocket_sessions_mib": round(websocket_peak, 1),
+        "peak_rss_webrtc_sessions_mib": round(webrtc_peak, 1),
+        "peak_rss_growth_over_websocket_mib": round(webrtc_peak - websocket_peak, 1),
+        "load_average": os.getloadavg(),
+    }
+
+
+async def _concurrent_ws(url: str, utterances: list[tuple[bytes, float]], sessions: int) -> None:
+    await asyncio.gather(*(measure_turns(url, utterances, 90.0) for _ in range(sessions)))
 
 
 def turn_eval(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -340,8 +398,27 @@ def print_table(r: dict[str, Any]) -> None:
         ("voice-to-voice, Python WS client", r["voice_to_voice_client_secs"]),
     ]
     rows += [(f"  {k.replace('_', ' ')}", v) for k, v in r["stages_secs"].items()]
+    rtc = r.get("webrtc") or {}
+    if rtc:
+        rows += [
+            (
+                "official client in Chromium, WS",
+                rtc["voice_to_voice_official_client_websocket_secs"],
+            ),
+            ("official client in Chromium, WebRTC", rtc["voice_to_voice_official_client_secs"]),
+            ("voice-to-voice, Python WebRTC client", rtc["voice_to_voice_client_secs"]),
+            ("  voice to voice server (WebRTC)", rtc["voice_to_voice_server_secs"]),
+        ]
     for name, s in rows:
         print(f"{name:<34}{fmt(s['median']):>10}{fmt(s['p90']):>10}{s['n']:>5}")
+    if rtc:
+        c = rtc["concurrent"]
+        print(
+            f"{'WebRTC, concurrent sessions':<34}{c['sessions']:>10}   turns answered "
+            f"{c['turns_answered']}/{c['turns_asked']}"
+        )
+        growth = rtc["peak_rss_growth_over_websocket_mib"]
+        print(f"{'peak RSS growth over WebSocket':<34}{fmt(growth, 'MiB'):>10}")
     print(f"{'ready after start':<34}{fmt(r['startup']['ready_secs']):>10}")
     print(f"{'stop after SIGTERM':<34}{fmt(r['startup']['stop_secs']):>10}")
     print(f"{'peak RSS':<34}{fmt(r['memory_mib']['peak_rss'], 'MiB'):>10}")

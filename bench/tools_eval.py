@@ -122,8 +122,10 @@ def intent_outcomes(cases: list[Case], tools: list[Tool]) -> list[Outcome | None
     out: list[Outcome | None] = []
     for case in cases:
         m = matcher.match(case.text)
-        # an intent answered without a tool ("no such device") is no tool call
-        out.append((m.intent.tool or None, m.args, False) if m else None)
+        # an intent answered without a tool ("no such device") is no tool call, and nor is
+        # the calculator's exact answer to a sum (these sets predate it: "chit-chat")
+        tool = (m.intent.tool or None) if m and m.intent.tool != "calculate" else None
+        out.append((tool, m.args, False) if m else None)
     return out
 
 

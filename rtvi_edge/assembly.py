@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from rtvi_edge import events as ev
 from rtvi_edge.audio.echo import EchoCanceller
 from rtvi_edge.audio.sink import AudioSink
-from rtvi_edge.config import Config
+from rtvi_edge.config import Config, EchoGuard, WakeMode
 from rtvi_edge.engines.hub import EngineHub
 from rtvi_edge.pipeline.conversation import Clock, Conversation
 from rtvi_edge.pipeline.hands_free import HandsFree
@@ -83,7 +83,7 @@ class Assembly:
         """The device's conversation; `with_audio`: its microphone and speaker will run,
         so it gets the hands-free parts `[wake]` and `[audio]` ask for."""
         config = self._config()
-        settings = SessionSettings.from_config(config)
+        settings = local_settings(config)
         echo = None
         hands_free = None
         if with_audio:
@@ -98,10 +98,7 @@ class Assembly:
     def rtvi(self, session_id: str, sink: AudioSink) -> Conversation:
         """One RTVI client's conversation: its own settings, its client functions."""
         config = self._config()
-        settings = SessionSettings.from_config(config, echo_guard="barge-in")
-        # Browser and phone clients cancel their own echo: barge in like a normal start.
-        settings.barge_in_threshold = settings.endpoint.threshold
-        settings.barge_in_secs = settings.endpoint.start_secs
+        settings = rtvi_settings(config)
         return self._build(session_id, settings, sink, config.rtvi.chunk_ms, True)
 
     def chat(self, sink: AudioSink | None) -> Conversation:
@@ -117,10 +114,10 @@ class Assembly:
     @staticmethod
     def _hands_free(config: Config, echo: EchoCanceller | None) -> HandsFree:
         wake = config.wake
-        if wake.mode == "always":
+        if wake.mode == WakeMode.ALWAYS:
             return HandsFree(echo=echo)
         detector = None
-        if wake.mode == "wake_word":
+        if wake.mode == WakeMode.WAKE_WORD:
             from rtvi_edge.audio.wake import WakeWordDetector
 
             detector = WakeWordDetector(wake.model, wake.threshold)
@@ -136,3 +133,20 @@ class Assembly:
             wake_detector=detector,
             earcon=sound,
         )
+
+
+# What each kind of conversation starts with, for a config (also its base on a reload).
+def local_settings(config: Config) -> SessionSettings:
+    """The device's own conversation: its mute too (kept across reload and restart)."""
+    settings = SessionSettings.from_config(config)
+    settings.muted = config.audio.muted
+    return settings
+
+
+def rtvi_settings(config: Config) -> SessionSettings:
+    """An RTVI client's conversation: its own mute, and barge-in like a normal start,
+    since browser and phone clients cancel their own echo."""
+    settings = SessionSettings.from_config(config, echo_guard=EchoGuard.BARGE_IN)
+    settings.barge_in_threshold = settings.endpoint.threshold
+    settings.barge_in_secs = settings.endpoint.start_secs
+    return settings

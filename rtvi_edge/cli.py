@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from rtvi_edge import __version__
-from rtvi_edge.config import Config, load_config, load_config_file
+from rtvi_edge.config import Config, LogLevel, load_config, load_config_file
 from rtvi_edge.errors import ConfigError, RtviEdgeError
 from rtvi_edge.memory import tune_malloc
 
@@ -56,7 +56,7 @@ def _add_common(p: argparse.ArgumentParser, default: object) -> None:
         help="config file (default: $RTVI_EDGE_CONFIG, then "
         "/etc/rtvi-edge/config.toml, else built-in defaults)",
     )
-    p.add_argument("--log-level", default=default, choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-level", default=default, choices=[str(level) for level in LogLevel])
 
 
 def _setup_logging(config: Config, override: str | None) -> None:

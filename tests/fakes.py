@@ -9,12 +9,15 @@ and audio feeders are in tests/helpers.py.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from rtvi_edge.engines.base import GenerationParams, GenerationStats
 from rtvi_edge.engines.hub import Engines
+from rtvi_edge.errors import AudioDeviceError, EngineError
 
 RATE = 16000
 FRAME = 512  # the fake VAD's frame, like Silero's
@@ -23,7 +26,11 @@ FRAME = 512  # the fake VAD's frame, like Silero's
 class FakeVadStream:
     frame_samples = FRAME
 
+    def __init__(self) -> None:
+        self.frames = 0  # how many frames it judged
+
     def probability(self, frame: bytes) -> float:
+        self.frames += 1
         return 1.0 if any(frame[:64]) else 0.0
 
     def reset(self) -> None:
@@ -33,8 +40,12 @@ class FakeVadStream:
 class FakeVad:
     name = "fake-vad"
 
+    def __init__(self) -> None:
+        self.streams: list[FakeVadStream] = []
+
     def open_stream(self) -> FakeVadStream:
-        return FakeVadStream()
+        self.streams.append(FakeVadStream())
+        return self.streams[-1]
 
 
 class FakeSttStream:
@@ -67,18 +78,29 @@ class FakeStt:
 
 
 class FakeLlm:
-    """Answers `reply(messages)` (default: echoes the user), a word at a time."""
+    """Answers `reply(messages)` (default: echoes the user), a word at a time.
 
-    name = "fake-llm"
-    model_name = "fake-llm"
+    As a backend of a failover chain it has a `name`, may be slow to start
+    (`delay`), fail (`fail`: the error's message, at once or after `fail_after`
+    words) and be probed (`healthy`)."""
 
     def __init__(
         self,
         reply: Callable[[list[dict[str, Any]]], str] | None = None,
         word_secs: float = 0.0,
+        *,
+        name: str = "fake-llm",
+        delay: float = 0.0,
+        tokens_per_word: int = 1,
     ) -> None:
         self.reply = reply or (lambda messages: f"You said {messages[-1]['content']}.")
         self.word_secs = word_secs
+        self.name = self.model_name = name
+        self.delay = delay
+        self.tokens_per_word = tokens_per_word
+        self.fail = ""
+        self.fail_after = -1  # words before failing mid-answer
+        self.healthy = True
         self.calls: list[list[dict[str, Any]]] = []
 
     def stream_chat(
@@ -89,15 +111,24 @@ class FakeLlm:
         stats: GenerationStats,
     ) -> Iterator[str]:
         self.calls.append(messages)
+        if self.fail and self.fail_after < 0:
+            raise EngineError(self.fail)
+        time.sleep(self.delay)
         stats.prompt_tokens = sum(self.count_tokens(str(m.get("content", ""))) for m in messages)
         for i, word in enumerate(self.reply(messages).split()):
+            if i == self.fail_after:
+                raise EngineError(self.fail)
             if cancel.is_set() or (self.word_secs and cancel.wait(self.word_secs)):
                 return
             stats.completion_tokens += 1
             yield word if i == 0 else " " + word
 
     def count_tokens(self, text: str) -> int:
-        return len(text.split())
+        return len(text.split()) * self.tokens_per_word
+
+    def probe(self) -> None:
+        if not self.healthy:
+            raise EngineError(f"{self.name} still down")
 
 
 class FakeTts:
@@ -120,6 +151,26 @@ def fake_engines(
     script: list[str] | None = None, llm: FakeLlm | None = None, tts: FakeTts | None = None
 ) -> Engines:
     return Engines(stt=FakeStt(script), llm=llm or FakeLlm(), tts=tts or FakeTts(), vad=FakeVad())
+
+
+class DyingMicrophone:
+    """A sound card's input that gives `frames` frames of silence, then is unplugged."""
+
+    def __init__(self, frames: int, frame_bytes: int = 1024, pause: float = 0.0) -> None:
+        self.frames_left = frames
+        self.frame_bytes = frame_bytes
+        self.pause = pause
+        self.closed = False
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        while self.frames_left > 0:
+            self.frames_left -= 1
+            await asyncio.sleep(self.pause)
+            yield bytes(self.frame_bytes)
+        raise AudioDeviceError("device unplugged (simulated)")
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def speech(secs: float) -> bytes:

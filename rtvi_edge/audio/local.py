@@ -16,7 +16,7 @@ from typing import Protocol
 from rtvi_edge.audio.pcm import apply_gain
 from rtvi_edge.audio.sink import AudioSink, Pacer
 from rtvi_edge.audio.wav import WavWriter, read_wav
-from rtvi_edge.config import AudioConfig
+from rtvi_edge.config import AudioBackend, AudioConfig
 from rtvi_edge.errors import AudioDeviceError
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class FileSink:
 
 def open_device(cfg: AudioConfig) -> tuple[AudioSource, AudioSink]:
     """The local source and sink for `[audio] backend`; raises AudioDeviceError."""
-    if cfg.backend == "file":
+    if cfg.backend == AudioBackend.FILE:
         if not cfg.input_file:
             raise AudioDeviceError("[audio] backend = 'file' needs [audio] input_file (a WAV)")
         out = Path(cfg.output_file) if cfg.output_file else Path("rtvi-edge-output.wav")
@@ -95,7 +95,7 @@ def open_device(cfg: AudioConfig) -> tuple[AudioSource, AudioSink]:
 
 def open_local_audio(cfg: AudioConfig) -> tuple[AudioSource, AudioSink] | None:
     """Like `open_device`, but None (with one clear warning) when there is no sound card."""
-    if cfg.backend == "none":
+    if cfg.backend == AudioBackend.NONE:
         log.info("local audio is off ([audio] backend = 'none')")
         return None
     try:

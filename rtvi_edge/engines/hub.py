@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rtvi_edge.config import Config, default_state_dir
+from rtvi_edge.config import Config, SttEngine, VadEngine, default_state_dir
 from rtvi_edge.engines import defaults, stages
 from rtvi_edge.engines.backends import BackendMonitor
 from rtvi_edge.engines.base import LanguageModel, SpeechToText, TextToSpeech, VoiceActivityModel
@@ -33,7 +33,7 @@ def build_stt(config: Config, monitor: BackendMonitor | None = None) -> SpeechTo
     if monitor is not None:
         monitor.unregister_stage("stt", set())  # no longer a chain: nothing to watch
     cfg = config.stt
-    if cfg.engine == "whisper":
+    if cfg.engine == SttEngine.WHISPER:
         from rtvi_edge.engines.stt_whisper import WhisperStt
         from rtvi_edge.engines.whisper_models import PACKAGED, packaged_whisper
 
@@ -43,12 +43,12 @@ def build_stt(config: Config, monitor: BackendMonitor | None = None) -> SpeechTo
             path = _model_path(config, cfg.model, defaults.whisper_tiny_en)
         path = defaults.require_path(path, "Whisper model")
         return WhisperStt(path, cfg.threads, cfg.language, cfg.beam_size)
-    if cfg.engine == "pocketsphinx":
+    if cfg.engine == SttEngine.POCKETSPHINX:
         from rtvi_edge.engines.stt_pocketsphinx import PocketSphinxStt
 
         path = _model_path(config, cfg.model, defaults.pocketsphinx_en_us)
         return PocketSphinxStt(defaults.require_path(path, "PocketSphinx model directory"))
-    if cfg.engine == "vosk":
+    if cfg.engine == SttEngine.VOSK:
         from rtvi_edge.engines.stt_vosk import VoskStt
 
         if not cfg.model:
@@ -60,7 +60,7 @@ def build_stt(config: Config, monitor: BackendMonitor | None = None) -> SpeechTo
                 ]
             )
         return VoskStt(_model_path(config, cfg.model, Path))
-    raise ConfigError([f"[stt] engine = {cfg.engine!r}: unknown engine"])
+    raise ConfigError([f"[stt] engine = '{cfg.engine}': unknown engine"])
 
 
 def build_llm(config: Config, monitor: BackendMonitor | None = None) -> LanguageModel:
@@ -90,9 +90,9 @@ def build_tts(config: Config, monitor: BackendMonitor | None = None) -> TextToSp
 def build_vad(config: Config) -> VoiceActivityModel:
     from rtvi_edge.engines import vad
 
-    if config.vad.engine == "silero":
+    if config.vad.engine == VadEngine.SILERO:
         return vad.SileroVad(defaults.require_path(defaults.silero_vad(), "Silero VAD model"))
-    if config.vad.engine == "webrtc":
+    if config.vad.engine == VadEngine.WEBRTC:
         return vad.WebRtcVad()
     return vad.EnergyVad()
 

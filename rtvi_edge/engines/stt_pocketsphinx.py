@@ -20,8 +20,12 @@ class PocketSphinxStt:
         self._ps = pocketsphinx
         self._model_dir = model_dir
         self.model_name = f"pocketsphinx:{model_dir.name}"
-        # Load once to fail early on a bad model directory.
-        self._new_decoder()
+        if not model_dir.is_dir():
+            raise EngineError(f"no PocketSphinx model directory at {model_dir}")
+        try:  # load once to fail early on a bad model directory
+            self._new_decoder()
+        except Exception as exc:  # pocketsphinx raises RuntimeError/ValueError of its own
+            raise EngineError(f"PocketSphinx could not load {model_dir}: {exc}") from None
 
     def _new_decoder(self) -> object:
         d = self._model_dir

@@ -25,7 +25,10 @@ class VoskStt:
             raise EngineError("vosk is not installed") from exc
         vosk.SetLogLevel(-1)
         self._vosk = vosk
-        self._model = vosk.Model(str(model_dir))
+        try:
+            self._model = vosk.Model(str(model_dir))
+        except Exception as exc:  # vosk raises a bare Exception for a model it cannot read
+            raise EngineError(f"Vosk could not load {model_dir}: {exc}") from None
         self.model_name = f"vosk:{model_dir.name}"
 
     def open_stream(self) -> SttStream:

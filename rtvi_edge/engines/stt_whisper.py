@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rtvi_edge.engines.base import SttStream
-from rtvi_edge.errors import EngineError
+from rtvi_edge.errors import EngineError, ModelNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,19 @@ class WhisperStt:
             from faster_whisper import WhisperModel
         except ImportError as exc:  # pragma: no cover - dependency of the package
             raise EngineError("faster-whisper is not installed") from exc
-        # ctranslate2 rejects a Path object: it must be a str.
-        self._model = WhisperModel(
-            str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads
-        )
+        # Only a converted model directory: anything else faster-whisper would take for
+        # a model name or a Hugging Face repo id and try to download.
+        if not (model_dir / "model.bin").is_file():
+            raise ModelNotFoundError(
+                f"no Whisper model at {model_dir} (want a CTranslate2 model directory "
+                "with model.bin, or a name: tiny.en, base)"
+            )
+        try:  # ctranslate2 rejects a Path object: it must be a str.
+            self._model = WhisperModel(
+                str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads
+            )
+        except Exception as exc:  # a damaged or foreign model.bin: ctranslate2's own errors
+            raise EngineError(f"faster-whisper could not load {model_dir}: {exc}") from None
         name = {"model": "tiny.en", "whisper-base": "base"}.get(model_dir.name, model_dir.name)
         self.model_name = f"whisper:{name}"
         self._language = language if language else None

@@ -11,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rtvi_edge.errors import ProtocolError
-from rtvi_edge.varint import encode_varint
+from rtvi_edge.varint import decode_varint, encode_varint
 
 MAX_PAYLOAD = 1 << 20  # no API message comes near it; a bigger length is garbage
+# What ESPHome answers a frame that does not start with 0x00: a Noise client reads the
+# 0x00 as "this device speaks plaintext" (aioesphomeapi's EncryptionPlaintextAPIError).
+BAD_INDICATOR_REPLY = b"\x00Bad indicator byte"
 
 
 @dataclass(frozen=True)
@@ -23,18 +26,9 @@ class Frame:
 
 
 def read_varint(buf: bytes | bytearray, pos: int) -> tuple[int, int] | None:
-    """(value, next position), or None when the buffer ends first."""
-    value = shift = 0
-    while pos < len(buf):
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-        if shift > 35:
-            raise ProtocolError("varint longer than 5 bytes")
-    return None
+    """(value, next position), or None when the buffer ends first (at most 5 bytes:
+    the API's lengths and types are 32-bit)."""
+    return decode_varint(buf, pos, max_bytes=5)
 
 
 def encode_plaintext(msg_type: int, payload: bytes) -> bytes:
@@ -46,9 +40,11 @@ class PlaintextCodec:
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self._out = b""
 
     def take_output(self) -> bytes:
-        return b""  # plaintext has no handshake of its own
+        out, self._out = self._out, b""  # only ever the bad-indicator reply
+        return out
 
     def encode(self, msg_type: int, payload: bytes) -> bytes:
         return encode_plaintext(msg_type, payload)
@@ -57,6 +53,8 @@ class PlaintextCodec:
         self._buf += data
         frames: list[Frame] = []
         while self._buf:
+            if self._buf[0] != 0x00:
+                self._out = BAD_INDICATOR_REPLY
             if self._buf[0] == 0x01:
                 raise ProtocolError(
                     "the client speaks the encrypted (Noise) API, but this device has no "

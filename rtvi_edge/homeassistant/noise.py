@@ -6,6 +6,9 @@ messages; `take_output` hands back what the handshake must send. Frames are
 empty frame (its hello) and the first handshake message; we answer with our
 hello (protocol 1, name, MAC) and the second handshake message. After that
 each frame is encrypted `type (2 bytes) + length (2 bytes) + payload`.
+Anything else before that is refused with ESPHome's own reject frame (`0x01` and
+its reason), which aioesphomeapi turns into the error HA shows: a plaintext
+client is told "encryption required", a wrong key "invalid key".
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from rtvi_edge.homeassistant.framing import Frame
 PROTOCOL_NAME = b"Noise_NNpsk0_25519_ChaChaPoly_SHA256"
 PROLOGUE = b"NoiseAPIInit\x00\x00"
 MAX_FRAME = 0xFFFF
+MAX_HANDSHAKE_FRAME = 128  # ESPHome's limit before the session is up
 
 
 def decode_key(key: str) -> bytes:
@@ -78,17 +82,16 @@ class NoiseCodec:
         return _frame(self._proto.encrypt(header + payload))
 
     def feed(self, data: bytes) -> list[Frame]:
+        if self._state is _State.FAILED:
+            return []  # the reject is sent; the owner closes the connection
         self._buf += data
         frames: list[Frame] = []
         while len(self._buf) >= 3:
-            if self._buf[0] == 0x00:
-                raise ProtocolError(
-                    "the client speaks the plaintext API, but this device requires encryption: "
-                    "give Home Assistant the device's encryption key"
-                )
             if self._buf[0] != 0x01:
-                raise ProtocolError(f"bad frame preamble 0x{self._buf[0]:02x} (expected 0x01)")
+                self._bad_indicator(self._buf[0])
             size = (self._buf[1] << 8) | self._buf[2]
+            if not self.ready and size > MAX_HANDSHAKE_FRAME:
+                self._fail("Bad handshake packet len")
             if len(self._buf) < 3 + size:
                 break
             body = bytes(self._buf[3 : 3 + size])
@@ -97,6 +100,20 @@ class NoiseCodec:
             if frame is not None:
                 frames.append(frame)
         return frames
+
+    def _bad_indicator(self, byte: int) -> NoReturn:
+        if self.ready:  # ESPHome sends no reject once the session is up
+            self._state = _State.FAILED
+            raise ProtocolError(f"bad frame preamble 0x{byte:02x} (expected 0x01)")
+        # As ESPHome: a handshake reject the client reads. To a plaintext client its first
+        # byte (0x01) means "encryption required", so HA asks for the key.
+        detail = (
+            "the client speaks the plaintext API, but this device requires encryption: "
+            "give Home Assistant the device's encryption key"
+            if byte == 0x00
+            else f"bad frame preamble 0x{byte:02x} (expected 0x01)"
+        )
+        self._fail("Bad indicator byte", detail=detail)
 
     def _handle(self, body: bytes) -> Frame | None:
         if self._state is _State.HELLO:
@@ -112,21 +129,26 @@ class NoiseCodec:
         raise ProtocolError("the encrypted handshake failed earlier")
 
     def _handshake(self, body: bytes) -> None:
-        if not body or body[0] != 0x00:
-            self._fail("Handshake frame malformed")
+        if not body:
+            self._fail("Empty handshake message")
+        if body[0] != 0x00:
+            self._fail("Bad handshake error byte")
         try:
             self._proto.read_message(body[1:])
         except Exception as exc:
-            self._fail("Handshake MAC failure", exc)
+            # The client shows this text; "Handshake MAC failure" makes it say "invalid key".
+            reason = "Handshake MAC failure" if _is_mac_failure(exc) else "Handshake error"
+            self._fail(reason, exc, detail="wrong encryption key" if "MAC" in reason else None)
         self._out += _frame(b"\x00" + bytes(self._proto.write_message()))
         self._state = _State.READY
 
-    def _fail(self, reason: str, cause: Exception | None = None) -> NoReturn:
-        # The client shows this text; "Handshake MAC failure" makes it say "invalid key".
+    def _fail(
+        self, reason: str, cause: Exception | None = None, detail: str | None = None
+    ) -> NoReturn:
+        """ESPHome's explicit handshake reject: a frame of 0x01 and the reason."""
         self._out += _frame(b"\x01" + reason.encode())
         self._state = _State.FAILED
-        message = "wrong encryption key" if "MAC" in reason else reason
-        raise ProtocolError(f"encrypted handshake refused: {message}") from cause
+        raise ProtocolError(f"encrypted handshake refused: {detail or reason}") from cause
 
     def _decrypt(self, body: bytes) -> Frame:
         try:
@@ -140,6 +162,11 @@ class NoiseCodec:
         if size != len(plain) - 4:
             raise ProtocolError(f"an encrypted frame says {size} bytes but holds {len(plain) - 4}")
         return Frame(msg_type, plain[4:])
+
+
+def _is_mac_failure(exc: Exception) -> bool:
+    # noiseprotocol lets cryptography's InvalidTag through when the PSK differs
+    return type(exc).__name__ == "InvalidTag" or "MAC" in str(exc)
 
 
 def _frame(body: bytes) -> bytes:

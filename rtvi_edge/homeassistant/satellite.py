@@ -30,12 +30,12 @@ from aioesphomeapi.model import (
 
 from rtvi_edge import events as ev
 from rtvi_edge.audio.wake import BUILTIN, WakeWordDetector
-from rtvi_edge.config import HomeAssistantConfig
+from rtvi_edge.config import HaPipeline, HomeAssistantConfig
 from rtvi_edge.errors import RtviEdgeError
 from rtvi_edge.homeassistant import media
 from rtvi_edge.homeassistant.messages import Message, pb
 from rtvi_edge.homeassistant.speaker import Speaker, timer_chime
-from rtvi_edge.pipeline.conversation import Conversation
+from rtvi_edge.pipeline.handoff import HandoffHost
 from rtvi_edge.pipeline.listener import Utterance
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,9 @@ class VoiceLink(Protocol):
 class Satellite:
     def __init__(
         self,
-        conv: Conversation,
+        conv: HandoffHost,
         cfg: HomeAssistantConfig,
-        pipeline: str,
+        pipeline: HaPipeline,
         wake_model: str = "",
         wake_threshold: float = 0.0,
     ) -> None:
@@ -123,12 +123,12 @@ class Satellite:
 
     @property
     def gate_sleeps_after_run(self) -> bool:
-        return self.pipeline == "homeassistant" and self.conv.hands_free.wake_gate is not None
+        return self.pipeline == HaPipeline.HOMEASSISTANT and not self.conv.listens_always
 
     # -- TurnHandoff: the conversation's hooks -----------------------------------------
     @property
     def answers_turns(self) -> bool:
-        return self.pipeline == "local-first" and self.link is not None
+        return self.pipeline == HaPipeline.LOCAL_FIRST and self.link is not None
 
     def takes_audio(self, pcm16k: bytes) -> bool:
         if self.state is RunState.STREAMING:
@@ -138,16 +138,15 @@ class Satellite:
             if len(self._pending) * len(pcm16k) < self.cfg.max_listen_secs * 32000:
                 self._pending.append(pcm16k)
             return True
-        if self.pipeline == "local-first":
+        if self.pipeline == HaPipeline.LOCAL_FIRST:
             self._remember(pcm16k)
-            if self.speaker.playing and self.conv.listener.in_speech:
+            if self.speaker.playing and self.conv.user_speaking:
                 self.stop_speaking()  # barge-in: the user talks over HA's audio
             return False
-        if self.pipeline != "homeassistant" or self.link is None or self.conv.settings.muted:
+        if self.pipeline != HaPipeline.HOMEASSISTANT or self.link is None or self.conv.muted:
             return False
         # The gate let this frame through, so the device was just woken.
-        detector = self.conv.hands_free.wake_detector
-        self._begin(wake_phrase=detector.name if detector is not None else "")
+        self._begin(wake_phrase=self.conv.wake_word or "")
         self._pending.append(pcm16k)
         return True
 
@@ -160,7 +159,7 @@ class Satellite:
         return stopped
 
     def takes_turn(self, text: str, utt: Utterance | None) -> bool:
-        if self.pipeline != "local-first" or self.link is None or utt is None:
+        if self.pipeline != HaPipeline.LOCAL_FIRST or self.link is None or utt is None:
             return False
         audio = self._heard_since(utt.started_at - HANDOFF_LEAD_SECS)
         if not audio:
@@ -186,8 +185,7 @@ class Satellite:
         self._reset_run()
         self.state = RunState.STARTING
         self._preheard = preheard
-        if self.conv.hands_free.wake_gate is not None:
-            self.conv.hands_free.wake_gate.turn_started()  # hears until the run is over
+        self.conv.hold_wake_gate()  # hears until the run is over
         self.conv.remote_state("thinking" if preheard else "listening")
         self._send(
             pb.VoiceAssistantRequest(
@@ -240,8 +238,7 @@ class Satellite:
         self.state = RunState.WAITING
         self._stream_ended_at = time.monotonic()
         if self.gate_sleeps_after_run:
-            assert self.conv.hands_free.wake_gate is not None
-            self.conv.hands_free.wake_gate.sleep()  # from here a wake word is a barge-in
+            self.conv.sleep_wake_gate()  # from here a wake word is a barge-in
         self.conv.remote_state("thinking")
         self._set_deadline(ANSWER_TIMEOUT_SECS, self._answer_timed_out)
 
@@ -251,7 +248,7 @@ class Satellite:
             "Home Assistant accepted the turn but its pipeline never started: does the "
             "Assist pipeline have a speech-to-text engine? (the turn is dropped)"
         )
-        self.conv.bus.publish(
+        self.conv.publish(
             ev.ErrorEvent(
                 session_id=self.conv.session_id,
                 message="Home Assistant: its voice pipeline did not start",
@@ -278,8 +275,7 @@ class Satellite:
             return
         self.conv.remote_state("idle")
         if self.gate_sleeps_after_run:
-            assert self.conv.hands_free.wake_gate is not None
-            self.conv.hands_free.wake_gate.sleep()
+            self.conv.sleep_wake_gate()
 
     def on_event(self, msg: Any) -> None:
         try:
@@ -296,14 +292,16 @@ class Satellite:
         if kind in (E.VOICE_ASSISTANT_STT_VAD_END, E.VOICE_ASSISTANT_STT_END):
             self._end_stream()
             heard = data.get("text") if kind is E.VOICE_ASSISTANT_STT_END else None
-            if heard and self.pipeline != "local-first":  # local-first: the device heard it
-                self.conv.bus.publish(ev.UserTranscription(session_id=sid, text=heard, final=True))
+            if (
+                heard and self.pipeline != HaPipeline.LOCAL_FIRST
+            ):  # local-first: the device heard it
+                self.conv.publish(ev.UserTranscription(session_id=sid, text=heard, final=True))
         elif kind is E.VOICE_ASSISTANT_INTENT_END:
             self._conversation_id = data.get("conversation_id", self._conversation_id)
             self._continue = data.get("continue_conversation") == "1"
         elif kind is E.VOICE_ASSISTANT_TTS_START and data.get("text"):
-            self.conv.bus.publish(ev.BotOutput(session_id=sid, text=data["text"], spoken=False))
-            self.conv.context.add_assistant(data["text"])
+            self.conv.publish(ev.BotOutput(session_id=sid, text=data["text"], spoken=False))
+            self.conv.add_assistant_text(data["text"])
         elif kind is E.VOICE_ASSISTANT_TTS_END and data.get("url"):
             if self.state is not RunState.IDLE:
                 self._answering = True
@@ -311,9 +309,7 @@ class Satellite:
         elif kind is E.VOICE_ASSISTANT_ERROR:
             message = data.get("message") or data.get("code") or "unknown error"
             log.warning("Home Assistant's voice pipeline failed: %s", message)
-            self.conv.bus.publish(
-                ev.ErrorEvent(session_id=sid, message=f"Home Assistant: {message}")
-            )
+            self.conv.publish(ev.ErrorEvent(session_id=sid, message=f"Home Assistant: {message}"))
             if self.state is RunState.STARTING:
                 self._finish_run()
             self._end_stream(tell_ha=False)  # RUN_END follows
@@ -337,7 +333,7 @@ class Satellite:
             first = 0.0
         self._answering = False
         self._send(pb.VoiceAssistantAnnounceFinished(success=True))  # HA: the answer was heard
-        self.conv.bus.publish(
+        self.conv.publish(
             ev.TurnMetrics(
                 session_id=self.conv.session_id,
                 voice_to_voice=first - started if first and started else None,
@@ -391,7 +387,7 @@ class Satellite:
             self._timers[msg.timer_id] = name
 
     def _timer_event(self, msg: Any, name: str, action: Any) -> None:
-        self.conv.bus.publish(
+        self.conv.publish(
             ev.TimerEvent(
                 session_id=self.conv.session_id,
                 timer_id=f"ha-{msg.timer_id}",
@@ -413,14 +409,14 @@ class Satellite:
     # entities.Controls
     @property
     def volume(self) -> float:
-        return self.conv.settings.volume
+        return self.conv.volume
 
     def set_volume(self, volume: float) -> None:
-        self.conv.settings.volume = volume
+        self.conv.set_volume(volume)
 
     @property
     def mic_muted(self) -> bool:
-        return self.conv.settings.muted
+        return self.conv.muted
 
     def set_mic_muted(self, muted: bool) -> None:
         self.conv.set_muted(muted)
@@ -446,16 +442,16 @@ class Satellite:
 
     # -- wake words ------------------------------------------------------------------------
     def configuration(self) -> Message:
-        detector = self.conv.hands_free.wake_detector
+        has_detector = self.conv.wake_word is not None
         words = []
-        if detector is not None:
+        if has_detector:
             words = [
                 pb.VoiceAssistantWakeWord(
                     id=model, wake_word=model.replace("_", " ").title(), trained_languages=["en"]
                 )
                 for model in BUILTIN
             ]
-        active = [self.active_wake_word] if detector is not None and self.active_wake_word else []
+        active = [self.active_wake_word] if has_detector and self.active_wake_word else []
         return pb.VoiceAssistantConfigurationResponse(
             available_wake_words=words, active_wake_words=active, max_active_wake_words=1
         )
@@ -467,7 +463,7 @@ class Satellite:
 
     def use_wake_word(self, model: str) -> bool:
         """Listen for another built-in wake word; True if it changed."""
-        if self.conv.hands_free.wake_detector is None or model == self.active_wake_word:
+        if self.conv.wake_word is None or model == self.active_wake_word:
             return False
         try:
             detector = WakeWordDetector(model, self._wake_threshold)

@@ -13,7 +13,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from rtvi_edge.config import Config
+from rtvi_edge import events as ev
+from rtvi_edge.config import Config, HaPipeline, WakeMode
 from rtvi_edge.errors import ConfigError
 from rtvi_edge.homeassistant.connection import ApiConnection
 from rtvi_edge.homeassistant.identity import DeviceIdentity, identity_for
@@ -27,14 +28,14 @@ log = logging.getLogger(__name__)
 WAKE_WORD_FILE = "homeassistant-wake-word"  # in the state directory: HA's choice, kept
 
 
-def effective_pipeline(config: Config) -> str:
+def effective_pipeline(config: Config) -> HaPipeline:
     pipeline = config.homeassistant.pipeline
-    if pipeline == "homeassistant" and config.wake.mode == "always":
+    if pipeline == HaPipeline.HOMEASSISTANT and config.wake.mode == WakeMode.ALWAYS:
         log.warning(
             "[homeassistant] pipeline = 'homeassistant' needs [wake] mode = 'wake_word' or "
             "'push_to_talk' (the device must know when a turn starts); using 'local-first'"
         )
-        return "local-first"
+        return HaPipeline.LOCAL_FIRST
     return pipeline
 
 
@@ -60,7 +61,6 @@ class HomeAssistantSatellite:
         self._connections: set[ApiConnection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watcher: asyncio.Task[None] | None = None
-        self._shown: tuple[bool, float] | None = None  # (muted, volume) HA was last sent
 
     async def start(self) -> None:
         cfg = self.config.homeassistant
@@ -124,15 +124,15 @@ class HomeAssistantSatellite:
             conn.send_states()
 
     async def _watch_controls(self) -> None:
-        """Mute and volume also change over MQTT, RTVI and voice: keep HA's entities true."""
+        """Mute and volume also change over MQTT, RTVI, voice and reloads: keep HA's
+        entities true."""
         sub = self.conversation.bus.subscribe(self.conversation.session_id, maxsize=64)
+        lost = 0
         try:
             while True:
-                await sub.get()
-                settings = self.conversation.settings
-                shown = (settings.muted, settings.volume)
-                if shown != self._shown:
-                    self._shown = shown
+                event = await sub.get()
+                if isinstance(event, ev.ControlsChanged) or sub.dropped != lost:
+                    lost = sub.dropped  # a change may be among the dropped: send them anyway
                     self._entities_changed()
         finally:
             sub.close()

@@ -18,7 +18,7 @@ import numpy as np
 from rtvi_edge import events as ev
 from rtvi_edge.audio.pcm import apply_gain
 from rtvi_edge.homeassistant import media
-from rtvi_edge.pipeline.conversation import Conversation
+from rtvi_edge.pipeline.handoff import HandoffHost
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ PIECE_SECS = 0.05  # handed to the sink at a time: a stop cuts within this
 
 
 class Speaker:
-    def __init__(self, conv: Conversation, base_url: Callable[[], str]) -> None:
+    def __init__(self, conv: HandoffHost, base_url: Callable[[], str]) -> None:
         self.conv = conv
         self._base_url = base_url
         self._current: asyncio.Task[None] | None = None
@@ -73,7 +73,7 @@ class Speaker:
         sink = self.conv.sink
         if sink is None or not pcm:
             return
-        pcm = apply_gain(pcm, self.conv.settings.volume)
+        pcm = apply_gain(pcm, self.conv.volume)
         piece = max(2, int(sink.sample_rate * PIECE_SECS) * 2)
         sid = self.conv.session_id
         self.conv.publish(ev.BotStartedSpeaking(session_id=sid))

@@ -9,9 +9,11 @@ suggested with `default_entity_id` (it replaced `object_id` in Home Assistant
 from __future__ import annotations
 
 import re
+import typing
 from typing import Any
 
 from rtvi_edge import __version__
+from rtvi_edge import events as ev
 from rtvi_edge.mqtt.payloads import Publish, dumps, retained
 from rtvi_edge.mqtt.topics import Topics
 
@@ -30,7 +32,7 @@ def _entities(t: Topics) -> list[tuple[str, str, dict[str, Any]]]:
                 "state_topic": t.state,
                 "value_template": "{{ value_json.state }}",
                 "device_class": "enum",
-                "options": ["idle", "listening", "thinking", "speaking", "muted"],
+                "options": list(typing.get_args(ev.BotState)),  # the one list of states
                 "icon": "mdi:account-voice",
             },
         ),

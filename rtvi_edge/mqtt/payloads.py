@@ -97,6 +97,8 @@ class EventMapper:
             return [state(t, event.state)] if sid == self.local else []
         if isinstance(event, ev.ConfigChanged):
             return [config(t, event.config)] if sid == self.local else []
+        if isinstance(event, ev.ControlsChanged):  # e.g. Home Assistant set the volume
+            return [mute(t, event.muted), volume(t, event.volume)] if sid == self.local else []
         if isinstance(event, ev.UserTranscription):
             # Final only: interim results arrive several times a second and change.
             if not event.final:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import re
 import threading
@@ -34,8 +35,9 @@ from rtvi_edge.engines.base import (
 )
 from rtvi_edge.engines.threads import iterate_in_thread
 from rtvi_edge.pipeline.chunker import TextChunker, speakable
-from rtvi_edge.tools import honesty, router
+from rtvi_edge.tools import answers, router
 from rtvi_edge.tools.policy import ToolPolicy, fixed_reply
+from rtvi_edge.tools.registry import Tool
 from rtvi_edge.tools.runner import ToolRunner
 
 log = logging.getLogger(__name__)
@@ -285,10 +287,50 @@ class BotTurn:
             router.result_message(tool, result, call_id),
         ]
         self.outcome.tool_messages += pair
-        if "error" in result:  # failed or timed out: never let the model guess instead
-            return honesty.failed(result)
-        fixed = fixed_reply(tool, result) if tool.handler is not None else None
-        return fixed if fixed is not None else [*messages, *pair]
+        failed = answers.failure(result)
+        if failed is not None:  # failed or timed out: never let the model guess instead
+            return failed
+        if tool.handler is not None:  # the device's own tools answer in their own words
+            fixed = fixed_reply(tool, result)
+            return fixed if fixed is not None else [*messages, *pair]
+        # A client function: this turn's result is the answer, never an earlier one.
+        facts = answers.informative(result)
+        if answers.is_action(tool) or (not facts and not answers.is_query(tool)):
+            return answers.confirmation(tool, args, result)  # it did what it was asked
+        if not facts:
+            return answers.summary(tool, result)  # a query with nothing to say
+        return await self._grounded_answer(messages, str(user_text), tool, args, result)
+
+    async def _grounded_answer(
+        self,
+        messages: list[dict[str, Any]],
+        user_text: str,
+        tool: Tool,
+        args: dict[str, Any],
+        result: dict[str, Any],
+    ) -> str:
+        """The model words a query's result, from that result alone; unless its words
+        carry the result (tools/answers.py), a fixed sentence of the result is said."""
+        system = next((str(m["content"]) for m in messages if m["role"] == "system"), "")
+        prompt = answers.answer_messages(system, user_text, tool, args, result)
+        params = dataclasses.replace(
+            self.spec.params, max_tokens=min(60, self.spec.params.max_tokens), tools=()
+        )
+        stats = self.outcome.stats
+        pieces = iterate_in_thread(
+            lambda: self._llm.stream_chat(prompt, params, self._cancel, stats), self._cancel
+        )
+        text = ""
+        try:
+            async for piece in pieces:
+                text += piece
+        finally:
+            await pieces.aclose()  # type: ignore[attr-defined]
+        text = " ".join(text.split())
+        if answers.grounded(text, result, user_text):
+            return text
+        log.info("%s: the model's answer %r does not carry the result", tool.name, text)
+        return answers.summary(tool, result)
 
     async def _drain(self, text_q: asyncio.Queue[object]) -> None:
         """Text-only turn: the text is the output, no audio."""

@@ -33,6 +33,14 @@ def validate_messages(messages: Any, what: str = "messages") -> list[Message]:
     return out
 
 
+def is_tool_exchange(message: Message) -> bool:
+    """A tool call or result as the device stores them (tools/router.py)."""
+    content = str(message.get("content", ""))
+    return message.get("role") == "tool" or (
+        message.get("role") == "assistant" and content.startswith('{"function_call"')
+    )
+
+
 def estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
@@ -82,7 +90,12 @@ class LlmContext:
     def for_llm(self, pending_user: str | None = None) -> list[Message]:
         """Messages to send to the model, trimmed to the history budget."""
         self.trim()
+        # Earlier turns' tool calls and results stay in the context (llm:get_context) but
+        # not in the model's view: a small model copies their JSON, or speaks an earlier
+        # result as this turn's answer. The answers spoken after them carry what they said.
         msgs = self.messages()
+        last_user = max((i for i, m in enumerate(msgs) if m["role"] == "user"), default=0)
+        msgs = [m for i, m in enumerate(msgs) if i >= last_user or not is_tool_exchange(m)]
         if pending_user is not None:
             msgs.append({"role": "user", "content": pending_user})
         return msgs

@@ -182,6 +182,14 @@ class UserListener:
     def set_params(self, params: EndpointParams) -> None:
         self.endpointer.params = params
 
+    def use_vad(self, vad: VadStream) -> None:
+        """Another VAD from now on (an engine swap), between utterances only."""
+        assert not self.in_speech
+        self._vad = vad
+        self._frame_bytes = vad.frame_samples * 2
+        self._frame_secs = vad.frame_samples / SAMPLE_RATE
+        self._preroll = deque(maxlen=int(MAX_PREROLL_SECS / self._frame_secs))
+
     def feed(self, pcm: bytes) -> None:
         """16 kHz mono s16le audio of any length."""
         self._pending += pcm

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rtvi_edge.config import Config
+from rtvi_edge.config import Config, EchoGuard, limits_of
 from rtvi_edge.engines.base import GenerationParams
 from rtvi_edge.pipeline.endpointing import BargeIn, EndpointParams
 
-MAX_VOLUME = 2.0  # output gain; the one limit for RTVI, MQTT and the volume tools
+# The output gain's limit for RTVI, MQTT and the volume tools: `[audio] volume`'s.
+MAX_VOLUME = float(limits_of("audio", "volume")[1] or 1.0)
 
 
 def clamp_volume(volume: float) -> float:
@@ -29,7 +30,7 @@ class SessionSettings:
     first_chunk_words: int = 3
     first_max_words: int = 4
     interim_secs: float = 0.8
-    echo_guard: str = "half-duplex"  # or "barge-in"
+    echo_guard: EchoGuard = EchoGuard.HALF_DUPLEX
     barge_in_threshold: float = 0.85
     barge_in_secs: float = 0.2
     volume: float = 1.0
@@ -37,7 +38,7 @@ class SessionSettings:
     tools: list[dict[str, Any]] = field(default_factory=list)  # client-declared functions
 
     @classmethod
-    def from_config(cls, config: Config, echo_guard: str | None = None) -> SessionSettings:
+    def from_config(cls, config: Config, echo_guard: EchoGuard | None = None) -> SessionSettings:
         v, t = config.vad, config.turn
         return cls(
             endpoint=EndpointParams(
@@ -68,7 +69,7 @@ class SessionSettings:
             # With echo cancellation the bot's voice is gone from the mic: barge in, with
             # the barge-in threshold keeping the canceller's brief residue out.
             echo_guard=echo_guard
-            or ("barge-in" if config.audio.echo_cancel else config.audio.echo_guard),
+            or (EchoGuard.BARGE_IN if config.audio.echo_cancel else config.audio.echo_guard),
             barge_in_threshold=config.audio.barge_in_threshold,
             barge_in_secs=config.audio.barge_in_secs,
             volume=config.audio.volume,

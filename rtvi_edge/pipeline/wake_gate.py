@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rtvi_edge.config import WakeMode
+
 
 @dataclass
 class WakeGate:
-    mode: str = "always"  # "always" | "wake_word" | "push_to_talk"
+    mode: WakeMode = WakeMode.ALWAYS
     listen_secs: float = 8.0
     follow_up_secs: float = 5.0
     awake_until: float = 0.0
     busy: bool = False  # a user or bot turn is in progress
 
     def hears(self, now: float) -> bool:
-        return self.mode == "always" or self.busy or now < self.awake_until
+        return self.mode == WakeMode.ALWAYS or self.busy or now < self.awake_until
 
     def wake(self, now: float) -> None:
         self.awake_until = now + self.listen_secs

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rtvi_edge.errors import ProtocolError
-from rtvi_edge.varint import encode_varint
+from rtvi_edge.varint import decode_varint, encode_varint
 
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
 KIND_NAMES = {1: "text", 2: "audio", 3: "transcription", 4: "message", 5: "interruption"}
@@ -70,19 +70,11 @@ def encode_message(data: str) -> bytes:
 
 
 # -- decoding ----------------------------------------------------------------
-def _readencode_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise ProtocolError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise ProtocolError("varint too long")
+def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    got = decode_varint(buf, pos)
+    if got is None:
+        raise ProtocolError("truncated varint")
+    return got
 
 
 def _fields(buf: bytes) -> list[tuple[int, int, int | bytes]]:
@@ -90,15 +82,15 @@ def _fields(buf: bytes) -> list[tuple[int, int, int | bytes]]:
     out: list[tuple[int, int, int | bytes]] = []
     pos = 0
     while pos < len(buf):
-        key, pos = _readencode_varint(buf, pos)
+        key, pos = _read_varint(buf, pos)
         field, wire = key >> 3, key & 7
         if field == 0:
             raise ProtocolError("field number 0")
         if wire == _VARINT:
-            value, pos = _readencode_varint(buf, pos)
+            value, pos = _read_varint(buf, pos)
             out.append((field, wire, value))
         elif wire == _LEN:
-            size, pos = _readencode_varint(buf, pos)
+            size, pos = _read_varint(buf, pos)
             if pos + size > len(buf):
                 raise ProtocolError("truncated length-delimited field")
             out.append((field, wire, buf[pos : pos + size]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -158,12 +159,22 @@ Version = tuple[int, int, int]
 
 
 def parse_version(version: str) -> Version:
-    """ "MAJOR.MINOR.PATCH" (a missing minor or patch is 0; a pre-release tag is ignored)."""
-    parts = version.split("-")[0].split(".")
-    if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+    """ "MAJOR.MINOR.PATCH" (a missing minor or patch is 0; a pre-release tag is ignored).
+
+    Only ASCII digits, at most 9 of them per part: `str.isdigit()` also accepts "²",
+    which `int()` refuses, and a 5,000-digit part is no version either."""
+    if not isinstance(version, str) or len(version) > 64:
+        raise ProtocolError(
+            f"unparseable protocol version {version!r:.40} (want MAJOR.MINOR.PATCH)"
+        )
+    core = version.split("-")[0]
+    if _VERSION.fullmatch(core) is None:
         raise ProtocolError(f"unparseable protocol version {version!r} (want MAJOR.MINOR.PATCH)")
-    numbers = [int(p) for p in parts] + [0] * (3 - len(parts))
+    numbers = [int(p) for p in core.split(".")] + [0, 0]
     return numbers[0], numbers[1], numbers[2]
+
+
+_VERSION = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9}){0,2}", re.ASCII)
 
 
 def format_version(version: Version) -> str:

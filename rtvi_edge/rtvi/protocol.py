@@ -1,9 +1,10 @@
-"""The RTVI protocol of one WebSocket connection, sans I/O.
+"""The RTVI protocol of one client connection, sans I/O.
 
 Bytes in → typed inputs for the session (audio, requests) plus any immediate
-replies; pipeline events → bytes out, in the shape the client's negotiated
+replies; pipeline events → messages out, in the shape the client's negotiated
 protocol version expects (outbound.py). No sockets, no asyncio: unit-tested
-byte for byte.
+byte for byte. The wire is pipecat's protobuf frames (WebSocket) or plain JSON
+text (a WebRTC data channel, where audio travels as RTP instead).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from rtvi_edge import events as ev
 from rtvi_edge.errors import ProtocolError
@@ -49,6 +50,8 @@ class RequestIn:
 
 
 Inbound = AudioIn | RequestIn
+Outgoing = bytes | str  # a protobuf frame, or a JSON message (the "json" wire)
+Wire = Literal["protobuf", "json"]
 
 
 class ProtocolState(StrEnum):
@@ -88,17 +91,35 @@ def negotiate(raw: object) -> tuple[Version, str | None]:
     return (CURRENT if version[0] == CURRENT[0] else version), None
 
 
+MAX_CHANNELS = 8
+MIN_RATE, MAX_RATE = 8000, 192000
+
+
+def audio_problem(frame: frames.AudioFrame) -> str | None:
+    """What makes an audio frame unusable (every field checked here), or None."""
+    if not 1 <= frame.num_channels <= MAX_CHANNELS:
+        return f"audio num_channels {frame.num_channels} is not supported (send 1)"
+    if not MIN_RATE <= frame.sample_rate <= MAX_RATE:
+        return f"audio sample_rate {frame.sample_rate} is not supported (send 16000)"
+    if len(frame.audio) % 2:
+        return "audio frame has an odd number of bytes (want s16le)"
+    return None
+
+
 class RtviProtocol:
     """One connection's protocol state (ProtocolState) and its version-aware output."""
 
-    def __init__(self, max_message_bytes: int, about: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, max_message_bytes: int, about: dict[str, Any] | None = None, wire: Wire = "protobuf"
+    ) -> None:
         self.max_message_bytes = max_message_bytes
         self.about = about or {}
+        self.wire: Wire = wire
         self.state = ProtocolState.CONNECTED
         self.client_version: str | None = None  # as declared, if it was a string
         self.version: Version = CURRENT  # what this client is told and served
         self.outbound = OutboundMapper(self.version)
-        self.outgoing: list[bytes] = []  # replies produced while receiving
+        self.outgoing: list[Outgoing] = []  # replies produced while receiving
 
     @property
     def client_major(self) -> int:
@@ -116,7 +137,7 @@ class RtviProtocol:
 
     # -- input ---------------------------------------------------------------
     def receive(self, data: bytes | str) -> list[Inbound]:
-        """One WebSocket message. Bad input becomes an error reply in `outgoing`."""
+        """One message from the client. Bad input becomes an error reply in `outgoing`."""
         if self.state is ProtocolState.CLOSED:
             return []
         if len(data) > self.max_message_bytes:
@@ -126,27 +147,29 @@ class RtviProtocol:
             )
             return []
         try:
-            if isinstance(data, str):
-                # Web clients only send binary; plain JSON text helps debugging tools.
-                return self._message(data)
-            frame = frames.decode_frame(data)
+            return self._receive(data)
         except MessageError as exc:
             self._error_response(exc.msg_id, str(exc))
-            return []
         except ProtocolError as exc:
             self._error_response("", f"malformed frame: {exc}")
-            return []
+        except Exception as exc:  # a parser bug: still never the end of the session
+            log.exception("RTVI input could not be parsed")
+            self._error_response("", f"the message could not be read: {type(exc).__name__}")
+        return []
+
+    def _receive(self, data: bytes | str) -> list[Inbound]:
+        if isinstance(data, str):
+            # Web clients only send binary; plain JSON text helps debugging tools.
+            return self._message(data)
+        frame = frames.decode_frame(data)
         if isinstance(frame, frames.AudioFrame):
-            if len(frame.audio) % 2:
-                self._error_response("", "audio frame has an odd number of bytes (want s16le)")
+            problem = audio_problem(frame)
+            if problem is not None:
+                self._error_response("", problem)
                 return []
             return [AudioIn(frame.audio, frame.sample_rate, frame.num_channels)]
         if isinstance(frame, frames.MessageFrame):
-            try:
-                return self._message(frame.data)
-            except MessageError as exc:
-                self._error_response(exc.msg_id, str(exc))
-                return []
+            return self._message(frame.data)
         self._error_response(
             "",
             f"frame kind {frame.kind!r} is not accepted from clients; send audio or message frames",
@@ -162,7 +185,9 @@ class RtviProtocol:
     def _client_ready(self, msg: ClientReady) -> list[Inbound]:
         version, problem = negotiate(msg.version)
         if problem is not None:
-            log.warning("client-ready: %s; serving RTVI %s", problem, format_version(version))
+            # The client is told (error-response); a line per message would let a peer
+            # write the journal as fast as it can send.
+            log.debug("client-ready: %s; serving RTVI %s", problem, format_version(version))
             self._error_response(msg.id, problem)
         elif msg.version is None:
             log.info("client-ready without a version: serving it as an RTVI 0.x client")
@@ -180,7 +205,8 @@ class RtviProtocol:
 
     # -- output ---------------------------------------------------------------
     def send(self, mtype: str, data: Any = None, msg_id: str | None = None) -> None:
-        self.outgoing.append(frames.encode_message(envelope(mtype, data, msg_id)))
+        text = envelope(mtype, data, msg_id)
+        self.outgoing.append(text if self.wire == "json" else frames.encode_message(text))
 
     def _error_response(self, msg_id: str, error: str) -> None:
         self.send("error-response", {"error": error}, msg_id)
@@ -191,7 +217,7 @@ class RtviProtocol:
     def audio(self, pcm: bytes, sample_rate: int) -> bytes:
         return frames.encode_audio(pcm, sample_rate, 1)
 
-    def take(self) -> list[bytes]:
+    def take(self) -> list[Outgoing]:
         out, self.outgoing = self.outgoing, []
         return out
 

@@ -1,4 +1,4 @@
-"""The RTVI HTTP/WebSocket server: `/ws`, `POST /start`, `GET /health`, one port.
+"""The RTVI HTTP server: `/ws`, SmallWebRTC's `/api/offer`, `POST /start`, `GET /health`, one port.
 
 Security for a LAN device (security.py): a pairing token needed for device-wide
 changes and actions, origins checked against the config. Admission (admission.py):
@@ -10,45 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import html
-import itertools
 import logging
-import re
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from rtvi_edge import __version__, text_limits
-from rtvi_edge.audio.sink import AudioSink
-from rtvi_edge.config import RtviConfig
-from rtvi_edge.events import ClientInput, EventBus
-from rtvi_edge.pipeline.conversation import Conversation
-from rtvi_edge.rtvi.admission import ConnectionGuard, Slots
-from rtvi_edge.rtvi.messages import ClientReady
-from rtvi_edge.rtvi.protocol import RtviProtocol
+from rtvi_edge.config import RtviConfig, WebRtcConfig
+from rtvi_edge.rtvi.admission import ConnectionGuard, websocket_limit
+from rtvi_edge.rtvi.http_log import http_logger
+from rtvi_edge.rtvi.hub import SessionFactory, SessionHub, limited_address, refusal
 from rtvi_edge.rtvi.security import Access, Caller, Policy
 from rtvi_edge.rtvi.session import RtviSession
-from rtvi_edge.services.conversation_services import ConversationServices
+from rtvi_edge.rtvi.websocket import WebSocketLink, WebSocketSink
+
+if TYPE_CHECKING:
+    from rtvi_edge.rtvi.webrtc.routes import WebRtcRoutes
 
 log = logging.getLogger(__name__)
 
-
-class SessionFactory(Protocol):
-    bus: EventBus
-    # the application's hook for dtmf, ui-* and app client-messages (None: bus only)
-    on_client_input: Callable[[ClientInput], Awaitable[Any]] | None
-
-    def new_conversation(self, session_id: str, sink: AudioSink) -> Conversation: ...
-
-    def new_services(
-        self, conversation: Conversation, disconnect: Callable[[], Awaitable[None]]
-    ) -> ConversationServices: ...
-
-    def health(self) -> tuple[bool, dict[str, Any]]: ...
-
-    def bind_owner(self, session_id: str, owner: str | None) -> None: ...
+__all__ = ["RtviServer", "SessionFactory"]
 
 
 class RtviServer:
@@ -58,26 +41,29 @@ class RtviServer:
         factory: SessionFactory,
         web_root: Path | None = None,
         token: str = "",
+        webrtc: WebRtcConfig | None = None,
     ) -> None:
         self.config = config
         self.factory = factory
         self.web_root = web_root
-        self.sessions: dict[str, RtviSession] = {}
-        # Unique across restarts: a timer or a log line never names another client.
-        self._prefix = uuid.uuid4().hex[:6]
-        self._ids = itertools.count(1)
+        self.hub = SessionHub(config, factory)
+        self.sessions: dict[str, RtviSession] = self.hub.sessions
+        self.slots = self.hub.slots
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
         self.guard: ConnectionGuard | None = None
         self.port: int = 0
-        self._session_tasks: set[asyncio.Task[None]] = set()
         self.policy = Policy(
             config.token or token,
             config.allowed_origins,
             open_device=config.open_device,
             trust_loopback=config.trust_loopback,
         )
-        self.slots = Slots(config.max_sessions, config.max_waiting)
+        self.webrtc: WebRtcRoutes | None = None  # SmallWebRTC, when enabled
+        if webrtc is not None and webrtc.enabled:  # aiortc is imported only then
+            from rtvi_edge.rtvi.webrtc.routes import WebRtcRoutes
+
+            self.webrtc = WebRtcRoutes(webrtc, self.hub, self.policy, self.caller)
 
     def app(self) -> web.Application:
         app = web.Application(
@@ -87,6 +73,8 @@ class RtviServer:
         app.router.add_post("/start", self.handle_start)
         app.router.add_post("/connect", self.handle_start)  # pipecat's name for the same
         app.router.add_get("/health", self.handle_health)
+        if self.webrtc is not None:
+            self.webrtc.add_routes(app.router)
         app.router.add_route("OPTIONS", "/{tail:.*}", self.handle_options)
         if self.web_root is not None and (self.web_root / "index.html").is_file():
             app.router.add_get("/", self.handle_index)
@@ -97,11 +85,20 @@ class RtviServer:
     async def start(self) -> None:
         idle = self.config.idle_timeout_secs
         self._runner = web.AppRunner(
-            self.app(), access_log=None, handle_signals=False, keepalive_timeout=idle
+            self.app(),
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=idle,
+            logger=http_logger(),  # a malformed request: one line per peer a minute
         )
         await self._runner.setup()
         assert self._runner.server is not None
-        self.guard = ConnectionGuard(self._runner.server, self.config.max_connections, idle)
+        self.guard = ConnectionGuard(
+            self._runner.server,
+            self.config.max_connections,
+            idle,
+            self.config.max_connections_per_address,
+        )
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             self.guard, self.config.host, self.config.port, reuse_address=True
@@ -112,12 +109,9 @@ class RtviServer:
         log.info("RTVI server listening on %s:%d", self.config.host, self.port)
 
     async def stop(self) -> None:
-        for session in list(self.sessions.values()):
-            session.protocol.send("error", {"error": "the device is shutting down", "fatal": True})
-            session.flush()
-            await session.close()
-        if self._session_tasks:
-            await asyncio.wait(self._session_tasks, timeout=5)
+        await self.hub.close_all("the device is shutting down")
+        if self.webrtc is not None:
+            await self.webrtc.close()
         if self.guard is not None:
             await self.guard.stop()
         if self._server is not None:
@@ -128,23 +122,17 @@ class RtviServer:
             self._runner = None
 
     # -- security ----------------------------------------------------------------
-    def _caller(self, request: web.Request, body_token: str | None = None) -> Caller:
+    def caller(self, request: web.Request, body_token: str | None = None) -> Caller:
         given = request.query.get("token") or body_token or None
         auth = request.headers.get("Authorization", "")
         if not given and auth.lower().startswith("bearer "):
             given = auth[7:].strip() or None
         return Caller(request.remote, request.host, request.headers.get("Origin"), given)
 
-    @staticmethod
-    def _refusal(access: Access) -> web.Response | None:
-        if access is Access.FORBIDDEN_ORIGIN:
-            return web.json_response(
-                {"error": "origin not allowed (add it to [rtvi] allowed_origins, or pair)"},
-                status=403,
-            )
-        if access is Access.WRONG_TOKEN:
-            return web.json_response({"error": "missing or wrong token"}, status=401)
-        return None
+    _refusal = staticmethod(refusal)
+
+    def _limited_address(self, request: web.Request, caller: Caller, access: Access) -> str | None:
+        return limited_address(request.remote, caller, access, self.policy.open_device)
 
     @web.middleware
     async def _track(
@@ -172,7 +160,7 @@ class RtviServer:
             response.headers["Access-Control-Allow-Origin"] = "*" if wildcard else origin
             response.headers["Vary"] = "Origin"
             response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, OPTIONS"
         return response
 
     # -- handlers ----------------------------------------------------------------
@@ -201,7 +189,7 @@ class RtviServer:
                 "scripts/setup (it runs `npm run build` in web/).",
             )
         page = (self.web_root / "index.html").read_text(encoding="utf-8")
-        if self.policy.shows_token(self._caller(request)) and self.policy.token:
+        if self.policy.shows_token(self.caller(request)) and self.policy.token:
             page = _with_pairing(page, self.policy.token)
         return web.Response(text=page, content_type="text/html", headers=_NO_STORE)
 
@@ -225,13 +213,16 @@ class RtviServer:
             except text_limits.InputError as exc:
                 return web.json_response({"error": f"body must be JSON: {exc}"}, status=400)
         body_token = body.get("token") if isinstance(body, dict) else None
-        caller = self._caller(request, body_token if isinstance(body_token, str) else None)
-        refusal = self._refusal(self.policy.decide(caller))
+        caller = self.caller(request, body_token if isinstance(body_token, str) else None)
+        access = self.policy.decide(caller)
+        refusal = self._refusal(access)
         if refusal is not None:
             return refusal
-        why = self.slots.refuse_connect()
+        why = self.slots.refuse_connect(self._limited_address(request, caller, access))
         if why is not None:
             return web.json_response({"error": why}, status=503)
+        if self.webrtc is not None and self.webrtc.wants_webrtc(request, body):
+            return self.webrtc.start_reply(caller, body)
         scheme = "wss" if request.secure or _behind_tls_proxy(request) else "ws"
         reply: dict[str, Any] = {"wsUrl": f"{scheme}://{request.host}/ws"}
         if caller.token:
@@ -239,66 +230,34 @@ class RtviServer:
         return web.json_response(reply)
 
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
-        access = self.policy.decide(self._caller(request))
+        caller = self.caller(request)
+        access = self.policy.decide(caller)
         refusal = self._refusal(access)
         if refusal is not None:
             return refusal
-        ready, _info = self.factory.health()
-        why = self.slots.refuse_connect() if ready else "the device is still starting"
+        limited = self._limited_address(request, caller, access)
+        why = self.hub.refuse(limited)
         if why is not None:  # before the upgrade: the client's connect() fails at once
             return web.json_response({"error": why}, status=503)
-        # aiohttp closes the socket on anything bigger than max_msg_size; keep that
-        # well above our own limit so an oversized message gets an error-response.
         ws = web.WebSocketResponse(
-            max_msg_size=self.config.max_message_bytes * 4 + 65536, heartbeat=30
+            max_msg_size=websocket_limit(self.config.max_message_bytes), heartbeat=30
         )
         await ws.prepare(request)
-        session_id = f"rtvi-{self._prefix}-{next(self._ids)}"
-        protocol = RtviProtocol(
-            self.config.max_message_bytes,
-            about={"library": "rtvi-edge", "library_version": __version__},
+        link = WebSocketLink(ws)
+        rate = self.config.output_rate
+        session = self.hub.open(
+            link,
+            lambda s: WebSocketSink(s, rate),
+            paired=access is Access.PAIRED,
+            wire="protobuf",
+            client_id=request.query.get("client_id"),
+            address=limited,
         )
-        f = self.factory
-        session = RtviSession(
-            session_id,
-            ws,
-            lambda s: f.new_conversation(session_id, s.sink),
-            f.new_services,
-            f.bus,
-            protocol,
-            self.config.output_rate,
-            on_client_input=f.on_client_input,
+        link.name = session.session_id
+        log.info(
+            "session %s connected from %s (%s)", session.session_id, request.remote, access.value
         )
-        session.paired = access is Access.PAIRED
-        session.host.paired = session.paired
-        query_client = request.query.get("client_id")
-
-        def admit(ready: ClientReady) -> str | None:
-            why = self.slots.make_ready(session_id)
-            if why is None:
-                client_id = _client_id(ready.about.get("client_id")) or _client_id(query_client)
-                owner = f"client:{client_id}" if client_id else f"session:{session_id}"
-                f.bind_owner(session_id, owner)
-            return why
-
-        session.admit = admit
-        session.on_closing = lambda: self.slots.closed(session_id)
-        session.ready_timeout = self.config.ready_timeout_secs
-        self.sessions[session_id] = session
-        self.slots.connected(session_id)
-        log.info("session %s connected from %s (%s)", session_id, request.remote, access.value)
-        task = asyncio.current_task()
-        if task is not None:
-            self._session_tasks.add(task)
-        try:
-            await session.run()
-        finally:
-            self.sessions.pop(session_id, None)
-            self.slots.closed(session_id)
-            f.bind_owner(session_id, None)
-            if task is not None:
-                self._session_tasks.discard(task)
-            log.info("session %s closed", session_id)
+        await self.hub.run(session)
         return ws
 
 
@@ -329,11 +288,3 @@ def _with_pairing(page: str, token: str) -> str:
     if at < 0:
         at = page.find("</main>")
     return page if at < 0 else page[:at] + note + page[at:]
-
-
-_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-
-
-def _client_id(value: Any) -> str | None:
-    """A client's own stable id (it owns its timers across reconnects and restarts)."""
-    return value if isinstance(value, str) and _CLIENT_ID.fullmatch(value) else None

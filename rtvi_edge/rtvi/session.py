@@ -1,10 +1,12 @@
-"""One RTVI client connection: protocol core + conversation + services, over a WebSocket.
+"""One RTVI client connection: protocol core + conversation + services, over a `Link`.
 
-Three owned tasks: the receiver (audio goes straight into the conversation,
-requests to a queue), the request worker (one request at a time, in order,
-so a slow `update-config` never stalls the microphone), and the event
-forwarder (held until `bot-ready` has gone out: it must be the first message).
-All writes go through one writer task, in order.
+The same session serves every transport: a WebSocket (websocket.py: protobuf
+frames, audio inside them) and a WebRTC peer (webrtc/: JSON on a data channel,
+audio as RTP beside it). Three owned tasks: the receiver (audio goes straight
+into the conversation, requests to a queue), the request worker (one request at
+a time, in order, so a slow `update-config` never stalls the microphone), and
+the event forwarder (held until `bot-ready` has gone out: it must be the first
+message). All writes go through one writer task, in order.
 """
 
 from __future__ import annotations
@@ -12,62 +14,57 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
 
 import numpy as np
-from aiohttp import WSMsgType, web
 
 from rtvi_edge import events as ev
 from rtvi_edge.audio.pcm import resample
-from rtvi_edge.audio.sink import Pacer
+from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.errors import RtviEdgeError
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.rtvi import messages as m
-from rtvi_edge.rtvi.protocol import AudioIn, ProtocolState, RequestIn, RtviProtocol
+from rtvi_edge.rtvi.protocol import AudioIn, Outgoing, ProtocolState, RequestIn, RtviProtocol
 from rtvi_edge.services.conversation_services import ConversationServices
 
 log = logging.getLogger(__name__)
 
 WRITE_QUEUE_LIMIT = 512  # frames; a client this far behind is dropped
+INPUT_RATE = 16000  # what the conversation listens to
 
 
-class WebSocketSink:
-    """Bot audio to the client, paced in real time (the client never flushes its buffer)."""
+class Link(Protocol):
+    """What a session needs of its transport: RTVI messages in and out, and hanging up."""
 
-    def __init__(self, session: RtviSession, sample_rate: int) -> None:
-        self.sample_rate = sample_rate
-        self._session = session
-        self._pacer = Pacer(lead=0.08)
+    def incoming(self) -> AsyncIterator[bytes | str]:
+        """The client's messages; ends when the client is gone."""
+        ...
 
-    async def play(self, pcm: bytes) -> None:
-        await self._pacer.wait_turn(len(pcm) / 2 / self.sample_rate)
-        self._session.write(self._session.protocol.audio(pcm, self.sample_rate))
+    async def send(self, data: Outgoing) -> None:
+        """Raises ConnectionError when the client is gone."""
+        ...
 
-    def buffered(self) -> float:
-        return self._pacer.buffered()
-
-    async def discard(self) -> None:
-        self._pacer.reset()
+    async def close(self) -> None: ...
 
 
 class RtviSession:
     def __init__(
         self,
         session_id: str,
-        ws: web.WebSocketResponse,
+        link: Link,
         make_conversation: Callable[[RtviSession], Conversation],
         make_host: Callable[[Conversation, Callable[[], Awaitable[None]]], ConversationServices],
         bus: ev.EventBus,
         protocol: RtviProtocol,
-        output_rate: int,
+        make_sink: Callable[[RtviSession], AudioSink],
         on_client_input: Callable[[ev.ClientInput], Awaitable[Any]] | None = None,
     ) -> None:
         self.session_id = session_id
-        self.ws = ws
+        self.link = link
         self.bus = bus
         self.protocol = protocol
-        self.sink = WebSocketSink(self, output_rate)
+        self.sink = make_sink(self)
         # The application's hook for client input the device does not serve itself
         # (dtmf, ui-*, app-specific client-message types). Whatever it returns for a
         # client-message goes back as the server-response. Unset: the input is only
@@ -75,7 +72,7 @@ class RtviSession:
         self.on_client_input = on_client_input
         self.conversation = make_conversation(self)
         self.host = make_host(self.conversation, self.close)
-        self._write_q: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._write_q: asyncio.Queue[Outgoing | None] = asyncio.Queue()
         self._requests: asyncio.Queue[m.ClientMsg] = asyncio.Queue(maxsize=64)
         self._ready = asyncio.Event()
         self._closing = asyncio.Event()
@@ -86,7 +83,12 @@ class RtviSession:
         self.on_closing: Callable[[], None] = lambda: None
 
     # -- output -----------------------------------------------------------------
-    def write(self, data: bytes) -> None:
+    @property
+    def ready(self) -> bool:
+        """client-ready was answered: audio and events flow."""
+        return self._ready.is_set()
+
+    def write(self, data: Outgoing) -> None:
         if self._write_q.qsize() >= WRITE_QUEUE_LIMIT:
             log.warning("session %s: client is not reading; closing", self.session_id)
             self._closing.set()
@@ -100,7 +102,7 @@ class RtviSession:
     async def _writer(self) -> None:
         while (data := await self._write_q.get()) is not None:
             try:
-                await self.ws.send_bytes(data)
+                await self.link.send(data)
             except ConnectionError:
                 return  # the client went away; run() cleans up
 
@@ -150,7 +152,7 @@ class RtviSession:
                         "session %s: %s ended: %s", self.session_id, t.get_name(), t.exception()
                     )
             with contextlib.suppress(Exception):
-                await self.ws.close()
+                await self.link.close()
 
     async def _ready_deadline(self, secs: float) -> None:
         """A socket that never sends client-ready is closed; it never held a slot."""
@@ -172,31 +174,32 @@ class RtviSession:
 
     # -- input ------------------------------------------------------------------------
     async def _receiver(self) -> None:
-        async for msg in self.ws:
-            if msg.type == WSMsgType.BINARY or msg.type == WSMsgType.TEXT:
-                inbound = self.protocol.receive(msg.data)
-            elif msg.type == WSMsgType.ERROR:
-                log.info("session %s: websocket error %s", self.session_id, self.ws.exception())
-                break
-            else:
-                continue
-            for item in inbound:
-                if isinstance(item, AudioIn):
-                    if self._ready.is_set():  # nothing is served before client-ready
-                        self._audio(item)
-                elif isinstance(item, RequestIn):
-                    if (
-                        isinstance(item.message, m.ClientReady)
-                        or self.protocol.state is ProtocolState.READY
-                    ):
-                        self._enqueue(item.message)
-                    else:
-                        self.protocol.error_response(
-                            item.message.id, "send client-ready first; nothing is served before it"
-                        )
+        async for data in self.link.incoming():
+            inbound = self.protocol.receive(data)
+            try:
+                self._route(inbound)
+            except Exception:  # a bug while routing one message: never the session's end
+                log.exception("session %s: input could not be routed", self.session_id)
+                self.protocol.error_response("", "internal error while reading that message")
             self.flush()
             if self.protocol.state is ProtocolState.CLOSED:
                 break
+
+    def _route(self, inbound: list[AudioIn | RequestIn]) -> None:
+        for item in inbound:
+            if isinstance(item, AudioIn):
+                if self._ready.is_set():  # nothing is served before client-ready
+                    self._audio(item)
+            elif isinstance(item, RequestIn):
+                if (
+                    isinstance(item.message, m.ClientReady)
+                    or self.protocol.state is ProtocolState.READY
+                ):
+                    self._enqueue(item.message)
+                else:
+                    self.protocol.error_response(
+                        item.message.id, "send client-ready first; nothing is served before it"
+                    )
 
     def _audio(self, item: AudioIn) -> None:
         pcm = item.pcm
@@ -210,14 +213,15 @@ class RtviSession:
                 .astype(np.int16)
                 .tobytes()
             )
-        if item.sample_rate != 16000:
-            if not 8000 <= item.sample_rate <= 192000:
-                self.protocol.error_response(
-                    "", f"audio sample_rate {item.sample_rate} is not supported (send 16000)"
-                )
-                return
-            pcm = resample(pcm, item.sample_rate, 16000)
+        if item.sample_rate != INPUT_RATE:  # channels and rate were checked by the protocol
+            pcm = resample(pcm, item.sample_rate, INPUT_RATE)
         self.conversation.feed_audio(pcm)
+
+    def feed_audio(self, pcm: bytes) -> None:
+        """16 kHz mono s16le from a transport that carries audio beside the messages
+        (WebRTC's RTP track); nothing is heard before client-ready, as on a WebSocket."""
+        if self._ready.is_set() and not self._closing.is_set():
+            self.conversation.feed_audio(pcm)
 
     def _enqueue(self, msg: m.ClientMsg) -> None:
         if isinstance(msg, m.FunctionCallResult):

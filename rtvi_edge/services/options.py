@@ -3,19 +3,24 @@
 Scope is explicit per option: `session` options change one conversation (the
 RTVI client's own, or the local one from MQTT); `device` options change the
 shared engines for everyone and persist across restarts.
+
+Each option is a config field (`[service] name`, except the VAD's `params`): its
+choices and limits come from the config dataclasses (`config.choice`,
+`config.bounded`), never written here again, and `describe-config` shows them.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rtvi_edge.config import Config
+from rtvi_edge.config import Config, EchoGuard, choices_of, limits_of
 from rtvi_edge.errors import ServiceConfigError
 from rtvi_edge.pipeline.context import validate_messages
-from rtvi_edge.pipeline.settings import MAX_VOLUME, SessionSettings
+from rtvi_edge.pipeline.settings import SessionSettings
 from rtvi_edge.services.value_types import TypeName, type_ok
 
 Scope = Literal["session", "device"]
@@ -34,6 +39,7 @@ class OptionSpec:
     # device options: the config section/key they live in
     config_key: tuple[str, str] | None = None
     check: Callable[[Any], Any] | None = None  # returns the normalised value or raises
+    limits: dict[str, Any] = dataclasses.field(default_factory=dict)  # choices, min, max
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -41,16 +47,36 @@ class OptionSpec:
             "type": self.type,
             "scope": self.scope,
             "description": self.description,
+            **self.limits,
         }
 
 
-def _range(lo: float, hi: float) -> Callable[[Any], Any]:
+def _range(lo: float | None, hi: float | None) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
-        if not lo <= value <= hi:
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
             raise ServiceConfigError(f"must be between {lo} and {hi}")
         return value
 
     return check
+
+
+def _limits(section: str, key: str) -> dict[str, Any]:
+    """An option's choices or limits, as the config declares them."""
+    choices = choices_of(section, key)
+    if choices:
+        return {"choices": list(choices)}
+    lo, hi = limits_of(section, key)
+    return {k: v for k, v in (("min", lo), ("max", hi)) if v is not None}
+
+
+def _from_config(section: str, key: str) -> dict[str, Any]:
+    """`check` and `limits` for the option that is the config's `[section] key`."""
+    limits = _limits(section, key)
+    if "choices" in limits:
+        return {"check": _one_of(*limits["choices"]), "limits": limits}
+    if limits:
+        return {"check": _range(limits.get("min"), limits.get("max")), "limits": limits}
+    return {}
 
 
 def _one_of(*allowed: str) -> Callable[[Any], Any]:
@@ -62,13 +88,9 @@ def _one_of(*allowed: str) -> Callable[[Any], Any]:
     return check
 
 
-_VAD_KEYS = {
-    "threshold": (0.05, 0.99),
-    "confidence": (0.05, 0.99),
-    "start_secs": (0.0, 2.0),
-    "stop_secs": (0.1, 5.0),
-    "min_speech_secs": (0.0, 5.0),
-}
+_VAD_PARAMS = ("threshold", "start_secs", "stop_secs", "min_speech_secs")
+_VAD_KEYS = {key: limits_of("vad", key) for key in _VAD_PARAMS}
+_VAD_KEYS["confidence"] = _VAD_KEYS["threshold"]  # pipecat's name for the threshold
 
 
 def _check_vad_params(value: Any) -> Any:
@@ -76,6 +98,7 @@ def _check_vad_params(value: Any) -> Any:
         if key not in _VAD_KEYS:
             raise ServiceConfigError(f"unknown key {key!r} (known: {', '.join(sorted(_VAD_KEYS))})")
         lo, hi = _VAD_KEYS[key]
+        assert lo is not None and hi is not None
         if not type_ok("number", v) or not lo <= v <= hi:
             raise ServiceConfigError(f"{key} must be a number between {lo} and {hi}")
     return value
@@ -163,19 +186,18 @@ def _turn_options() -> list[OptionSpec]:
         ),
     ]
     numbers = {
-        "threshold": ("turn_threshold", 0.0, 1.0, "P(turn complete) that ends the turn"),
-        "hold_threshold": ("turn_hold_threshold", 0.0, 1.0, "below: wait up to max_secs"),
-        "stop_secs": ("turn_stop_secs", 0.05, 2.0, "silence before the turn model is asked"),
-        "unsure_secs": ("turn_unsure_secs", 0.05, 5.0, "silence that ends an unsure turn"),
-        "recheck_secs": ("turn_recheck_secs", 0.0, 2.0, "ask again this often (0 = once)"),
-        "max_secs": ("turn_max_secs", 0.2, 5.0, "the longest silence inside a turn"),
-        "grace_secs": ("turn_grace_secs", 0.0, 2.0, "a verdict on its way is waited this long"),
+        "threshold": "P(turn complete) that ends the turn",
+        "hold_threshold": "below: wait up to max_secs",
+        "stop_secs": "silence before the turn model is asked",
+        "unsure_secs": "silence that ends an unsure turn",
+        "recheck_secs": "ask again this often (0 = once)",
+        "max_secs": "the longest silence inside a turn",
+        "grace_secs": "a verdict on its way is waited this long",
     }
-    for name, (attr, lo, hi, what) in numbers.items():
-        get, put = _vad_param(attr)
-        opts.append(
-            OptionSpec("turn", name, "number", "session", what, get, put, check=_range(lo, hi))
-        )
+    for name, what in numbers.items():
+        get, put = _vad_param(f"turn_{name}")
+        limits = _from_config("turn", name)
+        opts.append(OptionSpec("turn", name, "number", "session", what, get, put, **limits))
     return opts
 
 
@@ -192,9 +214,7 @@ def _build_options() -> list[OptionSpec]:
             check=_check_vad_params,
         ),
     ]
-    for key, (lo, hi) in _VAD_KEYS.items():
-        if key == "confidence":
-            continue
+    for key in _VAD_PARAMS:
         get, put = _vad_param(key)
         opts.append(
             OptionSpec(
@@ -205,7 +225,7 @@ def _build_options() -> list[OptionSpec]:
                 f"VAD {key.replace('_', ' ')}",
                 get_session=get,
                 set_session=put,
-                check=_range(lo, hi),
+                **_from_config("vad", key),
             )
         )
     opts += _turn_options()
@@ -215,18 +235,18 @@ def _build_options() -> list[OptionSpec]:
             "engine",
             "string",
             "device",
-            "silero, webrtc or energy",
+            "the voice activity detector",
             config_key=("vad", "engine"),
-            check=_one_of("silero", "webrtc", "energy"),
+            **_from_config("vad", "engine"),
         ),
         OptionSpec(
             "stt",
             "engine",
             "string",
             "device",
-            "whisper, pocketsphinx, vosk, or a LAN server: wyoming, openai",
+            "speech-to-text on the device, or a LAN server (wyoming, openai)",
             config_key=("stt", "engine"),
-            check=_one_of("whisper", "pocketsphinx", "vosk", "wyoming", "openai"),
+            **_from_config("stt", "engine"),
         ),
         OptionSpec(
             "stt",
@@ -250,7 +270,7 @@ def _build_options() -> list[OptionSpec]:
             "number",
             "session",
             "how often interim transcripts are made while the user speaks",
-            check=_range(0.2, 10.0),
+            **_from_config("stt", "interim_secs"),
             **_session("interim_secs", float),
         ),
         OptionSpec(
@@ -293,7 +313,7 @@ def _build_options() -> list[OptionSpec]:
             "number",
             "session",
             "sampling temperature",
-            check=_range(0.0, 2.0),
+            **_from_config("llm", "temperature"),
             **_session("temperature", float),
         ),
         OptionSpec(
@@ -302,7 +322,7 @@ def _build_options() -> list[OptionSpec]:
             "number",
             "session",
             "nucleus sampling",
-            check=_range(0.0, 1.0),
+            **_from_config("llm", "top_p"),
             **_session("top_p", float),
         ),
         OptionSpec(
@@ -311,7 +331,7 @@ def _build_options() -> list[OptionSpec]:
             "integer",
             "session",
             "longest answer in tokens",
-            check=_range(8, 4096),
+            **_from_config("llm", "max_tokens"),
             **_session("max_tokens", int),
         ),
         OptionSpec(
@@ -328,7 +348,7 @@ def _build_options() -> list[OptionSpec]:
             "number",
             "session",
             "speaking rate, 1.0 = normal",
-            check=_range(0.25, 4.0),
+            **_from_config("tts", "speed"),
             **_session("tts_speed", float),
         ),
         OptionSpec(
@@ -336,8 +356,8 @@ def _build_options() -> list[OptionSpec]:
             "volume",
             "number",
             "session",
-            f"output gain 0.0-{MAX_VOLUME:.1f}",
-            check=_range(0.0, MAX_VOLUME),
+            "output gain (1.0 = as synthesised)",
+            **_from_config("audio", "volume"),
             **_session("volume", float),
         ),
         OptionSpec(
@@ -349,8 +369,8 @@ def _build_options() -> list[OptionSpec]:
             "string",
             "session",
             "half-duplex (ignore the mic while the bot speaks) or barge-in",
-            check=_one_of("half-duplex", "barge-in"),
-            **_session("echo_guard"),
+            **_from_config("audio", "echo_guard"),
+            **_session("echo_guard", EchoGuard),
         ),
     ]
     opts += _lan_server_options()
@@ -382,9 +402,9 @@ def _lan_server_options() -> list[OptionSpec]:
     """Switching to a LAN server and back at run time (docs/lan-server.md).
     api_key stays in the config file: options are readable by every client."""
     stages = {
-        "stt": (("whisper", "pocketsphinx", "vosk", "wyoming", "openai"), ("tcp", "http", "https")),
-        "llm": (("llama", "openai"), ("http", "https")),
-        "tts": (("piper", "wyoming", "openai"), ("tcp", "http", "https")),
+        "stt": (choices_of("stt", "engine"), ("tcp", "http", "https")),
+        "llm": (choices_of("llm", "engine"), ("http", "https")),
+        "tts": (choices_of("tts", "engine"), ("tcp", "http", "https")),
     }
     opts: list[OptionSpec] = [
         OptionSpec(
@@ -394,7 +414,7 @@ def _lan_server_options() -> list[OptionSpec]:
             "device",
             "llama (on the device) or openai (a LAN server, [llm] base_url)",
             config_key=("llm", "engine"),
-            check=_one_of("llama", "openai"),
+            **_from_config("llm", "engine"),
         ),
         OptionSpec(
             "tts",
@@ -403,7 +423,7 @@ def _lan_server_options() -> list[OptionSpec]:
             "device",
             "piper (on the device), or a LAN server: wyoming, openai",
             config_key=("tts", "engine"),
-            check=_one_of("piper", "wyoming", "openai"),
+            **_from_config("tts", "engine"),
         ),
     ]
     for stage, (engines, schemes) in stages.items():
@@ -469,3 +489,23 @@ def current_config(settings: SessionSettings, config: Config) -> list[dict[str, 
             options.append({"name": o.name, "value": value})
         out.append({"service": svc, "options": options})
     return out
+
+
+def session_changes(
+    current: SessionSettings, base: SessionSettings
+) -> list[tuple[OptionSpec, Any]]:
+    """The session options `current` holds apart from `base`: the session's own layer."""
+    changes = []
+    for o in OPTIONS:
+        if o.scope != "session" or o.get_session is None or o.type == "object":
+            continue  # (vad.params is the sum of its dotted parts, which are compared)
+        value = o.get_session(current)
+        if value != o.get_session(base):
+            changes.append((o, copy.deepcopy(value)))
+    return changes
+
+
+def apply_session(settings: SessionSettings, changes: list[tuple[OptionSpec, Any]]) -> None:
+    for option, value in changes:
+        assert option.set_session is not None
+        option.set_session(settings, value)

@@ -1,4 +1,4 @@
-"""The builtin tools: clock, timers, volume, stop, and devices over MQTT."""
+"""The builtin tools: clock, timers, volume, stop, calculator, and devices over MQTT."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rtvi_edge.config import ToolsConfig
 from rtvi_edge.errors import ConfigError
+from rtvi_edge.tools.calculator import calculator_tool
 from rtvi_edge.tools.numbers import parse_duration, say_duration
 from rtvi_edge.tools.registry import Tool
+from rtvi_edge.tools.senses import CLOCK, STOP, TIMER
 from rtvi_edge.tools.timers import TimerService
+from rtvi_edge.tools.trust import GUEST_REFUSAL
 
 
 @dataclass
@@ -30,6 +33,7 @@ class ToolContext:
     payload_off: str = "OFF"
     tz: dt.tzinfo | None = None
     muted_volume: list[float] = field(default_factory=list)
+    guest: Callable[[], bool] = lambda: False  # an unpaired client's session (tools/trust.py)
 
 
 def parse_devices(entries: tuple[str, ...]) -> dict[str, str]:
@@ -77,6 +81,7 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 keywords=("time", "clock", "date", "day", "o'clock"),
                 examples=("What time is it?", "What's the date?", "What day is it?"),
                 reply="It is {time} on {date}.",
+                sense=CLOCK,
             )
         )
 
@@ -130,6 +135,7 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 keywords=("timer", "alarm", "remind", "countdown", "wake", "minutes", "seconds"),
                 examples=("Set a timer for ten minutes", "Remind me in an hour"),
                 reply="Timer set for {spoken}.",
+                sense=TIMER,
                 llm_parameters={
                     "type": "object",
                     "properties": {"duration": {"type": "string", "description": "e.g. 5 minutes"}},
@@ -144,6 +150,7 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 keywords=("timer", "alarm", "cancel", "delete", "remove", "clear", "rid"),
                 examples=("Cancel the timer", "Delete my alarm", "Stop the timer"),
                 reply="Cancelled.",
+                sense=TIMER,
             ),
             Tool(
                 "list_timers",
@@ -152,6 +159,7 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 keywords=("timer", "timers", "left", "remaining"),
                 examples=("How much time is left on my timer?", "What timers are set?"),
                 reply="{summary}",
+                sense=TIMER,
             ),
         ]
 
@@ -232,13 +240,19 @@ def build_tools(ctx: ToolContext, cfg: ToolsConfig) -> list[Tool]:
                 keywords=("stop", "never", "nevermind", "quiet", "shush", "enough"),
                 examples=("Stop", "Stop talking", "Never mind", "Be quiet"),
                 reply="",
+                sense=STOP,
             )
         )
+
+    if "calculator" in enabled:
+        tools.append(calculator_tool())
 
     if "devices" in enabled and ctx.devices and ctx.publish is not None:
         publish = ctx.publish
 
         async def control_device(args: dict[str, Any]) -> dict[str, Any]:
+            if ctx.guest():  # the home is not a guest's to change
+                return {"error": GUEST_REFUSAL}
             name = " ".join(str(args["device"]).lower().split())
             topic = ctx.devices.get(name)
             if topic is None:

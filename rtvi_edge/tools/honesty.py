@@ -30,6 +30,12 @@ _STATE_WORDS = (
     r"ringing|recording|full|empty|done|ready|boiling|heating|cooking|playing|moving)"
 )
 _Q = r"(?:is|are|was|were|did|have|has|do|does)"
+# The thing a command is about: a few words that end the request, no second clause
+# ("turn off your brain and relax, that's my motto" commands no device).
+_THING = (
+    r"(?:(?!(?:and|but|because|so|then|your|his|her|their|i|i'm|that's|we|you|it)\b)"
+    r"[\w'-]+(?: |$)){1,8}"
+)
 _RULES: list[tuple[Need, re.Pattern[str]]] = [
     (
         "device_state",
@@ -49,8 +55,8 @@ _RULES: list[tuple[Need, re.Pattern[str]]] = [
     (
         "device_command",
         re.compile(
-            rf"^(?:turn|switch|shut|power|flip)(?: the| my)? (?:on|off|up|down)\b.*|"
-            rf"^(?:turn|switch|shut|power|flip) .*\b(?:on|off)\b$|"
+            rf"^(?:turn|switch|shut|power|flip)(?: the| my)? (?:on|off|up|down)(?: {_THING})?$|"
+            rf"^(?:turn|switch|shut|power|flip) {_THING}(?:on|off)$|"
             rf"^(?:open|close|lock|unlock|dim|brighten|arm|disarm|start|stop|run)"
             rf" (?:the |my |all the )?{_HOME}\b.*|"
             rf"^set the (?:thermostat|heating|temperature|lights?|fan)\b.*$"

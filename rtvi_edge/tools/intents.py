@@ -3,7 +3,8 @@
 Templates are data (`intents.toml`, extendable with `[tools] intents_file`).
 Slots: {duration} (spoken durations → seconds), {number}, {device} (the
 configured device names). A template must match the whole utterance, so
-"what time is it in Tokyo" is left to the LLM.
+"what time is it in Tokyo" is left to the LLM. After the templates, a request that is
+nothing but a sum or a unit conversion goes to the calculator (tools/calculator.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rtvi_edge.errors import ConfigError
+from rtvi_edge.tools import calculator
 from rtvi_edge.tools.numbers import NUMBER_RE, parse_duration, parse_number
 
 BUILTIN_FILE = Path(__file__).with_name("intents.toml")
@@ -62,7 +64,15 @@ NO_SUCH_DEVICE = Intent(
 UNREACHABLE_DEVICE = Intent(
     "unreachable_device", "", (), "Sorry, I can't reach the {device} from here: MQTT is off."
 )
-_ANY_DEVICE = r"(?:the )?(?P<device>[\w' .-]+?)"
+CALCULATE = Intent(calculator.NAME, calculator.NAME, (), "{answer}")
+# A device is named by a short noun phrase that ends the request: "turn off your brain
+# and relax" or "turn on the charm, I'm meeting my in-laws" name no device at all.
+_NOT_A_THING = (
+    r"(?:and|or|but|so|because|then|your|his|her|their|its|it|me|you|him|them|us|this|that|"
+    r"that's|i|i'm|i'll|we|we're|to|for|with|when|while|if|a bit|up|down)"
+)
+_THING_WORD = rf"(?!{_NOT_A_THING}\b)[\w'.-]+"
+_ANY_DEVICE = rf"(?:the |my |our )?(?P<device>{_THING_WORD}(?: {_THING_WORD}){{0,4}})"
 
 
 def normalize(text: str) -> str:
@@ -101,6 +111,7 @@ def load_intents(path: Path) -> list[Intent]:
 class IntentMatcher:
     def __init__(self, intents: list[Intent], devices: list[str], tools: set[str]) -> None:
         self.intents = [i for i in intents if i.tool in tools]
+        self._calculator = calculator.NAME in tools
         self._devices = set(devices)
         device_alt = "|".join(re.escape(d) for d in sorted(devices, key=len, reverse=True))
         self._compiled: list[tuple[Intent, re.Pattern[str]]] = []
@@ -134,6 +145,8 @@ class IntentMatcher:
                 for k, v in intent.args.items()
             }
             return IntentMatch(intent, args, slots)
+        if self._calculator and calculator.solve(text) is not None:
+            return IntentMatch(CALCULATE, {"expression": text}, {})
         return None
 
     @staticmethod

@@ -177,7 +177,7 @@ class ToolMatcher:
     """Scores the tools of one conversation; rebuild it when the tools change."""
 
     def __init__(self, tools: Iterable[Tool]) -> None:
-        self.profiles = [_profile(t) for t in tools]
+        self.profiles = [_profile(t) for t in tools if t.policy]
         df: dict[str, int] = {}
         for p in self.profiles:
             for s in p.stems:
@@ -206,7 +206,10 @@ class ToolMatcher:
         question = bool(_QUESTION.match(text.lower().strip()))
         said_weight = sum(self._weight(s, raw) for s in said)
         out = []
+        lowered = text.lower().replace("’", "'")
         for p in self.profiles:
+            if p.tool.sense is not None and not p.tool.sense.search(lowered):
+                continue  # the words, in another sense ("seven times eight")
             shared = said & p.stems
             if not shared & p.core:  # a description word alone ("open") is not enough
                 continue

@@ -41,6 +41,8 @@ _TENS = {
     "eighty": 80,
     "ninety": 90,
 }
+UNIT_WORDS = _UNITS  # "seven" → 7 (the calculator reads them too)
+TEN_WORDS = _TENS
 _SPECIAL = {"a": 1, "an": 1, "a couple of": 2, "a few": 3, "half an": 0.5, "half a": 0.5}
 UNIT_SECONDS = {"second": 1, "sec": 1, "minute": 60, "min": 60, "hour": 3600}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,11 @@ class Tool:
     # what a small model is asked to fill, when simpler than `parameters` (e.g. a duration
     # as the words said, parsed by the handler, instead of arithmetic into seconds)
     llm_parameters: dict[str, Any] | None = None
+    # what the request must be about for this tool to be meant (tools/senses.py), over the
+    # lower-cased request: "times" shares a stem with "time" but is no clock question
+    sense: re.Pattern[str] | None = None
+    # False: only its local intent calls it, never the word scorer (the calculator)
+    policy: bool = True
 
     def model_schema(self) -> dict[str, Any]:
         return self.llm_parameters or self.parameters

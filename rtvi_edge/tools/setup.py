@@ -17,6 +17,7 @@ from rtvi_edge.tools.intents import IntentMatcher, intents_for
 from rtvi_edge.tools.registry import ToolRegistry
 from rtvi_edge.tools.runner import ToolRunner
 from rtvi_edge.tools.timers import TimerService
+from rtvi_edge.tools.trust import Guests
 
 
 class SessionHandle(Protocol):
@@ -50,8 +51,10 @@ class ToolSetup:
         config: Config,
         timers: TimerService | None,
         publish: Callable[[str, str], bool] | None,
+        guests: Guests | None = None,
     ) -> None:
         cfg = config.tools
+        self.guests = guests or Guests()
         self.config = cfg
         self.timers = timers
         self.publish = publish
@@ -85,6 +88,7 @@ class ToolSetup:
             payload_on=self.config.device_payload_on,
             payload_off=self.config.device_payload_off,
             tz=self.tz,
+            guest=lambda: session is not None and session.session_id in self.guests,
         )
 
     def for_session(self, session: SessionHandle, client_functions: bool) -> SessionTools:

@@ -28,6 +28,8 @@ _VALUE = re.compile(
 )
 _TAIL = re.compile(r"\s+(?:to|on|onto|in|into|for|from)\s+(?:the|my|our|a)\b.*$", re.IGNORECASE)
 _SPAN_WORDS = ("a", "an", "the", "of", "and")
+# Arguments named for a unit of time take a spoken duration in that unit.
+_TIME_UNITS = {"minutes": 60, "mins": 60, "minute": 60, "hours": 3600, "hour": 3600}
 _PRONOUNS = frozenset(
     ["it", "them", "this", "that", "these", "those", "him", "her", "me", "us", "something"]
 )
@@ -60,6 +62,13 @@ def local_value(name: str, spec: dict[str, Any], text: str) -> Any:
     if name in ("duration",) and kind == "string":
         seconds = parse_duration(lowered)
         return text if seconds is not None else None
+    unit = _TIME_UNITS.get(name.lower())
+    if unit is not None and kind in ("number", "integer"):
+        # "minutes": "half an hour" is 30, "ten minutes" is 10
+        seconds = parse_duration(lowered)
+        if seconds is not None:
+            value = seconds / unit
+            return round(value) if kind == "integer" else value
     if kind in ("number", "integer"):
         found = numbers_in(lowered)
         if len(found) != 1:

@@ -4,7 +4,7 @@ word with its follow-up window, push-to-talk, and a sound device that fails."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,11 +16,12 @@ from rtvi_edge.audio.sink import NullSink
 from rtvi_edge.audio.supervisor import LocalAudioSupervisor
 from rtvi_edge.audio.wake import WakeWordDetector
 from rtvi_edge.audio.wav import read_wav
-from rtvi_edge.config import AudioConfig
+from rtvi_edge.config import AudioConfig, WakeMode
 from rtvi_edge.engines.hub import Engines
 from rtvi_edge.errors import AudioDeviceError
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.pipeline.wake_gate import WakeGate
+from tests.fakes import DyingMicrophone
 from tests.helpers import feed
 
 pytestmark = pytest.mark.integration
@@ -53,7 +54,7 @@ async def feed_wav(conv: Conversation, pcm: bytes, tail_secs: float = 1.0) -> No
 async def test_wake_word_then_question_then_follow_up(
     engines: Engines, speech: Callable[[str], Path]
 ) -> None:
-    gate = WakeGate("wake_word", listen_secs=6, follow_up_secs=6)
+    gate = WakeGate(WakeMode.WAKE_WORD, listen_secs=6, follow_up_secs=6)
     conv, sub = make(engines, NullSink(22050), False, gate, WakeWordDetector("okay_nabu"))
     question = read_wav(speech("What is the capital of France?"), 16000)
     # no wake word: ignored
@@ -81,7 +82,7 @@ async def test_wake_word_then_question_then_follow_up(
 
 
 async def test_push_to_talk(engines: Engines, speech: Callable[[str], Path]) -> None:
-    gate = WakeGate("push_to_talk", listen_secs=6, follow_up_secs=0)
+    gate = WakeGate(WakeMode.PUSH_TO_TALK, listen_secs=6, follow_up_secs=0)
     conv, sub = make(engines, NullSink(22050), False, gate)
     question = read_wav(speech("What is two plus two?"), 16000)
     await feed_wav(conv, question)
@@ -94,34 +95,18 @@ async def test_push_to_talk(engines: Engines, speech: Callable[[str], Path]) -> 
     await conv.close()
 
 
-class DyingSource:
-    def __init__(self, frames: int) -> None:
-        self.frames_left = frames
-        self.closed = False
-
-    async def frames(self) -> AsyncIterator[bytes]:
-        while self.frames_left > 0:
-            self.frames_left -= 1
-            await asyncio.sleep(0.001)
-            yield bytes(FRAME * 2)
-        raise AudioDeviceError("device unplugged (simulated)")
-
-    def close(self) -> None:
-        self.closed = True
-
-
 async def test_a_failing_device_is_reported_and_reopened(engines: Engines) -> None:
     conv, sub = make(engines, NullSink(22050), aec=False)
-    opened: list[DyingSource] = []
+    opened: list[DyingMicrophone] = []
     reopened = asyncio.Event()
 
-    def opener(cfg: AudioConfig) -> tuple[DyingSource, NullSink]:
+    def opener(cfg: AudioConfig) -> tuple[DyingMicrophone, NullSink]:
         if len(opened) == 1:
-            opened.append(DyingSource(0))
+            opened.append(DyingMicrophone(0, FRAME * 2, 0.001))
             raise AudioDeviceError("no such device (simulated)")
         if len(opened) == 2:
             reopened.set()  # attached as soon as this returns
-        source = DyingSource(20 if not opened else 10_000)
+        source = DyingMicrophone(20 if not opened else 10_000, FRAME * 2, 0.001)
         opened.append(source)
         return source, NullSink(22050)
 

@@ -35,10 +35,15 @@ LEAD_SECS = 4.0  # silence before the wake word: time for the client to connect 
 
 
 @asynccontextmanager
-async def media_server(files: dict[str, bytes]) -> AsyncIterator[str]:
-    """Home Assistant's media side (tts_proxy): serves WAVs on 127.0.0.1."""
+async def media_server(
+    files: dict[str, bytes], agents: list[str] | None = None
+) -> AsyncIterator[str]:
+    """Home Assistant's media side (tts_proxy): serves WAVs on 127.0.0.1; `agents` gets
+    each request's User-Agent (who fetched it)."""
 
     async def serve(request: web.Request) -> web.Response:
+        if agents is not None:
+            agents.append(request.headers.get("User-Agent", ""))
         body = files.get(request.match_info["name"])
         if body is None:
             raise web.HTTPNotFound()

@@ -5,6 +5,7 @@ mid-turn, the encrypted transport, and the zeroconf announcement. A real convers
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import socket
@@ -15,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aioesphomeapi import APIClient, InvalidEncryptionKeyAPIError
+from aioesphomeapi import (
+    APIClient,
+    EncryptionPlaintextAPIError,
+    InvalidEncryptionKeyAPIError,
+    RequiresEncryptionAPIError,
+)
 from aioesphomeapi.core import APIConnectionError
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
@@ -25,7 +31,7 @@ from rtvi_edge.audio.sink import NullSink
 from rtvi_edge.config import config_from_mapping
 from rtvi_edge.engines.hub import EngineHub, Engines
 from rtvi_edge.homeassistant import connection
-from rtvi_edge.homeassistant.framing import PlaintextCodec, encode_plaintext
+from rtvi_edge.homeassistant.framing import BAD_INDICATOR_REPLY, PlaintextCodec, encode_plaintext
 from rtvi_edge.homeassistant.messages import Message, decode, pb, type_of
 from rtvi_edge.homeassistant.satellite import RunState
 from rtvi_edge.homeassistant.server import HomeAssistantSatellite
@@ -87,14 +93,22 @@ class RawClient:
         await self.close()
         return True
 
+    async def reply_before_close(self, timeout: float = 10) -> bytes:
+        got = b""
+        async with asyncio.timeout(timeout):
+            while data := await self.reader.read(65536):
+                got += data
+        await self.close()
+        return got
+
     async def close(self) -> None:
         self.writer.close()
         with contextlib.suppress(ConnectionError):
             await self.writer.wait_closed()
 
 
-async def still_serves(port: int) -> None:
-    client = APIClient("127.0.0.1", port, None)
+async def still_serves(port: int, key: str | None = None) -> None:
+    client = APIClient("127.0.0.1", port, None, noise_psk=key)
     await client.connect(login=True)
     assert (await client.device_info()).name == "kitchen-voice"
     await client.disconnect()
@@ -144,7 +158,7 @@ async def test_bad_input_is_refused_clearly_and_the_server_keeps_serving(
 
         plaintext_to_noise = await RawClient.open(port)
         plaintext_to_noise.writer.write(b"\x01\x00\x00")
-        assert await plaintext_to_noise.closed_by_peer()
+        assert await plaintext_to_noise.reply_before_close() == BAD_INDICATOR_REPLY
         assert "speaks the encrypted (Noise) API" in caplog.text
 
         await still_serves(port)
@@ -188,6 +202,17 @@ async def test_a_client_that_vanishes_mid_turn_ends_the_turn(
         await still_serves(server.port)
 
 
+async def connect_fails(client: APIClient, expected: type[Exception]) -> Exception:
+    """The exact error aioesphomeapi raises (Home Assistant's config flow picks its
+    prompt by the class: a subclass or the base class would show another)."""
+    with pytest.raises(APIConnectionError) as caught:
+        await client.connect(login=True)
+    with contextlib.suppress(APIConnectionError):
+        await client.disconnect(force=True)
+    assert type(caught.value) is expected, repr(caught.value)
+    return caught.value
+
+
 async def test_encrypted_api(
     engines: Engines, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -200,19 +225,31 @@ async def test_encrypted_api(
         assert len(entities) == 2
         await client.disconnect()
 
-        wrong = APIClient(
-            "127.0.0.1", server.port, None, noise_psk="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
-        )
-        with pytest.raises(InvalidEncryptionKeyAPIError):
-            await wrong.connect(login=True)
+        # a wrong key: "invalid key" (HA: invalid_psk), and the device's name from its hello
+        # (HA's flow sends a zero key on purpose to learn it)
+        zero = base64.b64encode(bytes(32)).decode()
+        wrong = APIClient("127.0.0.1", server.port, None, noise_psk=zero)
+        refused = await connect_fails(wrong, InvalidEncryptionKeyAPIError)
+        assert getattr(refused, "received_name", None) == "kitchen-voice"
         assert "wrong encryption key" in caplog.text
 
+        # no key: ESPHome's handshake reject, which makes HA ask for the key
         plain = APIClient("127.0.0.1", server.port, None)
-        with pytest.raises(APIConnectionError):
-            await plain.connect(login=True)
-        with contextlib.suppress(APIConnectionError):
-            await plain.disconnect()
+        await connect_fails(plain, RequiresEncryptionAPIError)
         assert "speaks the plaintext API, but this device requires encryption" in caplog.text
+        await still_serves(server.port, KEY)
+
+
+async def test_a_key_given_to_a_plaintext_device_is_refused_as_esphome_does(
+    engines: Engines, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with serving(engines, tmp_path) as server:
+        keyed = APIClient("127.0.0.1", server.port, None, noise_psk=KEY)
+        await connect_fails(keyed, EncryptionPlaintextAPIError)
+        assert "speaks the encrypted (Noise) API, but this device has no encryption key" in (
+            caplog.text
+        )
+        await still_serves(server.port)
 
 
 async def test_zeroconf_announcement_is_seen_on_loopback(engines: Engines, tmp_path: Path) -> None:

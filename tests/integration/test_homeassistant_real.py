@@ -1,137 +1,286 @@
-"""A real Home Assistant (its ESPHome integration, as shipped) adds the device, and its
-entities drive it. Home Assistant needs Python 3.13+, so it runs in its own
-interpreter: set RTVI_EDGE_HA_PYTHON to a Python with `homeassistant` and the ESPHome
-integration's requirements installed (docs/homeassistant.md says how); skipped otherwise.
-The aioesphomeapi tests (test_homeassistant.py) do not need it."""
+"""A real Home Assistant (its ESPHome, Wyoming and Assist integrations, as shipped)
+finds the device, adds it — asking for the encryption key when the device has one —
+and drives it: what HA shows is read from its APIs, what the device plays from its
+speaker's WAV. HA's speech-to-text and text-to-speech here are the device's own, over
+Wyoming (HA has none of its own offline). HA runs in its own process from .ha-venv
+(scripts/setup-home-assistant; ha_instance.py); without one these tests skip saying why
+(under CI they fail). The aioesphomeapi tests (test_homeassistant*.py) do not need it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import shutil
-import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rtvi_edge import events as ev
-from rtvi_edge.audio.wav import read_wav
-from rtvi_edge.homeassistant.satellite import RunState
-from tests.integration.daemon_harness import running_daemon
-from tests.integration.test_hands_free import feed_wav
-from tests.integration.test_homeassistant import media_server, microphone, played, rms
+from rtvi_edge.audio import local as local_audio
+from tests.helpers import drain
+from tests.integration.ha_api import HomeAssistantApi
+from tests.integration.ha_instance import (
+    HomeAssistantProcess,
+    free_port,
+    require_home_assistant,
+)
+from tests.integration.ha_satellite import (
+    ScriptedMic,
+    add_by_address,
+    add_wyoming,
+    device,
+    finished_run,
+    flow_in_progress,
+    pipeline_fields,
+    plays,
+    run_speech,
+    runs,
+    satellite_of,
+    spoken_turn,
+    state_is,
+    use_pipeline,
+)
+from tests.integration.test_homeassistant import media_server, played
 
 pytestmark = pytest.mark.integration
-HA_PYTHON = os.environ.get("RTVI_EDGE_HA_PYTHON", "")
+KEY = "px7tsbK3C7bpXHr2OevEV2ZMg/FrNBw2+O2pNPbedtA="
+WRONG_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+WYOMING = {"enabled": True, "host": "127.0.0.1", "port": 0, "zeroconf": False}
+Mic = Callable[[], ScriptedMic]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@pytest.fixture(scope="module")
+def home_assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HomeAssistantProcess]:
+    ha = HomeAssistantProcess(require_home_assistant(), tmp_path_factory.mktemp("ha-config"))
+    try:
+        ha.start()
+        yield ha
+    finally:
+        ha.stop()
 
 
-@pytest.mark.skipif(not HA_PYTHON, reason="RTVI_EDGE_HA_PYTHON (a Home Assistant) is not set")
-async def test_real_home_assistant_adds_and_drives_the_device(
-    tmp_path: Path, speech: Callable[[str], Path]
+@pytest.fixture
+async def ha(home_assistant: HomeAssistantProcess) -> AsyncIterator[HomeAssistantApi]:
+    async with HomeAssistantApi.connect(
+        home_assistant.url, home_assistant.token, home_assistant.log_tail
+    ) as api:
+        try:
+            yield api
+        finally:  # each test adds its own device and pipeline; the next starts clean
+            for domain in ("esphome", "wyoming"):
+                await api.remove_entries(domain)
+            for pipeline in (await api.call("assist_pipeline/pipeline/list"))["pipelines"]:
+                if pipeline["name"].startswith("rtvi-edge"):
+                    await api.call("assist_pipeline/pipeline/delete", pipeline_id=pipeline["id"])
+
+
+@pytest.fixture
+def mic(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mic]:
+    ScriptedMic.made.clear()
+    monkeypatch.setattr(local_audio, "FileSource", ScriptedMic)
+    yield lambda: ScriptedMic.made[-1]
+
+
+# -- adding the device ---------------------------------------------------------------------
+async def test_an_encrypted_device_is_discovered_and_added_with_its_key(
+    ha: HomeAssistantApi, tmp_path: Path, mic: Any
 ) -> None:
-    mic = microphone(tmp_path / "mic.wav")  # silence: HA drives everything here
-    out = tmp_path / "speaker.wav"
-    announcement = {"dinner.wav": speech("Dinner is ready.").read_bytes()}
-    async with (
-        media_server(announcement) as base,
-        running_daemon(
-            tmp_path / "state",
-            audio={"backend": "file", "input_file": str(mic), "output_file": str(out)},
-            wake={"mode": "wake_word", "model": "alexa"},
-            homeassistant={
-                "satellite": True,
-                "host": "127.0.0.1",
-                "port": 0,
-                "zeroconf": False,
-                "timer_ring_secs": 1.0,
-            },
-        ) as daemon,
-    ):
-        sub = daemon.bus.subscribe()
-        (tmp_path / "ha").mkdir()
-        driver = Path(__file__).with_name("ha_driver.py")
-        args = [str(daemon.homeassistant.port), str(tmp_path / "ha"), str(free_port())]
-        if shutil.which("ffmpeg"):  # HA converts announcements with it
-            args.append(f"{base}/api/tts_proxy/dinner.wav")
-        proc = await asyncio.create_subprocess_exec(
-            HA_PYTHON, str(driver), *args, stdout=asyncio.subprocess.PIPE
+    mac = "02:00:00:00:27:01"
+    async with device(tmp_path, mac, encryption_key=KEY, zeroconf=True) as daemon:
+        # HA sees the _esphomelib._tcp announcement (on 127.0.0.1) and offers the device
+        flow = await flow_in_progress(ha, "zeroconf", mac)
+        assert flow["step_id"] == "discovery_confirm"
+        assert (
+            flow["context"]["title_placeholders"]["name"]
+            == daemon.homeassistant.identity.friendly_name
         )
-        stdout, _ = await asyncio.wait_for(proc.communicate(), 300)
-        lines = [x for x in stdout.decode().splitlines() if x.startswith("RESULT ")]
-        assert lines, stdout.decode()[-2000:]
-        seen = json.loads(lines[-1].removeprefix("RESULT "))
-        assert seen["flow"].endswith("create_entry")
-        kinds = {e.split(".")[0] for e in seen["states"]}
-        assert {"assist_satellite", "media_player", "switch", "select"} <= kinds
-        assert seen["satellite_features"] == 3  # announce and start_conversation
-        assert {"Alexa", "Okay Nabu", "Hey Jarvis", "Hey Mycroft"} <= set(seen["wake_words"])
-        mac = daemon.homeassistant.identity.mac
-        assert ["mac", mac] in seen["device"]["connections"]
-        assert daemon.local is not None and daemon.local.settings.muted
-        assert abs(daemon.local.settings.volume - 0.4) < 0.01
-        assert daemon.local.hands_free.wake_detector is not None
-        assert "jarvis" in daemon.local.hands_free.wake_detector.name.lower()
-        ring = played(out)
-        assert rms(ring) > 300  # HA's timer rang on the device
-        if len(args) > 3:  # and the announcement played after it (the ring is ~1 s)
-            assert seen.get("announced")
-            assert len(ring) > (1.0 + 0.7) * 22050, len(ring) / 22050
-        fired = []
-        while not sub.queue.empty():
-            event = sub.queue.get_nowait()
-            if isinstance(event, ev.TimerEvent) and event.action == "fired":
-                fired.append(event)
-        assert fired
+        # "Add": the announcement says it is encrypted, so HA asks for the key
+        step = await ha.flow_step(flow["flow_id"], {})
+        assert (step["type"], step["step_id"]) == ("form", "encryption_key")
+        step = await ha.flow_step(flow["flow_id"], {"noise_psk": WRONG_KEY})
+        assert step["step_id"] == "encryption_key" and step["errors"] == {"base": "invalid_psk"}
+        step = await ha.flow_step(flow["flow_id"], {"noise_psk": KEY})
+        assert step["type"] == "create_entry", step
+        await satellite_of(ha, mac)  # HA connected over the encrypted API
 
 
-@pytest.mark.skipif(not HA_PYTHON, reason="RTVI_EDGE_HA_PYTHON (a Home Assistant) is not set")
-async def test_real_home_assistant_takes_a_handed_over_turn(
-    tmp_path: Path, speech: Callable[[str], Path]
+async def test_an_encrypted_device_added_by_hand_asks_for_its_key(
+    ha: HomeAssistantApi, tmp_path: Path, mic: Any
 ) -> None:
-    # local-first: "turn off the kitchen light" is no local intent, so its audio goes to
-    # HA's Assist pipeline, which accepts the run and the audio. This HA has no
-    # speech-to-text engine, so its pipeline never starts and says nothing: the device
-    # says so and gets back to idle.
-    async with running_daemon(
-        tmp_path / "state",
-        homeassistant={"satellite": True, "host": "127.0.0.1", "port": 0, "zeroconf": False},
-    ) as daemon:
-        assert daemon.local is not None
-        sat = daemon.homeassistant.satellite
+    # The defect of issue 27: HA said "Can't connect" instead of asking for the key.
+    mac = "02:00:00:00:27:02"
+    async with device(tmp_path, mac, encryption_key=KEY) as daemon:
+        flow = await ha.flow("esphome")
+        assert flow["step_id"] == "user"
+        step = await ha.flow_step(
+            flow["flow_id"], {"host": "127.0.0.1", "port": daemon.homeassistant.port}
+        )
+        assert (step["type"], step["step_id"]) == ("form", "encryption_key"), step
+        # HA learnt the device's name from the handshake's hello (a zero key, refused)
+        assert step["description_placeholders"]["name"] == daemon.homeassistant.identity.name
+        step = await ha.flow_step(flow["flow_id"], {"noise_psk": WRONG_KEY})
+        assert step["errors"] == {"base": "invalid_psk"}
+        step = await ha.flow_step(flow["flow_id"], {"noise_psk": KEY})
+        assert step["type"] == "create_entry", step
+        await satellite_of(ha, mac)
+
+
+async def test_home_assistant_reauthenticates_when_the_device_gains_or_drops_its_key(
+    ha: HomeAssistantApi, tmp_path: Path, mic: Any
+) -> None:
+    # The same device (MAC, address) restarted with another [homeassistant] encryption_key:
+    # HA's reconnection fails with the error real ESPHome gives, and HA asks again.
+    mac, port = "02:00:00:00:27:06", free_port()
+    async with device(tmp_path, mac, port=port) as daemon:
+        await add_by_address(ha, daemon.homeassistant.port, mac)
+    async with device(tmp_path, mac, port=port, encryption_key=KEY):
+        flow = await flow_in_progress(ha, "reauth", mac, timeout=120)
+        assert flow["step_id"] == "reauth_confirm"  # "enter the encryption key"
+        step = await ha.flow_step(flow["flow_id"], {"noise_psk": WRONG_KEY})
+        assert step["errors"] == {"base": "invalid_psk"}
+        step = await ha.flow_step(flow["flow_id"], {"noise_psk": KEY})
+        assert (step["type"], step["reason"]) == ("abort", "reauth_successful"), step
+        await satellite_of(ha, mac)
+    async with device(tmp_path, mac, port=port):
+        flow = await flow_in_progress(ha, "reauth", mac, timeout=120)
+        assert flow["step_id"] == "reauth_encryption_removed_confirm"
+        step = await ha.flow_step(flow["flow_id"], {})
+        assert (step["type"], step["reason"]) == ("abort", "reauth_successful"), step
+        await satellite_of(ha, mac)
+
+
+# -- driving it ----------------------------------------------------------------------------
+async def test_home_assistant_announces_plays_media_and_sets_the_devices_entities(
+    ha: HomeAssistantApi, tmp_path: Path, mic: Mic, speech: Callable[[str], Path]
+) -> None:
+    mac = "02:00:00:00:27:03"
+    speaker = tmp_path / "speaker.wav"
+    chime = {"dinner.wav": speech("Dinner is ready.").read_bytes()}
+    fetched_by: list[str] = []
+    async with (
+        media_server(chime, fetched_by) as media,
+        device(tmp_path, mac, wyoming=WYOMING) as daemon,
+    ):
+        sat = await add_by_address(ha, daemon.homeassistant.port, mac)
+        states = await ha.states()
+        assert states[sat]["attributes"]["supported_features"] == 3  # announce, start_conversation
+        kinds = {e.split(".")[0] for e in await ha.entities_of("", mac)}
+        assert {"assist_satellite", "media_player", "switch", "select"} <= kinds
+        devices = await ha.call("config/device_registry/list")
+        assert any(["mac", mac] in d["connections"] for d in devices)
+        engines = await add_wyoming(ha, daemon.wyoming.port)
+        await use_pipeline(ha, mac, "conversation.home_assistant", engines)
+
+        # announce: a text (spoken by the pipeline's TTS), then a media URL (HA converts
+        # it with ffmpeg for the device)
+        start = len(played(speaker))
+        await ha.service("assist_satellite", "announce", entity_id=sat,
+                         message="The laundry is done.", preannounce=False)  # fmt: skip
+        start = await plays(ha, speaker, start, 1.0)
+        url = f"{media}/api/tts_proxy/dinner.wav"
+        await ha.service("assist_satellite", "announce", entity_id=sat, media_id=url,
+                         preannounce=False)  # fmt: skip
+        start = await plays(ha, speaker, start, 0.7)
+        assert any(a.startswith("Lavf") for a in fetched_by), fetched_by  # HA's ffmpeg
+        # play_media on the device's media player
+        (player,) = await ha.entities_of("media_player", mac)
+        await ha.service("media_player", "play_media", entity_id=player,
+                         media_content_id=url, media_content_type="music")  # fmt: skip
+        await plays(ha, speaker, start, 0.7)
+
+        # the device's own entities, set in HA
+        switch = next(s for s in await ha.entities_of("switch", mac) if "mute" in s)
+        await ha.service("switch", "turn_on", entity_id=switch)
+        await ha.service("media_player", "volume_set", entity_id=player, volume_level=0.4)
+        states = await ha.states()
+        wake = next(
+            s
+            for s in await ha.entities_of("select", mac)
+            if "Alexa" in states[s]["attributes"].get("options", [])
+        )
+        jarvis = next(o for o in states[wake]["attributes"]["options"] if "jarvis" in o.lower())
+        await ha.service("select", "select_option", entity_id=wake, option=jarvis)
+        local = daemon.local
+        assert local is not None
+        await ha.wait_for(
+            "mute, volume and wake word on the device",
+            lambda: (
+                local.settings.muted
+                and abs(local.settings.volume - 0.4) < 0.01
+                and local.hands_free.wake_detector is not None
+                and "jarvis" in local.hands_free.wake_detector.name.lower()
+            ),
+            30,
+        )
+
+
+async def test_spoken_turns_a_voice_timer_and_start_conversation_through_home_assistant(
+    ha: HomeAssistantApi, tmp_path: Path, mic: Mic, speech: Callable[[str], Path]
+) -> None:
+    # [homeassistant] pipeline = "homeassistant": after the wake word, HA's pipeline
+    mac = "02:00:00:00:27:04"
+    speaker = tmp_path / "speaker.wav"
+    options = {"pipeline": "homeassistant", "timer_ring_secs": 1.0, "wyoming": WYOMING}
+    async with device(tmp_path, mac, **options) as daemon:
         sub = daemon.bus.subscribe()
-        (tmp_path / "ha").mkdir()
-        driver = Path(__file__).with_name("ha_driver.py")
-        args = [str(daemon.homeassistant.port), str(tmp_path / "ha"), str(free_port()), "wait"]
-        proc = await asyncio.create_subprocess_exec(
-            HA_PYTHON, str(driver), *args,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        sat = await add_by_address(ha, daemon.homeassistant.port, mac)
+        engines = await add_wyoming(ha, daemon.wyoming.port)
+        pipeline = await use_pipeline(ha, mac, "conversation.home_assistant", engines)
+        turn = (ha, mic(), speaker, speech, pipeline["id"])
+
+        # wake word on the device → HA's STT → HA's intent → HA's TTS, played on the device
+        run, _ = await spoken_turn(*turn, "What time is it?", "conversation.home_assistant")
+        assert run["intent-end"]["intent_output"]["response"]["response_type"] == "action_done"
+
+        # a timer set by voice through HA rings on the device
+        await spoken_turn(*turn, "Set a timer for 5 seconds.", "conversation.home_assistant")
+        rang_from: list[int] = []
+
+        def fired() -> bool:
+            if any(isinstance(e, ev.TimerEvent) and e.action == "fired" for e in drain(sub)):
+                rang_from.append(len(played(speaker)))
+            return bool(rang_from)
+
+        await ha.wait_for("the timer to fire on the device", fired, 60)
+        await plays(ha, speaker, rang_from[0], 0.5)  # its ring
+
+        # start_conversation (HA's own agent refuses it): the device's agent, over Wyoming
+        fields = pipeline_fields(pipeline["name"], engines["conversation"], engines)
+        await ha.call("assist_pipeline/pipeline/update", pipeline_id=pipeline["id"], **fields)
+        before = await runs(ha, pipeline["id"])
+        start = len(played(speaker))
+        ask = asyncio.create_task(
+            ha.service("assist_satellite", "start_conversation", entity_id=sat,
+                       start_message="What do you want to know?", preannounce=False)
         )  # fmt: skip
-        assert proc.stdout is not None and proc.stdin is not None
-        async with asyncio.timeout(180):
-            while (line := await proc.stdout.readline()) and line.strip() != b"READY":
-                pass
-        assert sat.link is not None
-        await feed_wav(daemon.local, read_wav(speech("Turn off the kitchen light"), 16000))
-        async with asyncio.timeout(60):
-            while sat.state is not RunState.WAITING:  # HA accepted the run; audio sent
-                await asyncio.sleep(0.05)
-        async with asyncio.timeout(60):
-            while True:
-                event = await sub.get()
-                if isinstance(event, ev.ErrorEvent) and "did not start" in event.message:
-                    break
-        async with asyncio.timeout(30):
-            while sat.state is not RunState.IDLE or daemon.local.state != "idle":
-                await asyncio.sleep(0.05)
-        assert sat.link is not None  # HA is still there
-        proc.stdin.write(b"done\n")
-        await proc.stdin.drain()
-        await asyncio.wait_for(proc.communicate(), 120)
+        start = await plays(ha, speaker, start, 0.7)  # the question
+        await ha.wait_for("the device to listen", lambda: state_is(ha, sat, "listening"), 60)
+        mic().say(speech("What time is it?"))
+        run = await finished_run(ha, pipeline["id"], before)
+        assert run["intent-start"]["engine"] == engines["conversation"]
+        assert run_speech(run)
+        await plays(ha, speaker, start, 0.5)  # the answer
+        await ask
+
+
+async def test_home_assistant_takes_a_turn_handed_over_in_local_first(
+    ha: HomeAssistantApi, tmp_path: Path, mic: Mic, speech: Callable[[str], Path]
+) -> None:
+    # local-first: "turn off the kitchen light" is no local intent, so the audio already
+    # heard goes to HA's pipeline, whose intent answers (no such light here: HA says so),
+    # and the answer plays on the device.
+    mac = "02:00:00:00:27:05"
+    speaker = tmp_path / "speaker.wav"
+    async with device(tmp_path, mac, pipeline="local-first", wyoming=WYOMING) as daemon:
+        await add_by_address(ha, daemon.homeassistant.port, mac)
+        engines = await add_wyoming(ha, daemon.wyoming.port)
+        pipeline = await use_pipeline(ha, mac, "conversation.home_assistant", engines)
+        before = await runs(ha, pipeline["id"])
+        start = len(played(speaker))
+        mic().say(speech("Alexa"), 0.3)
+        mic().say(speech("Turn off the kitchen light."))
+        run = await finished_run(ha, pipeline["id"], before)
+        assert "kitchen" in run["stt-end"]["stt_output"]["text"].lower()
+        assert run_speech(run)
+        await plays(ha, speaker, start, 0.5)

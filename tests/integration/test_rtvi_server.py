@@ -46,12 +46,8 @@ async def test_text_turn_streams_events_and_paced_audio(tmp_path: Path) -> None:
             "bot-tts-text",
         ]:
             assert expected in types, types
-        samples = sum(n for _, n in audio)
-        duration = samples / 24000
-        spread = audio[-1][0] - audio[0][0]
-        assert duration > 0.3
-        # Paced in real time: the audio arrives over (almost) its own duration.
-        assert spread >= duration - 0.3, (spread, duration)
+        assert sum(n for _, n in audio) / 24000 > 0.3  # the answer was spoken
+        # (that it is paced in real time is tests/unit/test_pacer.py's, on a fake clock)
         # 40 ms chunks (a sentence's last one may be shorter)
         assert all(n <= 960 for _, n in audio)
         assert sum(n == 960 for _, n in audio) >= 0.8 * len(audio)

@@ -109,15 +109,11 @@ async def test_a_finished_question_is_answered_without_waiting_out_the_silence(
     assert run.ok, run.failure()
     speak_done = next(s for s in run.steps() if s["do"] == "speak")
     final = [t for t in run.of("userTranscript") if t["data"]["final"]]
-    assert final and final[0]["t"] < speak_done["t"], "the turn ended inside the silence"
+    # the turn ended while the client was still sending the long silence (an order of
+    # events; how long endpointing takes is the bench's: scripts/bench --turn-only)
+    assert final and final[0]["t"] < speak_done["t"], "the turn ended only after the silence"
     metrics = [m for m in run.messages("metrics") if m["data"].get("processing")]
-    endpointing = [
-        p["value"]
-        for m in metrics
-        for p in m["data"]["processing"]
-        if p["processor"] == "endpointing"
-    ]
-    assert endpointing and endpointing[0] < turn["max_secs"]  # not the long allowance
+    assert any(p["processor"] == "endpointing" for m in metrics for p in m["data"]["processing"])
 
 
 async def test_the_same_sentence_after_different_lead_ins_gives_the_same_transcript(

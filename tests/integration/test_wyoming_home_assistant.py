@@ -11,32 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.integration.daemon_harness import running_daemon
+from tests.integration.ha_instance import require_home_assistant
 
-ROOT = Path(__file__).parents[2]
 DRIVER = Path(__file__).with_name("ha_wyoming_driver.py")
 
 pytestmark = pytest.mark.integration
 
 
-def home_assistant_python() -> Path | None:
-    explicit = os.environ.get("RTVI_EDGE_HA_PYTHON")
-    candidate = Path(explicit) if explicit else ROOT / ".ha-venv" / "bin" / "python"
-    return candidate if candidate.is_file() else None
-
-
 async def test_home_assistant_uses_every_wyoming_service(
     tmp_path: Path, speech: Callable[[str], Path]
 ) -> None:
-    python = home_assistant_python()
-    if python is None:
-        pytest.skip("no Home Assistant environment: run scripts/setup-home-assistant")
+    python = require_home_assistant()  # skips (fails under CI) saying why
     speech_wav, wake_wav = speech("what is the weather like today"), speech("alexa")
     wyoming = {"enabled": True, "host": "127.0.0.1", "port": 0, "zeroconf": False}
     async with running_daemon(tmp_path, rtvi={"enabled": False}, wyoming=wyoming) as daemon:

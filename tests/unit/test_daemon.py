@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -17,7 +16,7 @@ from rtvi_edge.config import AudioConfig, load_config
 from rtvi_edge.daemon import Daemon
 from rtvi_edge.errors import AudioDeviceError
 from rtvi_edge.local_control import LocalControl
-from tests.fakes import fake_engines, silence
+from tests.fakes import DyingMicrophone, fake_engines
 from tests.helpers import next_event
 from tests.integration.daemon_harness import (
     RecordingNotifier,
@@ -96,35 +95,19 @@ class FakeMicUser:
         self.sink = sink
 
 
-class Source:
-    def __init__(self, frames: int) -> None:
-        self.frames_left = frames
-        self.closed = False
-
-    async def frames(self) -> AsyncIterator[bytes]:
-        while self.frames_left > 0:
-            self.frames_left -= 1
-            await asyncio.sleep(0)
-            yield silence(0.032)
-        raise AudioDeviceError("device unplugged (simulated)")
-
-    def close(self) -> None:
-        self.closed = True
-
-
 async def test_the_supervisor_reports_a_failing_device_once_and_reopens_it() -> None:
     user = FakeMicUser()
     sub = user.bus.subscribe()
-    opened: list[Source] = []
+    opened: list[DyingMicrophone] = []
     reconnected = asyncio.Event()
 
-    def opener(cfg: AudioConfig) -> tuple[Source, NullSink]:
+    def opener(cfg: AudioConfig) -> tuple[DyingMicrophone, NullSink]:
         if len(opened) == 1:
-            opened.append(Source(0))
+            opened.append(DyingMicrophone(0, 1024))
             raise AudioDeviceError("no such device (simulated)")
         if len(opened) == 2:
             reconnected.set()
-        source = Source(5 if not opened else 10_000)
+        source = DyingMicrophone(5 if not opened else 10_000, 1024)
         opened.append(source)
         return source, NullSink(16000)
 
@@ -154,10 +137,13 @@ async def test_reload_updates_the_local_conversation_and_a_bad_file_changes_noth
     await daemon.start()
     try:
         assert daemon.local is not None and daemon.local.settings.system_prompt == "Be brief."
+        daemon.local.set_muted(True)  # as MQTT or Home Assistant would, at run time
+        daemon.local.set_volume(0.4)
         cfg.write_text(base + '[llm]\nsystem_prompt = "Be kind."\n')
         await daemon.reload()
         assert daemon.local.settings.system_prompt == "Be kind."
         assert daemon.local.context.system_prompt == "Be kind."
+        assert daemon.local.muted and daemon.local.volume == 0.4  # the file went under them
         cfg.write_text(base + "[vad]\nstop_secs = 99\n")
         await daemon.reload()
         assert daemon.local.settings.system_prompt == "Be kind."

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,42 +17,15 @@ from rtvi_edge.engines.backends import BackendHealth, BackendMonitor, BackendSta
 from rtvi_edge.engines.base import GenerationParams, GenerationStats
 from rtvi_edge.engines.failover import Backend, FailoverLlm, FailoverStt, FailoverTts
 from rtvi_edge.errors import ConfigError, EngineError
+from tests.fakes import FakeLlm
 
 
-class FakeLlm:
-    def __init__(self, name: str, answer: str = "hello there", delay: float = 0.0) -> None:
-        self.name = name
-        self.model_name = f"model-{name}"
-        self.answer = answer
-        self.delay = delay
-        self.fail: str = ""
-        self.fail_after = -1  # pieces before failing mid-answer
-        self.calls = 0
-        self.healthy = True
-
-    def stream_chat(
-        self,
-        messages: list[dict[str, Any]],
-        params: GenerationParams,
-        cancel: threading.Event,
-        stats: GenerationStats,
-    ) -> Iterator[str]:
-        self.calls += 1
-        if self.fail and self.fail_after < 0:
-            raise EngineError(self.fail)
-        time.sleep(self.delay)
-        for i, word in enumerate(self.answer.split()):
-            if i == self.fail_after:
-                raise EngineError(self.fail)
-            stats.completion_tokens += 1
-            yield word + " "
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split()) * (2 if self.name == "remote" else 1)
-
-    def probe(self) -> None:
-        if not self.healthy:
-            raise EngineError(f"{self.name} still down")
+def backend(name: str, answer: str = "hello there", delay: float = 0.0) -> FakeLlm:
+    """A backend of the chain; the server counts tokens twice as fine as the device."""
+    fake = FakeLlm(lambda _m: answer, name=name, delay=delay)
+    fake.model_name = f"model-{name}"
+    fake.tokens_per_word = 2 if name == "remote" else 1
+    return fake
 
 
 def chain(*engines: FakeLlm, budget: float = 5.0) -> tuple[FailoverLlm, BackendMonitor, list[Any]]:
@@ -83,14 +55,14 @@ def test_backoff_doubles_and_resets() -> None:
 
 
 def test_the_first_backend_answers_when_it_is_up() -> None:
-    remote, local = FakeLlm("remote", "from the server"), FakeLlm("llama", "from the device")
+    remote, local = backend("remote", "from the server"), backend("llama", "from the device")
     llm, _monitor, seen = chain(remote, local)
     assert answer(llm) == "from the server"
-    assert local.calls == 0 and seen == [] and llm.model_name == "model-remote"
+    assert not local.calls and seen == [] and llm.model_name == "model-remote"
 
 
 def test_an_error_falls_over_and_the_down_server_is_skipped_until_it_is_back() -> None:
-    remote, local = FakeLlm("remote", "from the server"), FakeLlm("llama", "from the device")
+    remote, local = backend("remote", "from the server"), backend("llama", "from the device")
     remote.fail = "[llm] base_url = 'http://x/v1': connection refused"
     llm, monitor, seen = chain(remote, local)
     assert answer(llm) == "from the device"
@@ -98,7 +70,7 @@ def test_an_error_falls_over_and_the_down_server_is_skipped_until_it_is_back() -
     assert "[llm] base_url" in seen[0].reason
     assert llm.model_name == "model-llama"
     # Down: the next turn does not wait for it.
-    assert answer(llm) == "from the device" and remote.calls == 1
+    assert answer(llm) == "from the device" and len(remote.calls) == 1
     snap = monitor.snapshot()["llm"]
     assert snap[0]["state"] == "down" and "[llm] base_url" in snap[0]["error"]
     # The background probe finds it back once its retry time has come.
@@ -117,25 +89,26 @@ def test_an_error_falls_over_and_the_down_server_is_skipped_until_it_is_back() -
 
 
 def test_a_slow_first_token_goes_to_the_next_backend() -> None:
-    remote = FakeLlm("remote", "late answer", delay=1.0)
-    local = FakeLlm("llama", "quick answer")
+    remote = backend("remote", "late answer", delay=1.0)
+    local = backend("llama", "quick answer")
     llm, _monitor, seen = chain(remote, local, budget=0.2)
     assert answer(llm) == "quick answer"
     assert seen[0].kind == "slow" and "0.2" in seen[0].reason
 
 
 def test_a_server_dying_mid_answer_hands_over_to_the_local_engine() -> None:
-    remote = FakeLlm("remote", "one two three four")
+    remote = backend("remote", "one two three four")
     remote.fail, remote.fail_after = "broke off", 2
-    local = FakeLlm("llama", "local answer")
+    local = backend("llama", "local answer")
     llm, _monitor, seen = chain(remote, local)
-    assert answer(llm) == "one two local answer"
+    said = answer(llm)  # the server's start, then the device's whole answer
+    assert said.startswith("one two") and said.endswith("local answer")
     assert seen[0].kind == "error" and seen[0].fallback == "llama"
 
 
 def test_the_last_backend_has_no_budget_and_its_error_is_raised() -> None:
-    local = FakeLlm("llama", "slow but sure", delay=0.3)
-    llm, _m, _s = chain(FakeLlm("remote", "x"), local, budget=0.05)
+    local = backend("llama", "slow but sure", delay=0.3)
+    llm, _m, _s = chain(backend("remote", "x"), local, budget=0.05)
     llm.backends[0].engine.fail = "down"  # type: ignore[attr-defined]
     assert answer(llm) == "slow but sure"
     local.fail = "the local model broke"
@@ -144,7 +117,7 @@ def test_the_last_backend_has_no_budget_and_its_error_is_raised() -> None:
 
 
 def test_token_counts_take_the_largest() -> None:
-    llm, _m, _s = chain(FakeLlm("remote"), FakeLlm("llama"))
+    llm, _m, _s = chain(backend("remote"), backend("llama"))
     assert llm.count_tokens("a b c") == 6
 
 

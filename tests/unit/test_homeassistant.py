@@ -15,7 +15,12 @@ import pytest
 from aioesphomeapi.noise import NoiseHandshake
 
 from rtvi_edge.errors import ConfigError, ProtocolError
-from rtvi_edge.homeassistant.framing import Frame, PlaintextCodec, encode_plaintext
+from rtvi_edge.homeassistant.framing import (
+    BAD_INDICATOR_REPLY,
+    Frame,
+    PlaintextCodec,
+    encode_plaintext,
+)
 from rtvi_edge.homeassistant.identity import machine_mac, normalise_mac, stable_mac
 from rtvi_edge.homeassistant.media import MediaError, absolute_url, pcm_from_wav
 from rtvi_edge.homeassistant.messages import decode, pb, type_of
@@ -50,8 +55,12 @@ def test_plaintext_frames_arrive_in_any_pieces() -> None:
     ],
 )
 def test_plaintext_garbage_is_refused_with_the_reason(wire: bytes, reason: str) -> None:
+    codec = PlaintextCodec()
     with pytest.raises(ProtocolError, match=reason):
-        PlaintextCodec().feed(wire)
+        codec.feed(wire)
+    # as ESPHome: a frame not starting with 0x00 is answered "\x00Bad indicator byte"
+    # (a Noise client reads the 0x00 as "plaintext device"); a bad length is not answered
+    assert codec.take_output() == (BAD_INDICATOR_REPLY if wire[0] else b"")
 
 
 def test_decode_refuses_unknown_types_and_bad_payloads() -> None:
@@ -102,6 +111,29 @@ def test_noise_with_the_wrong_key_says_so_to_both_sides() -> None:
     with pytest.raises(ProtocolError, match="wrong encryption key"):
         server.feed(b"\x01\x00\x00" + _frame(b"\x00" + client.write_message()))
     assert _frames(server.take_output())[-1] == b"\x01Handshake MAC failure"
+
+
+@pytest.mark.parametrize(
+    ("wire", "reject", "reason"),
+    [
+        # a plaintext HelloRequest: ESPHome's reject starts with 0x01, which a plaintext
+        # client reads as "encryption required" (RequiresEncryptionAPIError)
+        (encode_plaintext(1, b"\x0a\x02ha"), b"\x01Bad indicator byte", "requires encryption"),
+        (b"GET / HTTP/1.1", b"\x01Bad indicator byte", "bad frame preamble 0x47"),
+        (b"\x01\x00\x00" + _frame(b""), b"\x01Empty handshake message", "Empty handshake"),
+        (b"\x01\x00\x00" + _frame(b"\x05x"), b"\x01Bad handshake error byte", "error byte"),
+        (b"\x01\x00\x00\x01\x10\x00", b"\x01Bad handshake packet len", "packet len"),
+        (b"\x01\x00\x00" + _frame(b"\x00" + bytes(10)), b"\x01Handshake error", "Handshake err"),
+    ],
+)
+def test_noise_refuses_like_esphome_with_its_reject_frame(
+    wire: bytes, reject: bytes, reason: str
+) -> None:
+    server = NoiseCodec(decode_key(KEY), "kitchen", "aabbccddeeff")
+    with pytest.raises(ProtocolError, match=reason):
+        server.feed(wire)
+    assert _frames(server.take_output())[-1] == reject
+    assert server.feed(b"more") == []  # refused once; the owner closes the connection
 
 
 @pytest.mark.parametrize("key", ["", "not base64!", "c2hvcnQ="])

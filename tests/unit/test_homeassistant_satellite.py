@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from aioesphomeapi import VoiceAssistantEventType
 
 from rtvi_edge import events as ev
-from rtvi_edge.config import HomeAssistantConfig, config_from_mapping
+from rtvi_edge.config import HaPipeline, HomeAssistantConfig, WakeMode, config_from_mapping
 from rtvi_edge.homeassistant import satellite as sat_mod
 from rtvi_edge.homeassistant.messages import Message, pb
 from rtvi_edge.homeassistant.satellite import RunState, Satellite
 from rtvi_edge.homeassistant.server import effective_pipeline
+from rtvi_edge.pipeline.hands_free import WakeDetector
 from rtvi_edge.pipeline.listener import Utterance
+from rtvi_edge.pipeline.turn_state import TurnState
 from rtvi_edge.pipeline.wake_gate import WakeGate
 
 E = VoiceAssistantEventType
@@ -38,28 +39,53 @@ class FakeLink:
         return out
 
 
-class FakeConversation:
+class FakeHost:
+    """The conversation as the satellite sees it (`HandoffHost`)."""
+
     session_id = "local"
+    sink = None
+    user_speaking = False
+    wake_word: str | None = "Alexa"
 
     def __init__(self, gate: WakeGate | None) -> None:
-        self.hands_free = SimpleNamespace(
-            wake_gate=gate, wake_detector=SimpleNamespace(name="Alexa")
-        )
-        self.settings = SimpleNamespace(muted=False, volume=1.0)
-        self.listener = SimpleNamespace(in_speech=False)
+        self.gate = gate
+        self.muted = False
+        self.volume = 1.0
         self.states: list[str] = []
-        self.state = "idle"
+        self.state = TurnState.IDLE
         self.events: list[ev.Event] = []
-        self.bus = SimpleNamespace(publish=self.events.append)
-        self.context = SimpleNamespace(add_assistant=lambda text: None)
-        self.sink = None
+        self.said: list[str] = []
 
-    def remote_state(self, state: str) -> None:
-        self.state = state
+    @property
+    def listens_always(self) -> bool:
+        return self.gate is None
+
+    def set_muted(self, muted: bool) -> None:
+        self.muted = muted
+
+    def set_volume(self, volume: float) -> None:
+        self.volume = volume
+
+    def remote_state(self, state: ev.BotState) -> None:
+        self.state = TurnState(state)
         self.states.append(state)
 
     def publish(self, event: ev.Event) -> None:
         self.events.append(event)
+
+    def hold_wake_gate(self) -> None:
+        if self.gate is not None:
+            self.gate.turn_started()
+
+    def sleep_wake_gate(self) -> None:
+        if self.gate is not None:
+            self.gate.sleep()
+
+    def set_wake_detector(self, detector: WakeDetector) -> None:
+        self.wake_word = detector.name
+
+    def add_assistant_text(self, text: str) -> None:
+        self.said.append(text)
 
     async def interrupt(self) -> bool:
         return False
@@ -71,18 +97,16 @@ def event(kind: E, **data: str) -> Any:
     return msg
 
 
-def make(
-    pipeline: str, gate: WakeGate | None = None
-) -> tuple[Satellite, FakeConversation, FakeLink]:
-    conv = FakeConversation(gate)
-    sat = Satellite(conv, HomeAssistantConfig(max_listen_secs=5), pipeline)  # type: ignore[arg-type]
+def make(pipeline: str, gate: WakeGate | None = None) -> tuple[Satellite, FakeHost, FakeLink]:
+    conv = FakeHost(gate)
+    sat = Satellite(conv, HomeAssistantConfig(max_listen_secs=5), HaPipeline(pipeline))
     link = FakeLink()
     sat.attach(link, api_audio=True)
     return sat, conv, link
 
 
 async def test_a_woken_turn_streams_to_ha_then_the_device_sleeps_again() -> None:
-    gate = WakeGate("wake_word")
+    gate = WakeGate(WakeMode.WAKE_WORD)
     gate.wake(time.monotonic())
     sat, conv, link = make("homeassistant", gate)
     assert sat.takes_audio(FRAME) and sat.takes_audio(FRAME)
@@ -106,7 +130,7 @@ async def test_a_woken_turn_streams_to_ha_then_the_device_sleeps_again() -> None
 
 async def test_ha_silent_or_failing_ends_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sat_mod, "START_TIMEOUT_SECS", 0.01)
-    sat, conv, link = make("homeassistant", WakeGate("wake_word"))
+    sat, conv, link = make("homeassistant", WakeGate(WakeMode.WAKE_WORD))
     sat.takes_audio(FRAME)
     await asyncio.sleep(0.05)
     assert sat.state is RunState.IDLE  # HA never answered the run request
@@ -125,7 +149,7 @@ async def test_ha_silent_or_failing_ends_the_run(monkeypatch: pytest.MonkeyPatch
 
 
 async def test_a_late_run_end_does_not_end_the_next_run() -> None:
-    sat, _conv, _link = make("homeassistant", WakeGate("wake_word"))
+    sat, _conv, _link = make("homeassistant", WakeGate(WakeMode.WAKE_WORD))
     sat.takes_audio(FRAME)
     sat.on_event(event(E.VOICE_ASSISTANT_RUN_END))
     assert sat.state is RunState.STARTING
@@ -153,7 +177,7 @@ async def test_without_ha_every_turn_stays_on_the_device() -> None:
     sat, _conv, link = make("local-first")
     sat.detach(link)
     assert not sat.answers_turns and not sat.takes_turn("x", Utterance(started_at=0.0))
-    ha_mode, _conv, link = make("homeassistant", WakeGate("wake_word"))
+    ha_mode, _conv, link = make("homeassistant", WakeGate(WakeMode.WAKE_WORD))
     ha_mode.detach(link)
     assert not ha_mode.takes_audio(FRAME)
     await sat.close()
@@ -161,7 +185,7 @@ async def test_without_ha_every_turn_stays_on_the_device() -> None:
 
 
 async def test_ha_vanishing_mid_stream_ends_the_turn() -> None:
-    sat, conv, link = make("homeassistant", WakeGate("wake_word"))
+    sat, conv, link = make("homeassistant", WakeGate(WakeMode.WAKE_WORD))
     sat.takes_audio(FRAME)
     sat.on_response(pb.VoiceAssistantResponse(port=0))
     sat.detach(link)
@@ -193,7 +217,7 @@ async def test_a_pipeline_ha_accepts_but_never_runs_ends_the_turn(
 ) -> None:
     # (HA does this when its Assist pipeline has no speech-to-text engine)
     monkeypatch.setattr(sat_mod, "FIRST_EVENT_SECS", 0.01)
-    sat, conv, link = make("homeassistant", WakeGate("wake_word"))
+    sat, conv, link = make("homeassistant", WakeGate(WakeMode.WAKE_WORD))
     sat.takes_audio(FRAME)
     sat.on_response(pb.VoiceAssistantResponse(port=0))
     await asyncio.sleep(0.05)

@@ -19,7 +19,7 @@ import pytest
 from rtvi_edge import events as ev
 from rtvi_edge import text_limits
 from rtvi_edge.mqtt import commands as cmd
-from rtvi_edge.rtvi.admission import ConnectionGuard, Slots
+from rtvi_edge.rtvi.admission import Slots
 from rtvi_edge.rtvi.messages import MessageError, parse_message
 from rtvi_edge.rtvi.protocol import RtviProtocol
 from rtvi_edge.rtvi.security import Access, Caller, Policy, load_or_create_token
@@ -141,27 +141,7 @@ def test_slots_count_ready_sessions_only() -> None:
     assert slots.refuse_connect() is None
 
 
-class _Transport:
-    def __init__(self) -> None:
-        self.closed = False
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def test_connection_guard_caps_and_reaps_idle_connections() -> None:
-    guard = ConnectionGuard(lambda: asyncio.Protocol(), max_connections=2, idle_secs=5)
-    a, b = _Transport(), _Transport()
-    pa, pb = guard(), guard()
-    guard.opened(a, pa)
-    guard.opened(b, pb)
-    assert type(guard()).__name__ == "_Refuse"  # over the cap
-    guard.begin(b)  # b is inside a request (or a WebSocket)
-    assert guard.reap_once(time.monotonic() + 10) == 1
-    assert a.closed and not b.closed and guard.connections == 1
-    guard.end(b)
-    assert guard.reap_once(time.monotonic() + 1) == 0
-    assert guard.reap_once(time.monotonic() + 10) == 1 and b.closed
+# (the connection guard's cap and reaper: tests/unit/test_hostile_peer.py)
 
 
 # -- timers (defect 6) --------------------------------------------------------------------------
@@ -258,16 +238,17 @@ class _FailingConversation:
 
 async def test_session_teardown_survives_a_failing_conversation_close() -> None:
     from rtvi_edge.rtvi.session import RtviSession
+    from rtvi_edge.rtvi.websocket import WebSocketLink, WebSocketSink
 
     ws = _FakeWs()
     session = RtviSession(
         "s1",
-        ws,  # type: ignore[arg-type]
+        WebSocketLink(ws),  # type: ignore[arg-type]
         lambda s: _FailingConversation(),  # type: ignore[arg-type,return-value]
         lambda c, d: object(),  # type: ignore[arg-type,return-value]
         ev.EventBus(),
         RtviProtocol(1 << 20),
-        24000,
+        lambda s: WebSocketSink(s, 24000),
     )
     before = asyncio.all_tasks()
     run = asyncio.create_task(session.run())

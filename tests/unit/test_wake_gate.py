@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+from rtvi_edge.config import WakeMode
 from rtvi_edge.pipeline.wake_gate import WakeGate
 
 
 def test_always_hears() -> None:
-    assert WakeGate("always").hears(0.0)
+    assert WakeGate(WakeMode.ALWAYS).hears(0.0)
 
 
 def test_a_wake_opens_a_window_to_start_speaking() -> None:
-    gate = WakeGate("wake_word", listen_secs=8, follow_up_secs=5)
+    gate = WakeGate(WakeMode.WAKE_WORD, listen_secs=8, follow_up_secs=5)
     assert not gate.hears(100.0)
     gate.wake(100.0)
     assert gate.hears(107.9) and not gate.hears(108.1)
 
 
 def test_a_turn_keeps_it_awake_and_its_end_opens_the_follow_up() -> None:
-    gate = WakeGate("push_to_talk", listen_secs=2, follow_up_secs=5)
+    gate = WakeGate(WakeMode.PUSH_TO_TALK, listen_secs=2, follow_up_secs=5)
     gate.wake(0.0)
     gate.turn_started()
     assert gate.hears(60.0)  # a long answer: still awake

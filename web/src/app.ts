@@ -1,6 +1,7 @@
 // The page the device serves: talk to it, watch it think, change its settings.
-// Built on the official @pipecat-ai/client-js and its WebSocket transport, with
-// a media manager of our own so that nothing is loaded from the internet.
+// Built on the official @pipecat-ai/client-js and its SmallWebRTC transport (or the
+// WebSocket one), with media managers of our own so that nothing is loaded from the
+// internet.
 import { LogLevel, PipecatClient, logger } from "@pipecat-ai/client-js";
 import type { RTVIEventCallbacks, RTVIMessage } from "@pipecat-ai/client-js";
 import "./app.css";
@@ -8,17 +9,20 @@ import { ConversationView } from "./conversation";
 import { errorText, micError, plain, startError } from "./errors";
 import { BrowserMediaManager } from "./media";
 import { LatencyView } from "./metrics";
+import { WebRtcMedia } from "./rtc-media";
 import { type Request, SettingsForm, renderActions } from "./settings";
-import { deviceTransport } from "./transport";
+import { deviceTransport, rtcTransport } from "./transport";
 
 type State = "disconnected" | "connecting" | "listening" | "thinking" | "speaking";
+type Media = BrowserMediaManager | WebRtcMedia;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
 logger.setLevel(params.has("debug") ? LogLevel.DEBUG : LogLevel.WARN); // DEBUG logs every message
 
 const TOKEN_KEY = "rtvi-edge-token";
-let media = newMedia();
+const TRANSPORT_KEY = "rtvi-edge-transport";
+let media: Media = newMedia();
 const talk = new ConversationView($("log"));
 const latency = new LatencyView($("chart"), $("turns"));
 let client: PipecatClient | null = null;
@@ -129,6 +133,9 @@ const events: RTVIEventCallbacks = {
     talk.botDone();
     setState("listening");
   },
+  onTrackStarted: (track, participant) => {
+    if (media instanceof WebRtcMedia && !participant?.local) media.playRemote(track);
+  },
   onBotOutput: (o) => talk.botOutput(o),
   onBotTtsText: (t) => talk.botTtsText(t.text),
   onMetrics: (m) => latency.add(m),
@@ -164,10 +171,20 @@ function callbacksFor(get: () => PipecatClient): RTVIEventCallbacks {
   return wrapped as RTVIEventCallbacks;
 }
 
+/** WebRTC unless the user (or ?transport=websocket) chose the WebSocket. */
+function useWebRtc(): boolean {
+  return $<HTMLSelectElement>("transport").value !== "websocket";
+}
+
 /** One per connection, so that an old one still closing cannot touch the new one's audio. */
-function newMedia(): BrowserMediaManager {
-  const m = new BrowserMediaManager();
-  m.forceScriptProcessor = params.get("capture") === "script";
+function newMedia(): Media {
+  let m: Media;
+  if (useWebRtc()) {
+    m = new WebRtcMedia();
+  } else {
+    m = new BrowserMediaManager();
+    m.forceScriptProcessor = params.get("capture") === "script";
+  }
   m.onLevel = (v) => ($("level").style.width = `${Math.round(v * 100)}%`);
   m.onPlaybackStart = (audibleAt) => {
     if (stoppedAt === undefined) return;
@@ -187,8 +204,9 @@ async function connect(): Promise<void> {
   showError("");
   showNotice("");
   setState("connecting");
+  const rtc = media instanceof WebRtcMedia;
   const c: PipecatClient = new PipecatClient({
-    transport: deviceTransport(media, onAnyMessage),
+    transport: media instanceof WebRtcMedia ? rtcTransport(media, onAnyMessage) : deviceTransport(media, onAnyMessage),
     enableMic: true,
     enableCam: false,
     callbacks: callbacksFor(() => c),
@@ -202,9 +220,10 @@ async function connect(): Promise<void> {
     }
   }, 20000);
   try {
-    // /start answers the WebSocket URL (and the token, which the transport adds to it).
+    // /webrtc/start answers a session id (the offer goes to /webrtc/sessions/<id>/api/offer);
+    // /start the WebSocket URL (and the token, which the transport adds to it).
     await c.startBotAndConnect({
-      endpoint: `${location.origin}/start`,
+      endpoint: `${location.origin}${rtc ? "/webrtc/start" : "/start"}`,
       requestData: token ? { token } : {},
       timeout: 15000,
     });
@@ -279,6 +298,9 @@ $<HTMLFormElement>("send").onsubmit = (e) => {
     .catch((err: unknown) => showError(plain(errorText(err))));
 };
 $<HTMLInputElement>("token").value = localStorage.getItem(TOKEN_KEY) ?? "";
+$<HTMLSelectElement>("transport").value =
+  params.get("transport") ?? localStorage.getItem(TRANSPORT_KEY) ?? (window.RTCPeerConnection ? "webrtc" : "websocket");
+$("transport").onchange = () => localStorage.setItem(TRANSPORT_KEY, $<HTMLSelectElement>("transport").value);
 $("token").onchange = () => localStorage.setItem(TOKEN_KEY, $<HTMLInputElement>("token").value.trim());
 setState("disconnected");
 void showDevice();

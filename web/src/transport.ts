@@ -1,11 +1,15 @@
-// The official WebSocket transport, with the page's media manager and two additions:
+// The official transports, each with the page's media manager. SmallWebRTC (the
+// default) sends the mic as Opus with the browser's echo cancellation; it only needs
+// to let the page see every RTVI message. The WebSocket one has two additions:
 // - it tells the page about every RTVI message it decodes, because client-js drops
 //   the types it does not know, bot-interrupted among them;
 // - on an https:// page it connects with wss://: behind a TLS proxy the device sees
 //   plain HTTP and answers /start with ws://, which a secure page may not open.
 import type { RTVIMessage } from "@pipecat-ai/client-js";
+import { SmallWebRTCTransport } from "@pipecat-ai/small-webrtc-transport";
 import { ProtobufFrameSerializer, WebSocketTransport } from "@pipecat-ai/websocket-transport";
 import type { BrowserMediaManager, MediaManager } from "./media";
+import type { RtcMediaManager, WebRtcMedia } from "./rtc-media";
 
 class WatchingSerializer extends ProtobufFrameSerializer {
   constructor(private readonly onMessage: (message: RTVIMessage) => void) {
@@ -36,4 +40,27 @@ export function deviceTransport(
     mediaManager: media as unknown as MediaManager,
     serializer: new WatchingSerializer(onMessage),
   });
+}
+
+class WatchingRtcTransport extends SmallWebRTCTransport {
+  constructor(
+    media: WebRtcMedia,
+    private readonly onAny: (message: RTVIMessage) => void,
+  ) {
+    super({ mediaManager: media as unknown as RtcMediaManager });
+  }
+
+  override handleMessage(message: string): void {
+    try {
+      const m = JSON.parse(message) as RTVIMessage & { label?: string };
+      if (m.label === "rtvi-ai") this.onAny(m);
+    } catch {
+      /* the transport reports it */
+    }
+    super.handleMessage(message);
+  }
+}
+
+export function rtcTransport(media: WebRtcMedia, onMessage: (message: RTVIMessage) => void): SmallWebRTCTransport {
+  return new WatchingRtcTransport(media, onMessage);
 }

@@ -1,0 +1,54 @@
+"""Where one conversation's turn is: the state of `turn_state.py`, told to everyone.
+
+The tracker applies the pure transition function and publishes each change
+(`StateChanged`); when a turn is over it tells the wake gate, whose follow-up
+window opens then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rtvi_edge import events as ev
+from rtvi_edge.pipeline.turn_state import TurnEvent, TurnState, next_state
+
+# Where another pipeline's turn is, as this conversation's state machine hears it.
+REMOTE: dict[ev.BotState, TurnEvent] = {
+    "listening": TurnEvent.USER_STARTED,
+    "thinking": TurnEvent.TURN_STARTED,
+    "speaking": TurnEvent.BOT_SPEAKING,
+    "idle": TurnEvent.TURN_ENDED,
+    "muted": TurnEvent.MUTED,
+}
+
+
+class TurnTracker:
+    def __init__(
+        self,
+        session_id: str,
+        muted: Callable[[], bool],
+        publish: Callable[[ev.Event], None],
+        on_idle: Callable[[], None],
+    ) -> None:
+        self._session_id = session_id
+        self._muted = muted
+        self._publish = publish
+        self._on_idle = on_idle
+        self.state = TurnState.MUTED if muted() else TurnState.IDLE
+
+    def transition(self, event: TurnEvent) -> None:
+        state = next_state(self.state, event, self._muted())
+        if state is TurnState.IDLE:
+            self._on_idle()
+        if state is not self.state:
+            self.state = state
+            self._publish(ev.StateChanged(session_id=self._session_id, state=state.wire))
+
+    def turn_ended(self, user_speaking: bool) -> None:
+        self.transition(
+            TurnEvent.TURN_ENDED_USER_SPEAKING if user_speaking else TurnEvent.TURN_ENDED
+        )
+
+    def remote(self, state: ev.BotState) -> None:
+        """Another pipeline (Home Assistant) runs this turn: show where it is."""
+        self.transition(REMOTE[state])

@@ -1,0 +1,35 @@
+"""What a request must be about for a builtin tool to be meant: the word's sense, not
+its letters. "What is seven times eight?" shares the stem "time" with the clock tool,
+"How many times does the heart beat in a minute?" with the timers' examples, "Don't stop
+believing" the word "stop": none of them asks for the time, a timer, or silence.
+
+Each sense is a regex over the lower-cased request; a tool with a sense is a candidate
+(tools/matching.py) only when it matches. Sans-I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+# The current time or date asked for; not "times", "timeline", "time zone", "a time for",
+# "what's the time complexity of…" (a clock question ends there).
+CLOCK = re.compile(
+    r"\b(?:what time (?:is it|it is|have you got|do you have)\b(?! in \w)"
+    r"|what(?:'s| is) the time(?: now| please| right now| there)?[\s?.!]*$"
+    r"|the time (?:now|please|right now)\b|current time\b"
+    r"|(?:tell me|have|know|got|check|give me|say) the time\b"
+    r"|time is it\b|what(?:'s| is) (?:the |today's )?date\b|today's date\b|the date today\b"
+    r"|(?:what|which) day (?:is it|is today|of the week)\b|which day is (?:it|today)\b|o'clock\b)"
+)
+# Timers and alarms, by name (not a security alarm system); "remind me", "wake me",
+# "how much time is left".
+TIMER = re.compile(
+    r"\b(?:timers?|(?<!security )(?<!burglar )(?<!house )alarms?(?! system)|count ?downs?"
+    r"|remind(?:ers?)?|wake me)\b"
+    r"|\bhow (?:much time|long)\b.*\b(?:left|remaining|to go)\b"
+)
+# A plain request for silence, said first: "stop", "never mind", "be quiet".
+STOP = re.compile(
+    r"^(?:(?:ok|okay|hey|please|just|oh|alright|shh+|sh+|psst)[\s,]+)*"
+    r"(?:stop|never ?mind|be quiet|quiet|shush|hush|enough|that's enough|shut up|silence)\b"
+)
