@@ -189,9 +189,9 @@ def main() -> int:
     )
     ap.add_argument(
         "--turn-modes",
-        default="fixed_0.35s,turn_model",
-        help="comma-separated: fixed_0.35s, turn_model, turn_model_audio_only, "
-        "turn_model_whisper_base",
+        default="fixed_0.35s,turn_model_before,turn_model",
+        help="comma-separated: fixed_0.35s, turn_model_before, turn_model (the default), "
+        "turn_model_audio_only, turn_model_whisper_base",
     )
     ap.add_argument("--cpu-cores", default="", help="pin the daemon: taskset's list, e.g. 0")
     ap.add_argument(
@@ -346,14 +346,16 @@ async def _concurrent_ws(url: str, utterances: list[tuple[bytes, float]], sessio
 
 def turn_eval(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Calibration and held-out numbers offline (bench.turn_eval), then at the client."""
-    from bench import turn_bench, turn_eval, turn_set
+    from bench import turn_bench, turn_fuse
 
-    items = turn_set.build(work / "turns", per_split=args.turn_items)
+    sets = turn_fuse.sets(work / "turns", args.turn_items)
+    modes = args.turn_modes.split(",")
     return {
-        "offline": turn_eval.run(items),
-        "client": turn_bench.run(
-            items, work / "turn-client", args.turn_modes.split(","), args.turn_client_items
-        ),
+        "offline": turn_fuse.run(sets),
+        "client": {
+            name: turn_bench.run(items, work / f"turn-client-{name}", modes, args.turn_client_items)
+            for name, items in sets.items()
+        },
     }
 
 
@@ -371,19 +373,24 @@ def print_turn(r: dict[str, Any]) -> None:
     from bench.turn_bench import print_table as client_table
 
     off = r["offline"]
-    cal, held = off["calibration"], off["held_out"]
-    print(f"end of turn, offline ({cal['items']} calibration / {held['items']} held-out turns)")
+    cal = off["calibration"]
+    print(f"end of turn, offline ({cal['items']} calibration turns, {cal['paused']} paused)")
     print(f"  chosen on the calibration split: {cal['chosen']}")
-    for mode in ("fixed_0.35s", "turn_model_audio_only", "turn_model"):
-        if mode not in held:
+    for key, held in off.items():
+        if not key.startswith("held_out_"):
             continue
-        s = held[mode]
-        print(
-            f"  {mode:<22} premature {s['premature']:>3}/{held['paused_items']} paused"
-            f"   late {s['late']:>3}   end delay p50 {s['end_delay_median']} s"
-            f" p90 {s['end_delay_p90']} s"
-        )
-    client_table(r["client"])
+        print(f"  {key} ({held['items']} turns, {held['paused']} paused; blind)")
+        for mode, s in held.items():
+            if not isinstance(s, dict):
+                continue
+            print(
+                f"    {mode:<20} premature {s['premature']:>3}/{held['paused']} paused"
+                f"   late {s['late']:>3}   end delay p50 {s['end_delay_median']} s"
+                f" p90 {s['end_delay_p90']} s"
+            )
+    for name, client in r["client"].items():
+        print(f"\n[{name} set]", end="")
+        client_table(client)
 
 
 def print_table(r: dict[str, Any]) -> None:

@@ -112,15 +112,25 @@ def speak_item(port: int, item: TurnItem, work: Path) -> dict[str, Any]:
     early = end_t is not None and (
         any(t < end_t for t, _ in finals) or any(t < end_t for t in started)
     )
+    last = finals[-1][1] if finals else ""
     return {
         "item": item.name,
         "text": item.text,
         "pause_secs": item.pause_secs,
-        "transcript": " ".join(text for _, text in finals),
+        # the whole utterance is one transcript: the last final (a turn taken back is
+        # joined into it), else what the client saw in pieces
+        "transcript": last if _covers(item.text, last) else " ".join(t for _, t in finals),
         "finals": len(finals),
+        "whole": _covers(item.text, last),
         "v2v": None if first is None or early else first["msAfterSpeechEnd"] / 1000,
         "premature": early,
     }
+
+
+def _covers(ref: str, hyp: str) -> bool:
+    """The last answer was for the whole utterance: its transcript has most of the words."""
+    r, h = words(ref), set(words(hyp))
+    return bool(r) and sum(w in h for w in r) >= 0.7 * len(r)
 
 
 def run_mode(name: str, extra: str, items: list[TurnItem], work: Path, port: int) -> dict[str, Any]:
@@ -132,6 +142,7 @@ def run_mode(name: str, extra: str, items: list[TurnItem], work: Path, port: int
     finally:
         _stop(proc)
     v2v = sorted(r["v2v"] for r in rows if r["v2v"] is not None)
+    whole = sorted(r["v2v"] for r in rows if r["v2v"] is not None and not r["pause_secs"])
     return {
         "items": len(rows),
         "answered": len(v2v),
@@ -139,9 +150,14 @@ def run_mode(name: str, extra: str, items: list[TurnItem], work: Path, port: int
         "voice_to_voice_p90": round(v2v[min(len(v2v) - 1, int(0.9 * len(v2v)))], 3)
         if v2v
         else None,
+        "complete_p50": round(statistics.median(whole), 3) if whole else None,
+        "complete_p90": round(whole[min(len(whole) - 1, int(0.9 * len(whole)))], 3)
+        if whole
+        else None,
         "premature": sum(r["premature"] for r in rows),
         "premature_of_paused": sum(r["premature"] for r in rows if r["pause_secs"] > 0),
         "late": sum(v > LATE_SECS for v in v2v),
+        "answered_whole": sum(r["whole"] for r in rows),
         "wer_client": wer([(r["text"], r["transcript"]) for r in rows]),
         "rows": rows,
     }
@@ -173,10 +189,16 @@ def run(
 
     held = [i for i in items if i.split == "held_out"][:limit]
     short = "[llm]\nmax_tokens = 24\n"  # short answers: the first audio is what is timed
+    # the policy before the language model's probability (its calibrated values then)
+    before = (
+        "[turn]\nenabled = true\nllm = false\nadapt = false\nrecover = false\n"
+        "threshold = 0.7\nhold_threshold = 0.05\nunsure_secs = 0.288\n"
+    )
     extras = {
         "turn_model": "[turn]\nenabled = true\n" + short,
+        "turn_model_before": before + short,
         "fixed_0.35s": "[turn]\nenabled = false\n" + short,
-        "turn_model_audio_only": "[turn]\nenabled = true\ntext = false\n" + short,
+        "turn_model_audio_only": "[turn]\nenabled = true\ntext = false\nllm = false\n" + short,
         "turn_model_whisper_base": '[turn]\nenabled = true\n[stt]\nmodel = "base"\n' + short,
     }
     out: dict[str, Any] = {"held_out_items": len(held)}
@@ -190,17 +212,26 @@ def run(
 
 def print_table(r: dict[str, Any]) -> None:
     print(f"\nend of turn at the official client ({r['held_out_items']} held-out turns)")
-    print(f"{'mode':<26}{'p50':>8}{'p90':>8}{'early':>7}{'late':>6}{'WER':>7}")
+    head = ("mode", "p50", "p90", "cmpl50", "cmpl90", "early", "whole", "late", "WER")
+    print(f"{head[0]:<24}" + "".join(f"{h:>8}" for h in head[1:]))
+
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v * 1000:.0f}"
+
     for mode, s in r.items():
         if not isinstance(s, dict):
             continue
-        p50, p90, w = s["voice_to_voice_p50"], s["voice_to_voice_p90"], s["wer_client"]
-        print(
-            f"  {mode:<24}"
-            f"{'-' if p50 is None else f'{p50 * 1000:.0f} ms':>8}"
-            f"{'-' if p90 is None else f'{p90 * 1000:.0f} ms':>8}"
-            f"{s['premature']:>7}{s['late']:>6}"
-            f"{'-' if w is None else f'{w:.1%}':>7}"
+        w = s["wer_client"]
+        cells = (
+            ms(s["voice_to_voice_p50"]),
+            ms(s["voice_to_voice_p90"]),
+            ms(s.get("complete_p50")),
+            ms(s.get("complete_p90")),
+            f"{s['premature']}",
+            f"{s.get('answered_whole', '-')}",
+            f"{s['late']}",
+            "-" if w is None else f"{w:.1%}",
         )
+        print(f"  {mode:<22}" + "".join(f"{c:>8}" for c in cells))
     off = r["wer_offline"]
-    print(f"  {'offline decode (same WAVs)':<24}{'':>36}{'-' if off is None else f'{off:.1%}':>7}")
+    print(f"  {'offline decode (same WAVs)':<22}{'':>56}{'-' if off is None else f'{off:.1%}':>8}")

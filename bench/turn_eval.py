@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.turn_set import TurnItem, build
-from bench.turn_sim import SHARED_TURN_MODEL, SimPause, SimResult, simulate
+from bench.turn_sim import SHARED_TURN_MODEL, EouFn, SimPause, SimResult, simulate
 from rtvi_edge.audio.wav import read_wav
 from rtvi_edge.config import Config
 from rtvi_edge.engines.base import SpeechToText, VoiceActivityModel
@@ -31,6 +31,7 @@ from rtvi_edge.pipeline.endpointing import (
     Frame,
     Signal,
     TextCue,
+    TextEou,
     TurnVerdict,
 )
 
@@ -54,11 +55,31 @@ def _stt() -> SpeechToText:
     return build_stt(Config())
 
 
+@functools.cache
+def _eou() -> EouFn:
+    """The device's LLM (SmolLM2 via llama.cpp) scoring a first turn: the default system
+    prompt and the words so far, as the conversation asks it live."""
+    from rtvi_edge.engines.hub import build_llm
+    from rtvi_edge.pipeline.context import LlmContext
+
+    config = Config()
+    llm = build_llm(config)
+    context = LlmContext(config.llm.system_prompt, [], 1024, count_tokens=len)
+
+    def eou(text: str) -> float | None:
+        fn = getattr(llm, "end_of_turn_probability", None)
+        return None if fn is None else fn(context.for_llm(pending_user=text))
+
+    return eou
+
+
 def _run(item: TurnItem, params: EndpointParams, transcribe: bool = True) -> SimResult:
-    """`transcribe`: the real STT runs, so the transcript's ending (the text cue) counts."""
+    """`transcribe`: the real STT runs, so the transcript's ending (the text cue) counts,
+    and the LLM's end-of-turn probability for it is recorded (and used with turn_llm)."""
     stt = _stt() if transcribe else _NO_STT
     pcm = read_wav(item.wav, 16000)
-    return asyncio.run(simulate(pcm, stt, _vad(), params, transcribe=transcribe))
+    eou = _eou() if transcribe else None
+    return asyncio.run(simulate(pcm, stt, _vad(), params, transcribe=transcribe, eou=eou))
 
 
 class _NoSttFactory:
@@ -117,6 +138,7 @@ def probe(items: list[TurnItem], max_secs: float) -> list[list[SimPause]]:
 
 VERDICT_DELAY = 0.064  # a verdict lands about two VAD frames after it was asked for
 TEXT_AT = 0.128  # the transcript is known about two frames after the pause (64 ms)
+EOU_DELAY = 0.032  # and the LLM's probability for it a frame later
 
 
 def replay(
@@ -132,9 +154,12 @@ def replay(
         ep.step(Frame(1.0, params.start_secs + frame))
         limit = pause.resumed_after if pause.resumed_after is not None else float("inf")
         ended = float("inf")
-        due: list[tuple[float, TurnVerdict | TextCue]] = []
+        due: list[tuple[float, TurnVerdict | TextCue | TextEou]] = []
         if pause.text_end is not None:
             due.append((TEXT_AT, TextCue(1, pause.text_end)))
+        if params.turn_llm:
+            due.append((TEXT_AT + EOU_DELAY, TextEou(1, pause.text_probability)))
+            due.sort(key=lambda d: d[0])
         while ep.silence_secs + frame <= limit + 1e-9 and ended == float("inf"):
             signals = ep.step(Frame(0.0, frame))
             if Signal.ASSESS in signals:

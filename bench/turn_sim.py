@@ -36,6 +36,8 @@ class SimPause:
     verdicts: list[tuple[float, float | None]] = field(default_factory=list)  # (silence, p)
     resumed_after: float | None = None  # silence when speech came back; None: it ended
     text_end: TextEnd | None = None  # how the speculative transcript at this pause ended
+    text_probability: float | None = None  # the LLM's end-of-turn probability for it
+    text: str = ""  # the speculative transcript
 
 
 @dataclass
@@ -48,11 +50,17 @@ class SimResult:
 SHARED_TURN_MODEL = SharedTurnModel()  # the bench's one model, loaded on first use
 
 
+EouFn = Callable[[str], "float | None"]  # the LLM's end-of-turn probability for a transcript
+
+
 class _Recorder:
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], eou: EouFn | None, out: SimResult) -> None:
         self.clock = clock
         self.turns: list[SimTurn] = []
         self.done: list[Utterance] = []
+        self.eou, self.out = eou, out
+        self.pending_eou: tuple[int, float | None] | None = None  # lands a frame later
+        self.pause_id: Callable[[], int] = lambda: 0
 
     def on_speech_started(self) -> None:
         self.turns.append(SimTurn(self.clock(), 0.0))
@@ -61,7 +69,10 @@ class _Recorder:
         pass
 
     def on_speech_paused(self, text: str, utt: Utterance) -> None:
-        pass
+        p = self.eou(text) if self.eou is not None and text else None
+        if self.out.pauses:
+            self.out.pauses[-1].text_probability, self.out.pauses[-1].text = p, text
+        self.pending_eou = (self.pause_id(), p)
 
     def on_speech_resumed(self) -> None:
         pass
@@ -98,19 +109,24 @@ async def simulate(
     transcribe: bool = True,
     verdict_frames: int = 2,
     text_frames: int = 2,
+    eou: EouFn | None = None,
 ) -> SimResult:
+    """`eou`: the LLM's end-of-turn probability for the transcript at each pause
+    (recorded; given to the endpointer a frame after the transcript when the
+    params have `turn_llm`: about what the prefix evaluation takes)."""
     result = SimResult()
     fed = 0
 
     def clock() -> float:
         return fed / 2 / SAMPLE_RATE
 
-    rec = _Recorder(clock)
+    rec = _Recorder(clock, eou, result)
     model = _RecordingTurnModel(turn_model or SHARED_TURN_MODEL, clock, result)
     if not transcribe:
         stt = _NoStt()
     listener = UserListener(lambda: stt, vad.open_stream(), params, 10.0, rec, model)
     ep = listener.endpointer
+    rec.pause_id = lambda: ep.pause_id
     step_once = ep.step
 
     def recording_step(event: Any) -> list[Signal]:
@@ -150,9 +166,17 @@ async def simulate(
         if asked[task] > frames:
             await asyncio.gather(task, return_exceptions=True)
 
+    def land_eou() -> None:
+        if rec.pending_eou is not None:
+            pause, p = rec.pending_eou
+            rec.pending_eou = None
+            if params.turn_llm:
+                listener.text_eou(pause, p)
+
     for i in range(0, len(pcm), step):
         listener.feed(pcm[i : i + step])
         fed = i + step
+        land_eou()
         await land(listener._speculation, text_frames)
         await land(listener._turn_task, verdict_frames)
     # silence after the file, until any turn still open ends
@@ -162,6 +186,7 @@ async def simulate(
             break
         listener.feed(silence)
         fed += step
+        land_eou()
         await land(listener._speculation, text_frames)
         await land(listener._turn_task, verdict_frames)
     while len(rec.done) < len(ends):

@@ -159,14 +159,20 @@ class TurnConfig:
     enabled: bool = True  # off: the turn ends after [vad] stop_secs of silence
     model: str = ""  # .onnx path; "" = smart-turn-v3.2-cpu from the pipecat-ai package
     threads: int = bounded(1, 1, 8)
-    threshold: float = bounded(0.7, 0.0, 1.0)  # P(complete) at or above: the turn ends now
-    hold_threshold: float = bounded(0.05, 0.0, 1.0)  # below: unfinished, wait up to max_secs
+    threshold: float = bounded(0.95, 0.0, 1.0)  # P(complete) at or above: the turn ends now
+    hold_threshold: float = bounded(0.2, 0.0, 1.0)  # below: unfinished, wait up to max_secs
     stop_secs: float = bounded(0.128, 0.05, 2.0)  # silence before the model is asked
-    unsure_secs: float = bounded(0.288, 0.05, 5.0)  # silence that ends a turn in between
+    unsure_secs: float = bounded(0.352, 0.05, 5.0)  # silence that ends a turn in between
     recheck_secs: float = bounded(0.128, 0.0, 2.0)  # ask again this often (0 = once a pause)
     max_secs: float = bounded(1.6, 0.2, 5.0)  # the longest silence inside an unfinished turn
     text: bool = True  # the transcript's ending counts too (docs/turn-taking.md)
     grace_secs: float = bounded(0.16, 0.0, 2.0)  # a verdict on its way is waited for this much
+    llm: bool = True  # the local LLM's end-of-turn probability for the words so far counts too
+    llm_weight: float = bounded(4.0, 0.0, 5.0)  # its weight beside the audio model's (logits)
+    llm_neutral: float = bounded(0.3, 0.001, 0.999)  # its probability that pulls neither way
+    adapt: bool = True  # users who go on after long pauses are given longer pauses
+    recover: bool = True  # speech within 2 s of the answer's start continues the user's turn
+    backchannel: bool = True  # "mm-hm", "yeah" over the bot do not stop it (English)
 
 
 @dataclass(frozen=True)

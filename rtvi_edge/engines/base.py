@@ -77,6 +77,15 @@ class ConstrainedModel(Protocol):
         ...
 
 
+@runtime_checkable
+class EndOfTurnModel(Protocol):
+    """A language model that can say whether the user's words so far end their turn."""
+
+    def end_of_turn_probability(self, messages: list[dict[str, Any]]) -> float | None:
+        """P(the user's last message is finished); None when it cannot tell."""
+        ...
+
+
 class TextToSpeech(Protocol):
     name: str
     model_name: str

@@ -80,6 +80,13 @@ class LlamaLlm:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    def end_of_turn_probability(self, messages: list[dict[str, Any]]) -> float | None:
+        """P(<|im_end|>) after the user's words (`llm_eou.py`); shares the answer's cache."""
+        from rtvi_edge.engines.llm_eou import end_of_turn_probability
+
+        with self._lock:
+            return end_of_turn_probability(self._llm, messages)
+
     def choose(self, messages: list[dict[str, Any]], options: list[str]) -> str:
         from llama_cpp import LlamaGrammar  # type: ignore[attr-defined]
 

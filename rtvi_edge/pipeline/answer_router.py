@@ -42,6 +42,10 @@ class AnswerRouter:
         # What the intents do not answer goes elsewhere: nothing to speculate on.
         return handoff is None or not handoff.answers_turns
 
+    def is_command(self, text: str) -> bool:
+        """A local command answers `text` (its effect cannot be taken back)."""
+        return self._match(text) is not None
+
     def respond(self, text: str, speak: bool) -> BotTurn | None:
         """Answer the committed user message `text` (already in the context)."""
         match = self._match(text)

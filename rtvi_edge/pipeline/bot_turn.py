@@ -115,6 +115,8 @@ class BotTurn:
         self._started = time.monotonic()
         self._speaking = False
         self._task: asyncio.Task[TurnOutcome] | None = None
+        self._playing = asyncio.Event()  # cleared: the voice holds (the user may be backchanneling)
+        self._playing.set()
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> asyncio.Task[TurnOutcome]:
@@ -141,6 +143,18 @@ class BotTurn:
                 self._publish_now(e)
         self._started = time.monotonic()
         self._gate.set()
+
+    def hold(self) -> None:
+        """Stop sending audio for now (what the sink holds still plays out)."""
+        self._playing.clear()
+
+    def resume(self) -> None:
+        """Go on from where `hold` stopped."""
+        self._playing.set()
+
+    @property
+    def held(self) -> bool:
+        return not self._playing.is_set()
 
     async def cancel(self) -> TurnOutcome:
         """Stop everything now; returns what was heard."""
@@ -395,6 +409,7 @@ class BotTurn:
             word_ends = [w.end() for w in re.finditer(r"\S+", seg.text)]
             said = 0
             for off in range(0, total, piece_bytes):
+                await self._playing.wait()
                 await sink.play(seg.pcm[off : off + piece_bytes])
                 seg.heard = min(1.0, (off + piece_bytes) / max(1, total))
                 if said < (n := int(len(word_ends) * seg.heard)) < len(word_ends):

@@ -114,8 +114,10 @@ class BotTurns:
         turn.commit()
         self._d.tracker.transition(TurnEvent.TURN_STARTED)
 
-    async def interrupt(self) -> bool:
-        """Stop the bot now; the context keeps what the user heard. True if it was busy."""
+    async def interrupt(self, forget_from: int | None = None) -> bool:
+        """Stop the bot now; the context keeps what the user heard. True if it was busy.
+        `forget_from`: the answer is taken back instead (pipeline/continuation.py): the
+        context drops its turns from there on, unless a tool ran in it."""
         d = self._d
         turn = self._current
         self._set_current(None)
@@ -130,6 +132,11 @@ class BotTurns:
         if not turn.committed:
             self._take_queued_user()
             return False  # speculative: nobody saw it
+        if forget_from is not None and not outcome.tool_messages:
+            del d.context.turns[forget_from:]  # the half answer and what it answered
+            self._take_queued_user()
+            d.tracker.turn_ended(d.user_speaking())
+            return True
         for message in outcome.tool_messages:
             d.context.append(message)  # tools that ran did run
         if outcome.spoken:

@@ -20,12 +20,15 @@ from rtvi_edge.pipeline.answer_router import AnswerRouter
 from rtvi_edge.pipeline.bot_turn import BotTurn
 from rtvi_edge.pipeline.bot_turns import BotTurns, TurnDeps
 from rtvi_edge.pipeline.context import LlmContext
+from rtvi_edge.pipeline.continuation import Answered
 from rtvi_edge.pipeline.conversation_api import ConversationApi
 from rtvi_edge.pipeline.device_state import DeviceState
+from rtvi_edge.pipeline.eou_text import TextEndOfTurn
 from rtvi_edge.pipeline.hands_free import HandsFree
 from rtvi_edge.pipeline.input_gate import GateHooks, InputGate
 from rtvi_edge.pipeline.intent_answers import IntentAnswers
 from rtvi_edge.pipeline.listener import UserListener, Utterance
+from rtvi_edge.pipeline.over_talk import OverTalk, OverTalkDeps
 from rtvi_edge.pipeline.owned_tasks import OwnedTasks
 from rtvi_edge.pipeline.settings import SessionSettings
 from rtvi_edge.pipeline.turn_state import TurnEvent
@@ -74,8 +77,8 @@ class Conversation(ConversationApi):
             callbacks=self,
             turn_model=hub.turn_model,
         )
-        hooks = GateHooks(bus.publish, self._mute_applied, self._play_earcon,
-                          clock or time.monotonic)  # fmt: skip
+        self._clock: Clock = clock or time.monotonic
+        hooks = GateHooks(bus.publish, self._mute_applied, self._play_earcon, self._clock)
         self.gate = InputGate(session_id, hands_free or HandsFree(), self.listener,
                               lambda: self.device.settings, hooks)  # fmt: skip
         self.tracker = TurnTracker(
@@ -97,6 +100,12 @@ class Conversation(ConversationApi):
                                     self.turns, self.context, self.tracker, self.tasks)  # fmt: skip
         self.device.bind(self.listener, self.context, self.tools, self.gate)
         self.device.watch_controls(self._announce_controls)
+        self._eou = TextEndOfTurn(lambda: self.hub.engines.llm)  # pipeline/eou_text.py
+        self.over_talk = OverTalk(OverTalkDeps(
+            self.turns, self.listener, self.context, self.tasks, self.tracker,
+            settings=lambda: self.device.settings, clock=self._clock,
+            interrupt=self.interrupt, is_command=self.answers.is_command,
+        ))  # fmt: skip
 
     @property
     def session_id(self) -> str:
@@ -162,6 +171,7 @@ class Conversation(ConversationApi):
             return None
         await self.interrupt()
         self.turns.utt = None  # typed turn: no voice timing
+        self.over_talk.continuation.answer_finished()
         self.context.add_user(text)
         self.bus.publish(transcript)
         return self.answers.respond(text, speak=audio_response)
@@ -172,19 +182,23 @@ class Conversation(ConversationApi):
             return None
         await self.interrupt()
         self.turns.utt = None  # typed turn: no voice timing
+        self.over_talk.continuation.answer_finished()
         return self.turns.start(None, text=text.strip(), speak=True)
 
     async def run_llm(self, speak: bool = True) -> BotTurn:
         """Answer from the current context (llm:run)."""
         await self.interrupt()
         self.turns.utt = None  # typed turn: no voice timing
+        self.over_talk.continuation.answer_finished()
         return self.turns.start(self.context.for_llm(), speak=speak)
 
-    async def interrupt(self) -> bool:
-        """Stop the bot now; the context keeps what the user heard. True if it was busy."""
+    async def interrupt(self, forget_from: int | None = None) -> bool:
+        """Stop the bot now; the context keeps what the user heard. True if it was busy.
+        `forget_from`: the answer is taken back (pipeline/over_talk.py)."""
         if self._handoff is not None:
             self._handoff.stop_speaking()  # Home Assistant's answer, announcement or timer too
-        return await self.turns.interrupt()
+        self.over_talk.clear()
+        return await self.turns.interrupt(forget_from)
 
     # -- listener callbacks -------------------------------------------------------------------
     def on_speech_started(self) -> None:
@@ -192,13 +206,34 @@ class Conversation(ConversationApi):
         self.bus.publish(ev.UserStartedSpeaking(session_id=self.session_id))
         self.tracker.transition(TurnEvent.USER_STARTED)
         if self.turns.current is not None:
-            self.tasks.spawn(self.interrupt(), "interrupt")
+            self.over_talk.started(self.turns.current)  # hold, then the words decide
 
     def on_interim(self, text: str) -> None:
         self.bus.publish(self._transcript(text, final=False))
 
     def on_speech_paused(self, text: str, utt: Utterance) -> None:
+        if self.over_talk.holding and self.over_talk.heard(text, final=False):
+            return  # "mm-hm": nothing to answer, the bot goes on when the user is done
+        pause = self.listener.pause_id
+        if self.device.settings.endpoint.turn_llm and text and self._eou.can_tell():
+            # The LLM's end-of-turn probability first: the answer shares its prompt
+            # prefix (pipeline/eou_text.py); then the speculation.
+            self.tasks.spawn(self._judge_text(text, utt, pause), "end-of-turn-text")
+            return
+        self._speculate(text, utt)
+        if self.device.settings.endpoint.turn_llm:
+            self.listener.text_eou(pause, None)  # none will come: do not wait for it
+
+    async def _judge_text(self, text: str, utt: Utterance, pause: int) -> None:
+        words = self.over_talk.continuation.preview(text)
+        p = await self._eou.probability(self.context.for_llm(pending_user=words))
+        self.listener.text_eou(pause, p)
+        if self.listener.pause_id == pause and self.listener.paused:
+            self._speculate(text, utt)  # still in that pause: answer speculatively
+
+    def _speculate(self, text: str, utt: Utterance) -> None:
         # Speculation: think and synthesise now, speak only if the endpoint confirms.
+        text = self.over_talk.continuation.preview(text)
         if not text or self.turns.current is not None:
             return
         if not self.answers.may_speculate(text):
@@ -214,15 +249,28 @@ class Conversation(ConversationApi):
 
     def on_utterance(self, utt: Utterance) -> None:
         self.bus.publish(ev.UserStoppedSpeaking(session_id=self.session_id))
+        if self.over_talk.holding and self.over_talk.heard(utt.text, final=True):
+            return  # a backchannel: no user turn, the bot's voice goes on
         turn = self.turns.current
-        if not utt.text:
+        continuation = self.over_talk.continuation
+        if utt.text and self.listener.in_speech and self.device.settings.endpoint.turn_recover:
+            # The user already goes on: no end of turn, these words lead the next ones.
+            continuation.defer(utt.text, utt.speech_end_at)
+            self.listener.endpointer.continued(time.monotonic() - utt.speech_end_at)
+            if turn is not None and not turn.committed:
+                self.tasks.spawn(self.interrupt(), "drop-speculation")
+            return
+        if not utt.text and not continuation.joining:
             if turn is not None and not turn.committed:
                 self.tasks.spawn(self.interrupt(), "drop-speculation")
             self.tracker.transition(TurnEvent.USER_SILENT)
             return
+        utt.text = continuation.join(utt.text)  # an answer taken back: its words lead
         self.bus.publish(self._transcript(utt.text, final=True))
+        turns_before = len(self.context.turns)
         self.context.add_user(utt.text)
         self.turns.utt = utt
+        continuation.committed(Answered(utt.text, turns_before, self._clock(), utt.speech_end_at))
         if turn is not None and not turn.committed and self.turns.speculative_text == utt.text:
             utt.final_at = utt.speculated_at  # the speculative transcript was the final one
             self.turns.commit(turn)

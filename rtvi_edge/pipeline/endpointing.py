@@ -24,6 +24,13 @@ When the turn ends:
   that ends on "for", "the", "and", a filler or "..." is unfinished whatever
   the model says (wait up to `turn_max_secs`); one closed by . ? ! after a word
   that can end a sentence turns an *unfinished* verdict into *unsure*.
+- the language model's end-of-turn probability for the transcript (`TextEou`,
+  `eou_text.py`, when `turn_llm`): fused with the audio model's in logits
+  (`fused_probability`), the verdict is taken on the fused value. Until it has
+  come no pause ends (up to `turn_max_secs`): the answer needs the same words;
+  the text alone never ends a turn, it can only hold it or leave it unsure.
+- dynamic endpointing (`adaptive_wait.py`, when `turn_adapt`): a user who went
+  on after pauses of some length gets unsure pauses at least that long.
 
 While the bot speaks a `BargeIn` raises the bar for starting: a clear voice
 (one frame at `threshold`) and `min_secs` of speech (at `threshold - hysteresis`)
@@ -38,6 +45,8 @@ import enum
 from collections import deque
 from dataclasses import dataclass
 
+from rtvi_edge.pipeline.adaptive_wait import AdaptiveWait
+from rtvi_edge.pipeline.eou_fusion import fused_probability
 from rtvi_edge.pipeline.text_cue import TextEnd
 
 
@@ -74,6 +83,12 @@ class EndpointParams:
     turn_max_secs: float = 1.6  # the longest silence inside a turn
     turn_grace_secs: float = 0.16  # a first verdict still on its way is waited for this much
     turn_text: bool = True  # the transcript's ending counts too (TextCue)
+    turn_llm: bool = False  # the LLM's end-of-turn probability counts too (TextEou)
+    turn_llm_weight: float = 1.0  # its weight beside the audio model's, in logits
+    turn_llm_neutral: float = 0.1  # the LLM probability that pulls neither way
+    turn_adapt: bool = True  # users who pause longer get longer unsure pauses
+    turn_recover: bool = True  # speech right after the device took the turn continues it
+    turn_backchannel: bool = True  # "mm-hm" over the bot holds its voice, does not stop it
 
 
 @dataclass(frozen=True)
@@ -108,7 +123,15 @@ class TextCue:
     end: TextEnd
 
 
-Event = Frame | TurnVerdict | TextCue
+@dataclass(frozen=True)
+class TextEou:
+    """The language model's probability that the transcript at pause `pause` ends the turn."""
+
+    pause: int
+    probability: float | None  # None: none to be had (no local LLM, or it failed)
+
+
+Event = Frame | TurnVerdict | TextCue | TextEou
 
 
 class Verdict(enum.Enum):
@@ -128,9 +151,14 @@ class Endpointer:
         self.asking = False  # a verdict is awaited
         self.pause_id = 0  # numbers the pauses, so a late verdict is never misapplied
         self.last_probability: float | None = None
+        self.text_probability: float | None = None  # the LLM's, for this pause
+        self.text_eou_done = False  # the LLM's answer for this pause came (or none will)
+        self.adapt = AdaptiveWait()
+        self._resumed_in_turn = False  # the user went on after a real pause in this turn
         self._voiced = 0.0  # consecutive speech while starting
         self._speech = 0.0  # speech in the current utterance
         self._silence = 0.0  # trailing silence in the current utterance
+        self._silence_before = 0.0  # the silence just before speech resumed
         self._next_assess = 0.0  # silence at which the turn model is asked (again)
         self._recent: deque[float] = deque()  # barge-in: probabilities in the window
         self.onset_secs = 0.0  # at STARTED: how long before this frame the speech began
@@ -162,6 +190,8 @@ class Endpointer:
         out: list[Signal] = []
         if isinstance(event, TurnVerdict):
             self._on_verdict(event, out)
+        elif isinstance(event, TextEou):
+            self._on_text_eou(event, out)
         elif isinstance(event, TextCue):
             self._on_text(event, out)
         elif self.state in (State.QUIET, State.STARTING) and event.barge_in is not None:
@@ -196,11 +226,15 @@ class Endpointer:
         p = self.params
         paused = self.state is State.PAUSED
         if f.prob >= (p.threshold if paused else p.threshold - p.hysteresis):
+            self._silence_before = self._silence
             self._speech += f.secs + self._silence
             self._silence = 0.0
             self.verdict, self.asking = Verdict.NONE, False
             self.text_end = TextEnd.UNKNOWN
             if paused:
+                if self._silence_before >= self.adapt_min_secs():
+                    self.adapt.resumed(self._silence_before)
+                    self._resumed_in_turn = True
                 out.append(Signal.RESUMED)
             self.state = State.SPEAKING
             return
@@ -208,6 +242,8 @@ class Endpointer:
         if self.state is State.SPEAKING and self._silence >= p.pause_secs - 1e-9:
             self.state = State.PAUSED
             self.pause_id += 1
+            self.last_probability = self.text_probability = None
+            self.text_eou_done = not p.turn_llm
             self._next_assess = p.turn_stop_secs
             out.append(Signal.PAUSED)
         if self.state is not State.PAUSED:
@@ -227,16 +263,44 @@ class Endpointer:
         self.asking = False
         if v.probability is None:
             self.verdict = Verdict.UNAVAILABLE
-        elif v.probability >= self.params.turn_threshold:
+        else:
+            self._classify()
+        if self._should_end():
+            self._end(out)
+
+    def _on_text_eou(self, e: TextEou, out: list[Signal]) -> None:
+        if self.state is not State.PAUSED or e.pause != self.pause_id:
+            return
+        self.text_probability, self.text_eou_done = e.probability, True
+        if self.verdict is not Verdict.UNAVAILABLE:
+            if self.verdict is Verdict.INCOMPLETE:
+                self.verdict = Verdict.NONE  # judged on the audio alone: the words re-decide
+            self._classify()
+        if self._should_end():
+            self._end(out)
+
+    def fused(self) -> float | None:
+        """P(the turn is over) from the audio model and (when on) the language model."""
+        p = self.params
+        text = self.text_probability if p.turn_llm else None
+        return fused_probability(self.last_probability, text, p.turn_llm_weight, p.turn_llm_neutral)
+
+    def _classify(self) -> None:
+        f = self.fused()
+        if f is None:
+            return
+        p = self.params
+        if self.last_probability is None:
+            if f < p.turn_hold_threshold:
+                self.verdict = Verdict.INCOMPLETE  # the text alone may hold a turn, no more
+        elif f >= p.turn_threshold:
             self.verdict = Verdict.COMPLETE
         elif self.verdict is Verdict.INCOMPLETE:
-            pass  # unfinished stays unfinished until the model calls it complete
-        elif v.probability >= self.params.turn_hold_threshold:
+            pass  # unfinished stays unfinished until it is called complete
+        elif f >= p.turn_hold_threshold:
             self.verdict = Verdict.UNSURE
         else:
             self.verdict = Verdict.INCOMPLETE
-        if self._should_end():
-            self._end(out)
 
     def _on_text(self, cue: TextCue, out: list[Signal]) -> None:
         if self.state is not State.PAUSED or cue.pause != self.pause_id:
@@ -259,25 +323,46 @@ class Endpointer:
         """How much silence ends the turn, given what the turn model said so far."""
         p = self.params
         if not p.turn_model or self.verdict is Verdict.UNAVAILABLE:
-            return p.stop_secs
+            return self.adapt.wait(p.stop_secs, p.turn_max_secs) if p.turn_adapt else p.stop_secs
         text = self.text_end if p.turn_text else TextEnd.UNKNOWN
-        if text is TextEnd.OPEN:
+        if text is TextEnd.OPEN or not self.text_eou_done:
+            # Unfinished words; or the words and the LLM's reading of them are still on
+            # their way (a slow CPU): the answer needs them anyway, so they are waited for.
             return p.turn_max_secs
         if self.verdict is Verdict.COMPLETE:
             return p.turn_stop_secs
-        if self.verdict is Verdict.INCOMPLETE and text is not TextEnd.CLOSED:
-            return p.turn_max_secs
+        if self.verdict is Verdict.INCOMPLETE and (
+            text is not TextEnd.CLOSED or self._llm_judged()
+        ):
+            return p.turn_max_secs  # (a closing mark does not overrule the LLM: it read it)
         # Unsure, or no verdict yet: one on its way is worth a little more silence.
         unsure = max(p.turn_unsure_secs, p.turn_stop_secs)
+        if p.turn_adapt:
+            unsure = self.adapt.wait(unsure, p.turn_max_secs)
         if self.asking and self.verdict is Verdict.NONE:
             return unsure + p.turn_grace_secs
         return unsure
+
+    def _llm_judged(self) -> bool:
+        return self.params.turn_llm and self.text_probability is not None
+
+    def adapt_min_secs(self) -> float:
+        """A silence the user goes on after counts as a pause from this long on."""
+        return max(self.params.turn_stop_secs, 0.2)
+
+    def continued(self, silence_secs: float) -> None:
+        """The user went on after the turn had ended (`silence_secs` after their last word)."""
+        self.adapt.resumed(silence_secs)
+        self._resumed_in_turn = True
 
     def _should_end(self) -> bool:
         return self._silence >= self.required_silence() - 1e-9
 
     def _end(self, out: list[Signal]) -> None:
         out.append(Signal.ENDED)
+        if self.params.turn_adapt:
+            self.adapt.turn_ended(self._resumed_in_turn)
+        self._resumed_in_turn = False
         self.state = State.QUIET
         self.verdict, self.asking = Verdict.NONE, False
         self.text_end = TextEnd.UNKNOWN
@@ -302,5 +387,6 @@ class Endpointer:
         self.text_end = TextEnd.UNKNOWN
         self.onset_secs = onset
         self._speech, self._silence = self._voiced, 0.0
+        self._silence_before = 0.0
         self._recent.clear()
         out.append(Signal.STARTED)

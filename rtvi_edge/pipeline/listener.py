@@ -34,6 +34,7 @@ from rtvi_edge.pipeline.endpointing import (
     Signal,
     State,
     TextCue,
+    TextEou,
     TurnVerdict,
 )
 from rtvi_edge.pipeline.text_cue import classify
@@ -275,6 +276,20 @@ class UserListener:
         pause = self.endpointer.pause_id
         audio = bytes(self._turn_audio)
         self._turn_task = asyncio.create_task(self._judge(pause, audio), name="turn-model")
+
+    @property
+    def paused(self) -> bool:
+        """In a pause inside an utterance (the turn may be over)."""
+        return self.endpointer.state is State.PAUSED
+
+    @property
+    def pause_id(self) -> int:
+        """The number of the pause in progress (or the last one)."""
+        return self.endpointer.pause_id
+
+    def text_eou(self, pause: int, probability: float | None) -> None:
+        """The language model's end-of-turn probability for the transcript at `pause`."""
+        self._handle(self.endpointer.step(TextEou(pause, probability)), time.monotonic())
 
     async def _judge(self, pause: int, audio: bytes) -> None:
         try:

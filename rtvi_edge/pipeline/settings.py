@@ -56,6 +56,12 @@ class SessionSettings:
                 # The word list is English: other languages leave the end to the model.
                 turn_text=t.text and _english(config.stt.language),
                 turn_grace_secs=t.grace_secs,
+                turn_llm=t.llm,
+                turn_llm_weight=t.llm_weight,
+                turn_llm_neutral=t.llm_neutral,
+                turn_adapt=t.adapt,
+                turn_recover=t.recover,
+                turn_backchannel=t.backchannel and _english(config.stt.language),
             ),
             system_prompt=config.llm.system_prompt,
             history_tokens=config.llm.history_tokens,

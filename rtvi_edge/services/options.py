@@ -165,6 +165,12 @@ def _turn_options() -> list[OptionSpec]:
     def put_text(s: SessionSettings, v: Any) -> None:
         s.endpoint = dataclasses.replace(s.endpoint, turn_text=bool(v))
 
+    def put_flag(attr: str) -> Callable[[SessionSettings, Any], None]:
+        def put(s: SessionSettings, v: Any) -> None:
+            s.endpoint = dataclasses.replace(s.endpoint, **{attr: bool(v)})
+
+        return put
+
     opts = [
         OptionSpec(
             "turn",
@@ -184,6 +190,42 @@ def _turn_options() -> list[OptionSpec]:
             get_session=lambda s: s.endpoint.turn_text,
             set_session=put_text,
         ),
+        OptionSpec(
+            "turn",
+            "llm",
+            "bool",
+            "session",
+            "the language model's end-of-turn probability for the words so far counts too",
+            get_session=lambda s: s.endpoint.turn_llm,
+            set_session=put_flag("turn_llm"),
+        ),
+        OptionSpec(
+            "turn",
+            "adapt",
+            "bool",
+            "session",
+            "a user who goes on after long pauses is given longer pauses (dynamic endpointing)",
+            get_session=lambda s: s.endpoint.turn_adapt,
+            set_session=put_flag("turn_adapt"),
+        ),
+        OptionSpec(
+            "turn",
+            "recover",
+            "bool",
+            "session",
+            "speech within 2 s of the answer's start continues the turn (the answer is taken back)",
+            get_session=lambda s: s.endpoint.turn_recover,
+            set_session=put_flag("turn_recover"),
+        ),
+        OptionSpec(
+            "turn",
+            "backchannel",
+            "bool",
+            "session",
+            "'mm-hm', 'yeah' while the bot speaks hold its voice a moment instead of stopping it",
+            get_session=lambda s: s.endpoint.turn_backchannel,
+            set_session=put_flag("turn_backchannel"),
+        ),
     ]
     numbers = {
         "threshold": "P(turn complete) that ends the turn",
@@ -193,6 +235,8 @@ def _turn_options() -> list[OptionSpec]:
         "recheck_secs": "ask again this often (0 = once)",
         "max_secs": "the longest silence inside a turn",
         "grace_secs": "a verdict on its way is waited this long",
+        "llm_weight": "the language model's weight beside the audio model's",
+        "llm_neutral": "the language model's probability that pulls neither way",
     }
     for name, what in numbers.items():
         get, put = _vad_param(f"turn_{name}")
