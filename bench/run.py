@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.cpu_limit import CpuLimit, QuotaGroup
 from bench.speech import QUESTIONS, make_wav
 from bench.ws_client import listen_to_silence, measure_turns
 
@@ -35,8 +36,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_daemon(work: Path, port: int, extra: str = "") -> tuple[subprocess.Popen[bytes], float]:
-    """`extra`: more TOML sections for the daemon's config."""
+def start_daemon(
+    work: Path,
+    port: int,
+    extra: str = "",
+    limit: CpuLimit | None = None,
+    quota_group: QuotaGroup | None = None,
+) -> tuple[subprocess.Popen[bytes], float]:
+    """`extra`: more TOML sections for the daemon's config; `limit` and `quota_group`:
+    the Pi-class CPU it runs on (bench/cpu_limit.py)."""
     work.mkdir(parents=True, exist_ok=True)
     cfg = work / "bench.toml"
     cfg.write_text(
@@ -46,11 +54,15 @@ def start_daemon(work: Path, port: int, extra: str = "") -> tuple[subprocess.Pop
     )
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rtvi_edge", "--config", str(cfg), "run"],
+        (limit or CpuLimit()).command(
+            [sys.executable, "-m", "rtvi_edge", "--config", str(cfg), "run"]
+        ),
         stdout=subprocess.DEVNULL,
         cwd=ROOT,
     )
-    deadline = t0 + 120
+    if quota_group is not None:
+        quota_group.add(proc.pid)  # before its worker threads start: they inherit it
+    deadline = t0 + (120 if quota_group is None else 120 / quota_group.quota)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"daemon exited with {proc.returncode} during start-up")
@@ -181,6 +193,13 @@ def main() -> int:
         help="comma-separated: fixed_0.35s, turn_model_before, turn_model (the default), "
         "turn_model_audio_only, turn_model_whisper_base",
     )
+    ap.add_argument("--cpu-cores", default="", help="pin the daemon: taskset's list, e.g. 0")
+    ap.add_argument(
+        "--cpu-quota",
+        type=float,
+        default=0.0,
+        help="hold the daemon to this share of a core (0.25 stands in for a Pi 4 core)",
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rtvi-bench-"))
     if args.turn_only:
@@ -188,7 +207,15 @@ def main() -> int:
     utterances = [make_wav(q, work / f"q{i}.wav") for i, q in enumerate(QUESTIONS)]
     turns_input = [utterances[i % len(utterances)] for i in range(args.turns)]
     port = free_port()
-    proc, ready_secs = start_daemon(work, port, '[webrtc]\nhost_addresses = ["127.0.0.1"]\n')
+    limit = CpuLimit(args.cpu_cores, args.cpu_quota)
+    group = QuotaGroup(f"rtvi-bench-{os.getpid()}", args.cpu_quota) if args.cpu_quota else None
+    proc, ready_secs = start_daemon(
+        work,
+        port,
+        '[webrtc]\nhost_addresses = ["127.0.0.1"]\n',
+        limit=limit,
+        quota_group=group,
+    )
     webrtc: dict[str, Any] = {}
     try:
         idle = proc_memory(proc.pid)
@@ -209,8 +236,13 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
         stop_secs = time.monotonic() - t0
+        throttled = group.throttled_secs() if group else 0.0
+        if group:
+            group.remove()
     result = {
         "machine": {"cpus": os.cpu_count(), "platform": sys.platform, "load": os.getloadavg()},
+        "cpu_limit": {"daemon_on": limit.describe(), "throttled_secs": round(throttled, 1)},
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "models": "default (whisper tiny.en, SmolLM2-135M Q4_1, piper en_US joe medium)",
         "startup": {"ready_secs": round(ready_secs, 3), "stop_secs": round(stop_secs, 3)},
         "idle_cpu_pct_of_one_core": idle_cpu_pct,
@@ -235,6 +267,7 @@ def main() -> int:
             {
                 "said": QUESTIONS[i % len(QUESTIONS)],
                 "heard": t.get("user_text"),
+                "answer": t.get("answer"),
                 "voice_to_voice": _rounded(t.get("voice_to_voice_client")),
                 "endpointing": _rounded(
                     next(iter(stage_values([t], "processing", "endpointing")), None)
@@ -364,6 +397,8 @@ def print_table(r: dict[str, Any]) -> None:
     def fmt(v: float | None, unit: str = "s") -> str:
         return "-" if v is None else (f"{v * 1000:.0f} ms" if unit == "s" else f"{v:.0f} {unit}")
 
+    if "cpu_limit" in r:
+        print(f"daemon on {r['cpu_limit']['daemon_on']}; load average {r['load_average']}")
     print(f"{'metric':<34}{'median':>10}{'p90':>10}{'n':>5}")
     rows = [
         ("voice-to-voice, official web client", r["voice_to_voice_real_client_secs"]),

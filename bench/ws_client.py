@@ -69,12 +69,14 @@ async def measure_turns(
                     state["stopped"].set()
                 elif m["type"] == "user-transcription" and m["data"].get("final"):
                     state["text"] = m["data"].get("text", "")
+                elif m["type"] == "bot-llm-text":
+                    state["answer"] += m["data"].get("text", "")
 
         tasks = [asyncio.create_task(mic()), asyncio.create_task(receive())]
         try:
             await asyncio.wait_for(state["ready"].wait(), 10)
             for pcm, end_secs in utterances:
-                state.update(speech_end=None, first_audio=None, metrics=None, text="")
+                state.update(speech_end=None, first_audio=None, metrics=None, text="", answer="")
                 state["stopped"].clear()
                 end_byte = int(end_secs * 16000) * 2
                 chunks = [pcm[i : i + CHUNK].ljust(CHUNK, b"\0") for i in range(0, end_byte, CHUNK)]
@@ -93,6 +95,7 @@ async def measure_turns(
                         "voice_to_voice_client": (fa - se) if se and fa else None,
                         "metrics": state["metrics"],
                         "user_text": state["text"],
+                        "answer": state["answer"].strip(),
                     }
                 )
                 await asyncio.sleep(0.5)

@@ -11,6 +11,7 @@ from pathlib import Path
 from rtvi_edge import __version__
 from rtvi_edge.config import Config, LogLevel, load_config, load_config_file
 from rtvi_edge.errors import ConfigError, RtviEdgeError
+from rtvi_edge.memory import tune_malloc
 
 log = logging.getLogger("rtvi_edge")
 
@@ -70,6 +71,7 @@ def _setup_logging(config: Config, override: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    tune_malloc()  # before any engine allocates: freed working memory goes straight back
     try:
         if args.command == "check-config":
             return _check_config(args.path or args.config)

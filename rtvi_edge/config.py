@@ -209,6 +209,9 @@ class LlmConfig:
     temperature: float = bounded(0.3, 0.0, 2.0)
     top_p: float = bounded(0.9, 0.0, 1.0)
     threads: int = bounded(2, 1, 64)
+    # Layers offloaded to a GPU: -1 = all of them when llama.cpp was built with a GPU
+    # backend (CUDA on a Jetson), else none; 0 = CPU only; N = the first N layers.
+    gpu_layers: int = bounded(-1, -1, 1000)
     system_prompt: str = (
         "You are a helpful voice assistant running on a small device. "
         "Answer in one or two short sentences of plain spoken English."

@@ -72,7 +72,7 @@ def build_llm(config: Config, monitor: BackendMonitor | None = None) -> Language
 
     cfg = config.llm
     path = _model_path(config, cfg.model, defaults.smollm2_gguf)
-    return LlamaLlm(path, cfg.context_tokens, cfg.threads)
+    return LlamaLlm(path, cfg.context_tokens, cfg.threads, cfg.gpu_layers)
 
 
 def build_tts(config: Config, monitor: BackendMonitor | None = None) -> TextToSpeech:
@@ -143,10 +143,11 @@ class EngineHub:
             stt = llm = tts = vad = None
             if new.stt != old.stt:
                 stt = await asyncio.to_thread(build_stt, new, self.monitor)
-            if (new.llm.model, new.llm.context_tokens, new.llm.threads) != (
+            if (new.llm.model, new.llm.context_tokens, new.llm.threads, new.llm.gpu_layers) != (
                 old.llm.model,
                 old.llm.context_tokens,
                 old.llm.threads,
+                old.llm.gpu_layers,
             ) or stages.remote_fields(new.llm) != stages.remote_fields(old.llm):
                 llm = await asyncio.to_thread(build_llm, new, self.monitor)
             if (new.tts.voice, new.tts.noise_scale, new.tts.noise_w) != (

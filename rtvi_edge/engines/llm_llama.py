@@ -19,11 +19,33 @@ from rtvi_edge.errors import EngineError, ModelNotFoundError
 
 log = logging.getLogger(__name__)
 
+N_UBATCH = 128
+
+
+def offloaded_layers(setting: int, gpu_backend: bool) -> int:
+    """n_gpu_layers for llama.cpp: `-1` (the default) means every layer when llama.cpp was
+    built with a GPU backend (CUDA on a Jetson) and none otherwise."""
+    if setting < 0:
+        return -1 if gpu_backend else 0
+    return setting if gpu_backend else 0
+
+
+def gpu_backend() -> bool:
+    """Whether this llama-cpp-python can offload layers (built with CUDA, Metal, Vulkan)."""
+    try:
+        import llama_cpp
+
+        return bool(llama_cpp.llama_supports_gpu_offload())
+    except (ImportError, AttributeError, OSError):  # pragma: no cover - an old or broken build
+        return False
+
 
 class LlamaLlm:
     name = "llama"
 
-    def __init__(self, model_path: Path, context_tokens: int, threads: int) -> None:
+    def __init__(
+        self, model_path: Path, context_tokens: int, threads: int, gpu_layers: int = -1
+    ) -> None:
         if not model_path.is_file():
             raise ModelNotFoundError(
                 f"GGUF model not found at {model_path} (set [llm] model to a .gguf file, "
@@ -33,9 +55,21 @@ class LlamaLlm:
             from llama_cpp import Llama
         except ImportError as exc:  # pragma: no cover
             raise EngineError("llama-cpp-python is not installed") from exc
+        self.gpu_layers = offloaded_layers(gpu_layers, gpu_backend())
+        if self.gpu_layers:
+            where = "all" if self.gpu_layers < 0 else str(self.gpu_layers)
+            log.info("llama.cpp: %s layers on the GPU", where)
         try:
             self._llm = Llama(
-                str(model_path), n_ctx=context_tokens, n_threads=threads, verbose=False
+                str(model_path),
+                n_ctx=context_tokens,
+                n_threads=threads,
+                n_gpu_layers=self.gpu_layers,
+                # Prompts are evaluated 128 tokens at a time: llama.cpp's compute buffer is
+                # sized for one micro-batch (99 -> 25 MiB for SmolLM2), the answers are
+                # the same token for token (bench/equivalence.py), prefill no slower here.
+                n_ubatch=N_UBATCH,
+                verbose=False,
             )
         except (ValueError, RuntimeError) as exc:
             raise EngineError(f"llama.cpp could not load {model_path}: {exc}") from exc

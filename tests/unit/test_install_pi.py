@@ -15,14 +15,21 @@ UNIT = REPO / "systemd" / "rtvi-edge.service"
 EXAMPLE = REPO / "config" / "rtvi-edge.example.toml"
 
 
-def install(root: Path, *args: str) -> str:
-    result = subprocess.run(
+def run_installer(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         ["bash", str(INSTALLER), "--root", str(root), "--source", str(REPO), *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, **(env or {})},
     )
+
+
+def install(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    result = run_installer(root, *args, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
