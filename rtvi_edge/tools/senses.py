@@ -28,8 +28,13 @@ TIMER = re.compile(
     r"|remind(?:ers?)?|wake me)\b"
     r"|\bhow (?:much time|long)\b.*\b(?:left|remaining|to go)\b"
 )
-# A plain request for silence, said first: "stop", "never mind", "be quiet".
+# A plain request for silence and nothing else: "stop", "never mind", "be quiet", "stop
+# talking please". "Stop. What is two plus two?" asks a question after the stop (the
+# interruption is already done: the question needs its answer, not another stop), and
+# "stop me if you've heard this one" is no request for silence.
 STOP = re.compile(
     r"^(?:(?:ok|okay|hey|please|just|oh|alright|shh+|sh+|psst)[\s,]+)*"
-    r"(?:stop|never ?mind|be quiet|quiet|shush|hush|enough|that's enough|shut up|silence)\b"
+    r"(?:stop|never ?mind|be quiet|quiet|shush|hush|enough|that's enough|shut up|silence)"
+    r"(?:[\s,]+(?:it|that|this|talking|speaking|now|right|please|there|thanks|thank you"
+    r"|already|for now|the music|playing|reading))*[\s.!,]*$"
 )

@@ -141,8 +141,22 @@ async def test_the_same_sentence_after_different_lead_ins_gives_the_same_transcr
     assert run.ok, run.failure()
     texts = finals(run)
     assert len(texts) == len(leads), texts
-    assert len(set(texts)) == 1, texts
-    assert "fruit" in texts[0].lower()
+    # The lead-in may not change what is heard. One word may differ: Whisper's near-ties
+    # ("at in" / "at a") move with the audio's exact framing and the library's version;
+    # the bug this guards against lost or merged words ("and yellow" against "at in yellow").
+    words = [t.lower().strip(" .?!").split() for t in texts]
+    assert all(word_edits(a, b) <= 1 for a in words for b in words), texts
+    assert all("fruit" in w and "yellow" in w for w in words), texts
+
+
+def word_edits(a: list[str], b: list[str]) -> int:
+    """Levenshtein distance in words."""
+    row = list(range(len(b) + 1))
+    for i, wa in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, wb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (wa != wb))
+    return row[-1]
 
 
 def padded(text: str, path: Path, lead_secs: float) -> Path:

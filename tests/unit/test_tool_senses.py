@@ -34,6 +34,8 @@ NEAR_MISSES = {
         "Water the front lawn for 10 minutes.",
         "Have you read the New York Times today?",
         "Don't stop believing is a great song.",
+        "Stop. What is two plus two?",
+        "Stop me if you've heard this one.",
         "Disarm the security alarm.",
         "Arm the burglar alarm system.",
     ],
@@ -56,6 +58,8 @@ STILL_CALLED = {
     "How much time is left?": "list_timers",
     "Count down two minutes for me.": "set_timer",
     "Shh, be quiet.": "stop",
+    "Stop talking, please.": "stop",
+    "Okay, that's enough.": "stop",
     "Turn on the kitchen light.": "control_device",
 }
 
