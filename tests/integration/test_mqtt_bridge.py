@@ -324,16 +324,21 @@ async def test_discovery_disabled_removes_the_entities(broker: Mosquitto) -> Non
     second = MqttBridge(mqtt_config(broker.port, discovery=False), FakeDeviceControl())
     await second.start()
     await asyncio.wait_for(second.connected.wait(), 10)
-    # The removals go out before the state, on the same connection: once a client sees
-    # the state, the broker has dropped the retained discovery configs.
+    # The removals go out before `online`, on the same connection: once `online` is
+    # retained, the broker has dropped the retained discovery configs. (The first
+    # bridge's retained state and `offline` linger until then, so wait for `online`.)
     try:
-        for _ in range(2):
-            late = Watcher(broker.port)
-            try:
-                await late.wait(f"{B}/state", timeout=5)
-            finally:
-                late.close()
-        assert late.on(f"{B}/state")[0].retain
+        probe = Watcher(broker.port)
+        try:
+            await probe.wait(f"{B}/availability", lambda p: p == "online", timeout=10)
+        finally:
+            probe.close()
+        late = Watcher(broker.port)
+        try:
+            assert (await late.wait(f"{B}/availability", timeout=5)).payload == b"online"
+            assert (await late.wait(f"{B}/state", timeout=5)).retain
+        finally:
+            late.close()
         assert not [m.topic for m in late.messages if m.topic.startswith(f"{HA}/")]
     finally:
         await second.stop()
