@@ -2,16 +2,26 @@
 
     .venv/bin/python -m bench.engine_memory            # a table (MiB)
     .venv/bin/python -m bench.engine_memory --json
+    .venv/bin/python -m bench.engine_memory --pid PID  # a running daemon's RSS by owner
 
 For each engine: RSS of the bare process (Python, numpy and rtvi_edge's config), after
 importing the engine's library, after loading the model, and the peak (VmHWM) while it
 works on a typical turn's input; `held` = loaded - bare, `working` = peak - loaded.
+Each child tunes glibc's allocator first, as the daemon does (rtvi_edge/memory.py).
+Loading itself can peak higher than any turn (Whisper's float16 model.bin is read, then
+quantised to int8): `load pk` is that peak; the peak is then reset (clear_refs), so that
+`peak` and `working` are the work's own.
+
+`--pid` groups a running process's resident pages (/proc/PID/smaps) by what they belong
+to: a model file, a package's native libraries, the C heap and anonymous maps.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,6 +44,16 @@ def _mib(key: str) -> float:
     return 0.0
 
 
+def _loaded() -> tuple[float, float]:
+    """RSS now and the peak so far (loading's), then the peak reset so that the peak
+    measured next is the work's own (`5` to clear_refs resets VmHWM, Linux 4.0+)."""
+    now, peak = _mib("VmRSS"), _mib("VmHWM")
+    # Not Linux, or not allowed: the work's peak then includes loading's.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    return now, peak
+
+
 def _speech(secs: float) -> bytes:
     """Speech-like audio from espeak-ng when it is there (the bench's speech), else noise."""
     import numpy as np
@@ -51,7 +71,9 @@ def _speech(secs: float) -> bytes:
 
 def measure(engine: str) -> dict[str, Any]:
     from rtvi_edge.config import Config
+    from rtvi_edge.memory import tune_malloc
 
+    tune_malloc()
     config = Config()
     out: dict[str, Any] = {"engine": engine, "bare": _mib("VmRSS")}
     if engine == "whisper":
@@ -61,7 +83,7 @@ def measure(engine: str) -> dict[str, Any]:
         from rtvi_edge.engines.hub import build_stt
 
         stt = build_stt(config)
-        out["loaded"] = _mib("VmRSS")
+        out["loaded"], out["load_peak"] = _loaded()
         stream = stt.open_stream()
         stream.feed(_speech(3))
         out["result"] = stream.finish()
@@ -73,7 +95,7 @@ def measure(engine: str) -> dict[str, Any]:
         from rtvi_edge.engines.hub import build_llm
 
         llm = build_llm(config)
-        out["loaded"] = _mib("VmRSS")
+        out["loaded"], out["load_peak"] = _loaded()
         messages = [
             {"role": "system", "content": config.llm.system_prompt},
             {"role": "user", "content": "What is the capital of France?"},
@@ -88,7 +110,7 @@ def measure(engine: str) -> dict[str, Any]:
         from rtvi_edge.engines.hub import build_tts
 
         tts = build_tts(config)
-        out["loaded"] = _mib("VmRSS")
+        out["loaded"], out["load_peak"] = _loaded()
         short = sum(len(b) for b in tts.synthesize(SENTENCE_5, 1.0))
         out["peak_5_words"] = _mib("VmHWM")
         long = sum(len(b) for b in tts.synthesize(SENTENCE_25, 1.0))
@@ -100,7 +122,7 @@ def measure(engine: str) -> dict[str, Any]:
         from rtvi_edge.engines.hub import build_vad
 
         vad = build_vad(config).open_stream()
-        out["loaded"] = _mib("VmRSS")
+        out["loaded"], out["load_peak"] = _loaded()
         pcm = _speech(3)
         probs = [vad.probability(pcm[i : i + 1024]) for i in range(0, len(pcm) - 1023, 1024)]
         out["result"] = f"max p {max(probs):.2f}"
@@ -111,7 +133,7 @@ def measure(engine: str) -> dict[str, Any]:
         from rtvi_edge.engines.turn_smart import SmartTurn, packaged_model
 
         turn = SmartTurn(packaged_model(), config.turn.threads)
-        out["loaded"] = _mib("VmRSS")
+        out["loaded"], out["load_peak"] = _loaded()
         out["result"] = f"p(complete) {turn.probability(_speech(3)):.2f}"
     elif engine == "wake_word":
         import pymicro_wakeword  # noqa: F401
@@ -120,7 +142,7 @@ def measure(engine: str) -> dict[str, Any]:
         from rtvi_edge.audio.wake import WakeWordDetector
 
         wake = WakeWordDetector(config.wake.model)
-        out["loaded"] = _mib("VmRSS")
+        out["loaded"], out["load_peak"] = _loaded()
         out["result"] = f"woke: {wake.process(_speech(3))}"
     out["peak"] = _mib("VmHWM")
     out["held"] = out["loaded"] - out["bare"]
@@ -128,11 +150,49 @@ def measure(engine: str) -> dict[str, Any]:
     return {k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()}
 
 
+def _owner(path: str) -> str:
+    """What a mapping belongs to: a model file, a package, a system library, anonymous."""
+    if not path:
+        return "[anonymous]"
+    if path.startswith("["):
+        return path
+    if path.endswith((".gguf", ".onnx", ".bin", ".tflite")):
+        return "model " + Path(path).name
+    if "site-packages/" in path:
+        package = path.split("site-packages/", 1)[1].split("/", 1)[0]
+        return "package " + package.removesuffix(".libs")
+    return "system " + Path(path).name.split(".so")[0]
+
+
+def by_owner(pid: int) -> dict[str, float]:
+    """A process's resident MiB by owner, largest first (from /proc/PID/smaps)."""
+    sizes: dict[str, int] = {}
+    owner = ""
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            fields = line.split(maxsplit=5)
+            owner = _owner(fields[5].strip() if len(fields) > 5 else "")
+        elif line.startswith("Rss:"):
+            sizes[owner] = sizes.get(owner, 0) + int(line.split()[1])
+    ranked = sorted(sizes.items(), key=lambda kv: -kv[1])
+    return {name: round(kib / 1024, 1) for name, kib in ranked if kib >= 512}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--one", choices=ENGINES, help=argparse.SUPPRESS)  # the child's part
+    ap.add_argument("--pid", type=int, help="a running daemon: its resident memory by owner")
     args = ap.parse_args()
+    if args.pid:
+        owners = by_owner(args.pid)
+        if args.json:
+            print(json.dumps(owners, indent=2))
+        else:
+            print(f"{sum(owners.values()):8.1f}  MiB resident in total (owners of >= 0.5 MiB)")
+            for name, mib in owners.items():
+                print(f"{mib:8.1f}  {name}")
+        return 0
     if args.one:
         print(json.dumps(measure(args.one)))
         return 0
@@ -153,7 +213,8 @@ def main() -> int:
         print(json.dumps(rows, indent=2))
         return 0
     print(
-        f"{'engine':<12}{'bare':>7}{'import':>8}{'loaded':>8}{'held':>7}{'peak':>7}{'working':>9}"
+        f"{'engine':<12}{'bare':>7}{'import':>8}{'loaded':>8}{'held':>7}{'load pk':>8}"
+        f"{'peak':>7}{'working':>9}"
     )
     for r in rows:
         if "error" in r:
@@ -161,7 +222,8 @@ def main() -> int:
             continue
         print(
             f"{r['engine']:<12}{r['bare']:>7.0f}{r['imported']:>8.0f}{r['loaded']:>8.0f}"
-            f"{r['held']:>7.0f}{r['peak']:>7.0f}{r['working']:>9.0f}   {r.get('result', '')}"
+            f"{r['held']:>7.0f}{r['load_peak']:>8.0f}{r['peak']:>7.0f}{r['working']:>9.0f}"
+            f"   {r.get('result', '')}"
         )
     return 0
 
