@@ -96,6 +96,8 @@ class DaemonProcess:
             key, _, value = line.partition(":")
             if key == "VmRSS":
                 out["rss_mib"] = int(value.split()[0]) / 1024
+            elif key == "VmHWM":  # the true peak: samples 10 s apart miss the tops
+                out["hwm_mib"] = int(value.split()[0]) / 1024
             elif key == "Threads":
                 out["threads"] = int(value)
         out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
@@ -642,6 +644,8 @@ def summarize_samples(samples: list[dict[str, float]], warmup: float) -> dict[st
         "rss_mib_after_warmup": round(first_rss, 1),
         "rss_mib_end": round(last_rss, 1),
         "rss_mib_max": round(max(s["rss_mib"] for s in samples), 1),
+        "rss_mib_peak_hwm": round(max(s.get("hwm_mib", 0.0) for s in samples), 1),
+        "rss_mib_floor": round(min(s["rss_mib"] for s in after), 1),
         "rss_growth_pct": round(100 * (last_rss - first_rss) / first_rss, 2),
         "rss_mib_window_mins": window_stat(after, "rss_mib", WINDOW_SECS, min),
         "rss_growth_pct_window_mins": window_growth_pct(after, "rss_mib", WINDOW_SECS, min),

@@ -41,6 +41,7 @@ NATIVE = [
     "pocketsphinx", "vosk", "webrtcvad", "pymicro_wakeword", "pymicro_vad",
     "aec_audio_processing", "pyaudio", "systemd.daemon", "aiohttp", "yarl",
 ]  # fmt: skip
+OPTIONAL = {"pymicro_vad"}  # not installed by scripts/install-pi
 SAY = "Turn on the kitchen light and tell me the weather."
 WORK = Path(os.environ.get("PROBE_DIR", "/tmp/rtvi-arm64-probe"))
 
@@ -55,15 +56,17 @@ def elf_machine(path: Path) -> str:
 def check_import(name: str) -> str:
     try:
         mod = importlib.import_module(name)
-    except ModuleNotFoundError as exc:  # an optional extra that is not installed
-        return f"{name}: not installed ({exc})"
-    root = Path(mod.__file__ or "").parent
-    libs = [*root.rglob("*.so"), *root.rglob("*.so.*")]
-    if not libs and mod.__file__ and mod.__file__.endswith(".so"):
-        libs = [Path(mod.__file__)]
-    if not libs:  # a top-level extension beside its package (pyaudio, webrtcvad)
-        stem = name.split(".")[0]
-        libs = list(Path(root).glob(f"_{stem}*.so")) + list(Path(root).glob(f"{stem}*.so"))
+    except ModuleNotFoundError as exc:
+        if name in OPTIONAL:
+            return f"{name}: not installed (optional: {exc})"
+        raise SystemExit(f"{name} is not installed: {exc}") from None
+    file = Path(mod.__file__ or "")
+    if file.name == "__init__.py":  # a package: every library inside it
+        libs = [*file.parent.rglob("*.so"), *file.parent.rglob("*.so.*")]
+    elif file.suffix == ".so":
+        libs = [file]
+    else:  # a top-level module beside its extension (webrtcvad.py and _webrtcvad*.so)
+        libs = [*file.parent.glob(f"_{file.stem}*.so"), *file.parent.glob(f"{file.stem}*.so")]
     arches = sorted({elf_machine(p) for p in libs}) or ["pure Python"]
     if any(a not in (platform.machine(), "pure Python") for a in arches):
         raise SystemExit(f"{name} carries a library for another machine: {arches}")
