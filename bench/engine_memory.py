@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.engine_memory            # a table (MiB)
     .venv/bin/python -m bench.engine_memory --json
     .venv/bin/python -m bench.engine_memory --pid PID  # a running daemon's RSS by owner
+    .venv/bin/python -m bench.engine_memory --session 10 [--set 'webrtc.enabled=false']
 
 For each engine: RSS of the bare process (Python, numpy and rtvi_edge's config), after
 importing the engine's library, after loading the model, and the peak (VmHWM) while it
@@ -11,6 +12,10 @@ Each child tunes glibc's allocator first, as the daemon does (rtvi_edge/memory.p
 Loading itself can peak higher than any turn (Whisper's float16 model.bin is read, then
 quantised to int8): `load pk` is that peak; the peak is then reset (clear_refs), so that
 `peak` and `working` are the work's own.
+
+`--session N` starts the daemon as the bench does (default models) and talks N spoken turns
+to it over one WebSocket: RSS after start (the turn model loaded), the peak (VmHWM), and
+the resident memory by owner at the end. `--set SECTION.KEY=VALUE` adds config.
 
 `--pid` groups a running process's resident pages (/proc/PID/smaps) by what they belong
 to: a model file, a package's native libraries, the C heap and anonymous maps.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -178,12 +184,57 @@ def by_owner(pid: int) -> dict[str, float]:
     return {name: round(kib / 1024, 1) for name, kib in ranked if kib >= 512}
 
 
+def session(turns: int, settings: list[str]) -> dict[str, Any]:
+    """The daemon's idle and peak RSS over `turns` spoken turns (see the docstring)."""
+    import asyncio
+    import signal
+    import time
+
+    from bench.run import free_port, proc_memory, start_daemon
+    from bench.speech import QUESTIONS, make_wav
+    from bench.ws_client import measure_turns
+
+    extra = ""
+    for item in settings:  # section.key=value, the value as TOML
+        key, _, value = item.partition("=")
+        section, _, name = key.rpartition(".")
+        extra += f"[{section}]\n{name} = {value}\n"
+    work = Path(tempfile.mkdtemp(prefix="rtvi-memory-"))
+    said = [make_wav(q, work / f"q{i}.wav") for i, q in enumerate(QUESTIONS)]
+    port = free_port()
+    proc, _ready = start_daemon(work, port, extra)
+    try:
+        time.sleep(6)  # the turn model loads in the background after ready
+        idle = proc_memory(proc.pid)["VmRSS"]
+        url = f"http://127.0.0.1:{port}/ws"
+        done = asyncio.run(measure_turns(url, [said[i % len(said)] for i in range(turns)]))
+        peak = proc_memory(proc.pid)["VmHWM"]
+        owners = by_owner(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    return {
+        "turns": turns,
+        "settings": settings,
+        "idle_rss_mib": round(idle, 1),
+        "peak_rss_mib": round(peak, 1),
+        "errors": [t["error"] for t in done if "error" in t],
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "by_owner_mib": owners,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--one", choices=ENGINES, help=argparse.SUPPRESS)  # the child's part
     ap.add_argument("--pid", type=int, help="a running daemon: its resident memory by owner")
+    ap.add_argument("--session", type=int, metavar="TURNS", help="the daemon over spoken turns")
+    ap.add_argument("--set", action="append", default=[], help="with --session: SECTION.KEY=VALUE")
     args = ap.parse_args()
+    if args.session:
+        print(json.dumps(session(args.session, args.set), indent=2))
+        return 0
     if args.pid:
         owners = by_owner(args.pid)
         if args.json:
