@@ -108,12 +108,12 @@ def calibrate(items: list[dict[str, Any]]) -> dict[str, Any]:
                 "p90": round(_p90(waits), 3),
             }
         )
-    curve = []
+    curve: list[dict[str, Any]] = []
     for n in sorted({r["cut"] for r in rows}):
         best = min((r for r in rows if r["cut"] == n), key=lambda r: (r["mean"], r["p90"]))
         if not curve or best["mean"] < curve[-1]["mean"]:
             curve.append(best)  # only points that buy a shorter wait with more cuts
-    p90_curve = []  # the shortest p90 wait for each number of cut items
+    p90_curve: list[dict[str, Any]] = []  # the shortest p90 wait for each number of cut items
     for n in sorted({r["cut"] for r in rows}):
         best = min((r for r in rows if r["cut"] == n), key=lambda r: (r["p90"], r["mean"]))
         if not p90_curve or best["p90"] < p90_curve[-1]["p90"]:

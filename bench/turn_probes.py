@@ -60,7 +60,7 @@ def pause_from_json(d: dict[str, Any]) -> SimPause:
 
 def load(split: str) -> list[dict[str, Any]]:
     """[{set, name, text, pause_secs, ..., pauses: [SimPause]}] of one split."""
-    items = json.loads(path_for(split).read_text())["items"]
+    items: list[dict[str, Any]] = json.loads(path_for(split).read_text())["items"]
     for item in items:
         item["pauses"] = [pause_from_json(p) for p in item["pauses"]]
     return items
