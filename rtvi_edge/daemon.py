@@ -27,11 +27,12 @@ from rtvi_edge.audio.supervisor import LocalAudioSupervisor
 from rtvi_edge.config import AudioBackend, Config, default_state_dir, load_config
 from rtvi_edge.engines.hub import EngineHub, Engines, build_engines
 from rtvi_edge.errors import ConfigError, RtviEdgeError
+from rtvi_edge.logs import set_level as set_log_level
 from rtvi_edge.memory import MemoryTrimmer, libc_trim
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.services.conversation_services import ConversationServices
 from rtvi_edge.services.settings_owner import SettingsOwner
-from rtvi_edge.tools.setup import ToolSetup
+from rtvi_edge.tools.setup import ToolSettings, ToolSetup
 from rtvi_edge.tools.timers import DEVICE_OWNER, Timer, TimerService
 from rtvi_edge.tools.trust import is_guest_owner
 
@@ -153,6 +154,7 @@ class Daemon:
             from rtvi_edge.wyoming_server.lifecycle import start_wyoming
 
             self.wyoming = await start_wyoming(self)
+        self._follow_settings()
         self._spawn(self._watchdog(), "watchdog")
         self._spawn(MemoryTrimmer(self.bus, libc_trim()).run(), "memory-trim")
         self._ready = True
@@ -161,6 +163,21 @@ class Daemon:
         self.notifier.ready(self.describe())
         if config.turn.enabled:
             self.hub.turn_model.preload()  # after ready, in the background
+
+    def _follow_settings(self) -> None:
+        """Each running part hears of a change to its own settings (reload, update-config);
+        what only a restart can change is named in services/restart_only.py."""
+        follow = self.settings.follow
+        if self.tools is not None:
+            follow(ToolSettings.of, self.tools.use)
+        if self.rtvi is not None:
+            follow(lambda c: c.rtvi, self.rtvi.use_config)
+            follow(lambda c: c.webrtc, self.rtvi.use_webrtc)
+        if self.mqtt is not None:
+            follow(lambda c: c.mqtt, self.mqtt.use_config)
+        if self.homeassistant is not None:
+            follow(lambda c: c.homeassistant, self.homeassistant.use_config)
+        follow(lambda c: c.log.level, set_log_level)
 
     def _pairing_token(self, config: Config) -> str:
         from rtvi_edge.rtvi.security import load_or_create_token

@@ -66,3 +66,19 @@ def replies(p: RtviProtocol) -> list[dict[str, Any]]:
         assert isinstance(frame, frames.MessageFrame)
         out.append(json.loads(frame.data))
     return out
+
+
+def toml_text(data: dict[str, dict[str, Any]]) -> str:
+    """Enough TOML for a test's config file (flat sections of plain values and lists)."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return repr(v) if isinstance(v, int | float) else f'"{v}"'
+
+    return "".join(
+        f"[{name}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in section.items())
+        for name, section in data.items()
+    )

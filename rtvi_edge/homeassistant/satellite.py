@@ -95,6 +95,11 @@ class Satellite:
         self.active_wake_word = wake_model
         self._wake_threshold = wake_threshold
 
+    def use_config(self, cfg: HomeAssistantConfig, pipeline: HaPipeline) -> None:
+        """New settings (a reload): they apply from the next decision of a run."""
+        self.cfg = cfg
+        self.pipeline = pipeline
+
     # -- the API connection ------------------------------------------------------------
     def attach(self, link: VoiceLink, api_audio: bool) -> None:
         if not api_audio:
