@@ -169,7 +169,7 @@ class Daemon:
         what only a restart can change is named in services/restart_only.py."""
         follow = self.settings.follow
         if self.tools is not None:
-            follow(ToolSettings.of, self.tools.use)
+            follow(ToolSettings.of, self.tools.use, ToolSettings.check)
         if self.rtvi is not None:
             follow(lambda c: c.rtvi, self.rtvi.use_config)
             follow(lambda c: c.webrtc, self.rtvi.use_webrtc)
@@ -386,7 +386,7 @@ class Daemon:
             # The file goes under the runtime changes; each live conversation rebases.
             await self.settings.reload(new)
         except RtviEdgeError as exc:
-            log.error("reload refused, keeping the running engines: %s", exc)
+            log.error("reload refused, nothing changed (the running engines neither): %s", exc)
             self.notifier.status(f"config reload refused: {exc}")
             self.notifier.ready_after_reload()
             return

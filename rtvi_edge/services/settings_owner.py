@@ -92,6 +92,12 @@ class _Follower(Generic[T]):
 
     read: Callable[[Config], T]
     apply: Callable[[T], None]
+    check: Callable[[T], None] | None  # raises ConfigError for a value it cannot take
+
+    def refuses(self, old: Config, new: Config) -> None:
+        value = self.read(new)
+        if self.check is not None and value != self.read(old):
+            self.check(value)
 
     def moved(self, old: Config, new: Config) -> None:
         value = self.read(new)
@@ -121,10 +127,16 @@ class SettingsOwner:
         """What runs: `config` with the restart-only settings as they were at start."""
         return running(self.config, self.started)
 
-    def follow(self, read: Callable[[Config], T], apply: Callable[[T], None]) -> None:
+    def follow(
+        self,
+        read: Callable[[Config], T],
+        apply: Callable[[T], None],
+        check: Callable[[T], None] | None = None,
+    ) -> None:
         """`apply(read(live))` whenever a change moves what `read` picks (a running
-        part's own section, say). The part lives as long as the owner."""
-        self._followers.append(_Follower(read, apply))
+        part's own section, say); `check` first, which may refuse the whole change
+        with a ConfigError. The part lives as long as the owner."""
+        self._followers.append(_Follower(read, apply, check))
 
     def watch(self, watcher: SettingsWatcher) -> None:
         """`watcher` hears of every change while it lives (held weakly)."""
@@ -134,6 +146,7 @@ class SettingsOwner:
         """Device-wide options changed by a user (RTVI, MQTT): swap the engines and keep
         the change; on failure nothing changes."""
         async with self._lock:
+            self._check(new)
             await self._reconfigure(new)
             before = self.live
             for section, key in runtime_keys():
@@ -162,6 +175,7 @@ class SettingsOwner:
         when the engines it asks for cannot be built."""
         async with self._lock:
             new = layered(file, self._runtime)
+            self._check(new)
             await self._reconfigure(new)
             before, waiting = self.live, waiting_for_restart(self.config, self.started)
             self.file = file
@@ -170,6 +184,12 @@ class SettingsOwner:
         if now_waiting and now_waiting != waiting:
             log.warning("reload: a restart is needed for %s", "; ".join(now_waiting))
         self._tell(before)
+
+    def _check(self, new: Config) -> None:
+        """Every running part can take `new` (else ConfigError, and nothing changed)."""
+        before, after = self.live, running(new, self.started)
+        for follower in self._followers:
+            follower.refuses(before, after)
 
     async def _reconfigure(self, new: Config) -> None:
         if self.hub is None:

@@ -58,6 +58,13 @@ class ToolSettings:
     def of(config: Config) -> ToolSettings:
         return ToolSettings(config.tools, config.rtvi.function_call_timeout_secs)
 
+    def check(self) -> None:
+        """Raises ConfigError for devices, a time zone or an intents file that cannot be used."""
+        parse_devices(self.tools.devices)
+        timezone(self.tools.timezone)
+        if self.tools.intents:
+            intents_for(self.tools.intents_file)
+
 
 class ToolSetup:
     """Device-wide tool settings; `for_session()` builds one conversation's tools, and

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+
 import pytest
 from aioesphomeapi import APIClient
 

@@ -24,6 +24,8 @@ from tests.fakes import fake_engines
 from tests.helpers import toml_text
 from tests.integration.daemon_harness import daemon_config, running_daemon
 
+PORCH = "porch light = home/porch/set"
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -102,11 +104,19 @@ async def test_the_tools_of_a_live_conversation_take_the_new_devices(tmp_path: P
         assert local.tools.intents is not None
         unknown = local.tools.intents.match("turn on the porch light")
         assert unknown is not None and not unknown.intent.tool  # "no such device"
-        await reload(daemon, tmp_path, tools={"devices": ["porch light"], "llm_tools": False})
+        await reload(daemon, tmp_path, tools={"devices": [PORCH], "llm_tools": False})
         match = local.tools.intents.match("turn on the porch light")
         assert match is not None and match.intent.tool
         assert local.tools.runner.find(match.intent.tool) is not None
         assert not local.tools.llm_tools
+
+
+async def test_a_tool_setting_it_cannot_use_refuses_the_reload(tmp_path: Path) -> None:
+    async with daemon_with(tmp_path) as daemon:
+        await reload(daemon, tmp_path, tools={"devices": ["no topic"]}, llm={"temperature": 0.9})
+        assert daemon.config.tools.devices == ()  # nothing changed, the engines neither
+        assert daemon.config.llm.temperature == Config().llm.temperature
+        assert any("reload refused" in s for s in daemon.notifier.sent)  # type: ignore[attr-defined]
 
 
 async def test_the_log_level_changes_on_reload(tmp_path: Path) -> None:
