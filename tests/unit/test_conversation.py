@@ -14,7 +14,6 @@ from rtvi_edge.engines.hub import EngineHub, Engines
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.pipeline.hands_free import HandsFree
 from rtvi_edge.pipeline.settings import SessionSettings
-from rtvi_edge.pipeline.turn_state import TurnState
 from rtvi_edge.pipeline.wake_gate import WakeGate
 from rtvi_edge.tools.setup import ToolSetup
 from tests.fakes import FakeLlm, FakeTts, fake_engines, silence, speech
@@ -55,7 +54,7 @@ async def test_a_typed_turn_is_answered_and_kept_in_the_context() -> None:
         {"role": "assistant", "content": "You said hello there."},
     ]
     assert states(drain(sub)) == ["thinking", "idle"]
-    assert conv.state is TurnState.IDLE
+    assert conv.state is ev.BotState.IDLE
     await conv.close()
 
 
@@ -125,7 +124,7 @@ async def test_muted_conversations_ignore_the_microphone() -> None:
     assert states(events) == ["muted"]
     assert not any(isinstance(e, ev.UserStartedSpeaking) for e in events)
     conv.set_muted(False)
-    assert conv.state is TurnState.IDLE
+    assert conv.state is ev.BotState.IDLE
     await conv.close()
 
 
