@@ -15,7 +15,7 @@ from rtvi_edge.audio.local import FileSink, FileSource
 from rtvi_edge.audio.wav import read_wav
 from rtvi_edge.config import Config
 from rtvi_edge.engines.hub import EngineHub, Engines
-from rtvi_edge.pipeline.conversation import Conversation
+from rtvi_edge.pipeline.conversation import Conversation, Shared
 from rtvi_edge.pipeline.settings import SessionSettings
 from tests.helpers import drain, next_event
 
@@ -30,7 +30,7 @@ def conversation(
     settings = SessionSettings.from_config(config)
     for key, value in changes.items():
         setattr(settings, key, value)
-    conv = Conversation("t", EngineHub(engines, config), bus, settings, sink)  # type: ignore[arg-type]
+    conv = Conversation("t", Shared(EngineHub(engines, config), bus), settings, sink)  # type: ignore[arg-type]
     return conv, bus.subscribe()
 
 

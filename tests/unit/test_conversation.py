@@ -11,7 +11,7 @@ from rtvi_edge.assembly import Assembly
 from rtvi_edge.audio.sink import NullSink
 from rtvi_edge.config import Config, WakeMode, config_from_mapping
 from rtvi_edge.engines.hub import EngineHub, Engines
-from rtvi_edge.pipeline.conversation import Conversation
+from rtvi_edge.pipeline.conversation import Conversation, Shared
 from rtvi_edge.pipeline.hands_free import HandsFree
 from rtvi_edge.pipeline.settings import SessionSettings
 from rtvi_edge.pipeline.wake_gate import WakeGate
@@ -37,7 +37,7 @@ def build(
         conv = assembly.chat(sink)
     else:
         settings = SessionSettings.from_config(config)
-        conv = Conversation("t", hub, bus, settings, sink, hands_free=hands_free)
+        conv = Conversation("t", Shared(hub, bus), settings, sink, hands_free=hands_free)
     return conv, bus.subscribe()
 
 
@@ -136,12 +136,10 @@ async def test_push_to_talk_hears_only_after_a_push() -> None:
     bus = ev.EventBus()
     conv = Conversation(
         "t",
-        EngineHub(engines, config),
-        bus,
+        Shared(EngineHub(engines, config), bus, clock=lambda: now[0]),
         SessionSettings.from_config(config),
         None,
         hands_free=HandsFree(wake_gate=gate),
-        clock=lambda: now[0],
     )
     sub = bus.subscribe()
     await feed(conv, speech(0.6) + silence(1.0))
