@@ -136,7 +136,7 @@ class Daemon:
         await asyncio.to_thread(self._warm_up)
         self.timers = TimerService(self.state_dir, self.bus, self._timer_fired)
         self.tools = ToolSetup(config, self.timers, self._mqtt_publish)
-        self.assembly = Assembly(lambda: self.config, self.hub, self.bus, self.tools)
+        self.assembly = Assembly(lambda: self.settings.live, self.hub, self.bus, self.tools)
         self._start_local()
         self.timers.start()
         if config.rtvi.enabled:
