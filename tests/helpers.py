@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from rtvi_edge import events as ev
@@ -82,3 +87,15 @@ def toml_text(data: dict[str, dict[str, Any]]) -> str:
         f"[{name}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in section.items())
         for name, section in data.items()
     )
+
+
+@contextmanager
+def datagram_listener(name: str) -> Iterator[tuple[str, socket.socket]]:
+    """A bound AF_UNIX datagram socket (the journal's, systemd's notify socket) and its
+    path, in a short temporary directory: such paths are limited to 108 bytes."""
+    with tempfile.TemporaryDirectory(prefix="rtvi-") as tmp:
+        path = str(Path(tmp) / name)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.bind(path)
+            sock.settimeout(2)
+            yield path, sock
