@@ -19,7 +19,7 @@ import pytest
 from rtvi_edge.config import Config, LogLevel
 from rtvi_edge.daemon import Daemon
 from rtvi_edge.services.restart_only import RESTART_ONLY, running, waiting_for_restart
-from rtvi_edge.services.settings_owner import SettingsOwner
+from rtvi_edge.services.settings_owner import SettingsOwner, runtime_keys
 from tests.fakes import fake_engines
 from tests.helpers import toml_text
 from tests.integration.daemon_harness import daemon_config, running_daemon
@@ -146,6 +146,10 @@ def test_every_restart_only_setting_exists_and_is_pinned() -> None:
         assert rule.section in fields
         names = {f.name for f in dataclasses.fields(getattr(Config(), rule.section))}
         assert rule.keys == "*" or set(rule.keys.split()) <= names, rule
+    # What a user changes at run time always takes effect at once.
+    assert not [
+        k for k in runtime_keys() for r in RESTART_ONLY if r.section == k[0] and r.covers(k[1])
+    ]
     started = Config()
     moved = dataclasses.replace(
         started, rtvi=dataclasses.replace(started.rtvi, port=9, max_sessions=9)
