@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rtvi_edge import events as ev
 from rtvi_edge.assembly import LOCAL_SESSION, Assembly, local_settings, rtvi_settings
@@ -35,6 +35,12 @@ from rtvi_edge.services.settings_owner import SettingsOwner
 from rtvi_edge.tools.setup import ToolSettings, ToolSetup
 from rtvi_edge.tools.timers import DEVICE_OWNER, Timer, TimerService
 from rtvi_edge.tools.trust import is_guest_owner
+
+if TYPE_CHECKING:  # imported where they start: each only when enabled
+    from rtvi_edge.homeassistant.server import HomeAssistantSatellite
+    from rtvi_edge.mqtt.bridge import MqttBridge
+    from rtvi_edge.rtvi.server import RtviServer
+    from rtvi_edge.wyoming_server.lifecycle import WyomingService
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +100,10 @@ class Daemon:
         self.local: Conversation | None = None
         self.local_services: ConversationServices | None = None
         self.assembly: Assembly | None = None
-        self.rtvi: Any = None
-        self.mqtt: Any = None
-        self.wyoming: Any = None
-        self.homeassistant: Any = None  # the ESPHome-API satellite, when enabled
+        self.rtvi: RtviServer | None = None
+        self.mqtt: MqttBridge | None = None
+        self.wyoming: WyomingService | None = None
+        self.homeassistant: HomeAssistantSatellite | None = None  # the ESPHome API satellite
         self.audio: LocalAudioSupervisor | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
