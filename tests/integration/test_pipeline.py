@@ -116,7 +116,7 @@ async def test_typed_turns_keep_system_prompt_under_trimming(engines: Engines) -
         "Name a planet.",
     ]:
         await conv.send_text(question, audio_response=False)
-        await next_event(sub, ev.TurnMetrics, 30)
+        await next_event(sub, ev.TurnMetrics, 90)  # a loaded CI box is slow
     msgs = conv.context.for_llm()
     await conv.close()
     assert msgs[0]["role"] == "system" and msgs[0]["content"] == conv.settings.system_prompt
