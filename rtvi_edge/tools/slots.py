@@ -32,13 +32,12 @@ _VALUE = re.compile(
 )
 _TAIL = re.compile(r"\s+(?:to|on|onto|in|into|for|from)\s+(?:the|my|our|a)\b.*$", re.IGNORECASE)
 # Words after which all the rest is the text itself: a note, a message, a reminder
-# ("Make a note that the plumber comes", "Save a note: call grandma", "Announce that
-# dinner is ready", "Tell everyone we leave at five", "Broadcast: the film starts").
+# ("Make a note that the plumber comes", "Save a note: call grandma", "Remind me to call
+# mum", "Send a message saying I'm late").
 _TEXT_LEAD = re.compile(
     r"\b(?:(?:note|memo|reminder)(?:\s*:|\s+(?:down|that|saying|to)\b)|"
     r"(?:write|jot|note)\s+down\b|remember\s+(?:that|to)\b|remind\s+me\s+(?:that|to)\b|"
-    r"(?:announce|broadcast|say|shout|message|tell\s+(?:everyone|everybody|the\s+\w+))"
-    r"(?:\s*:|\s+(?:that|on\s+the\s+\w+|over\s+the\s+\w+))*)\s*",
+    r"message(?:\s*:|\s+(?:that|saying)\b))\s*",
     re.IGNORECASE,
 )
 _SPAN_WORDS = ("a", "an", "the", "of", "and")

@@ -37,7 +37,6 @@ TOOLS = [
         {"station": {"type": "string", "enum": ["Smooth Radio", "Heart FM"]}},
     ),
     fn("store_memo", "Keeps a memo.", {"text": {"type": "string"}}),
-    fn("page_house", "Speaks through the house speakers.", {"message": {"type": "string"}}),
 ]
 
 
@@ -77,8 +76,7 @@ def test_a_proper_name_of_an_enum_names_the_function() -> None:
         ("Make a memo that the boiler service is on Friday.", "the boiler service is on Friday"),
         ("Note down: renew the passport", "renew the passport"),
         ("Remind me to water the ferns", "water the ferns"),
-        ("Announce that the taxi is here.", "the taxi is here"),
-        ("Tell everyone lunch is served.", "lunch is served"),
+        ("Send a message saying the taxi is here.", "the taxi is here"),
     ],
 )
 def test_all_after_a_text_lead_is_the_text(text: str, value: str) -> None:
