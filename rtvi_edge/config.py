@@ -126,6 +126,7 @@ class AudioConfig:
     echo_guard: EchoGuard = choice(EchoGuard.HALF_DUPLEX)
     barge_in_threshold: float = bounded(0.85, 0.0, 1.0)  # VAD prob needed while the bot speaks
     barge_in_secs: float = bounded(0.2, 0.0, 2.0)  # speech held that long interrupts the bot
+    barge_in_hold_secs: float = bounded(0.3, 0.0, 2.0)  # a frame of speech holds the bot (0: off)
     echo_cancel: bool = False  # WebRTC AEC: full-duplex barge-in on a speaker the mic hears
     echo_delay_ms: int = bounded(40, 0, 500)  # speaker → mic delay hint for the AEC
     noise_suppression: bool = True  # with echo_cancel: WebRTC noise suppression

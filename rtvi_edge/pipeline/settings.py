@@ -33,6 +33,7 @@ class SessionSettings:
     echo_guard: EchoGuard = EchoGuard.HALF_DUPLEX
     barge_in_threshold: float = 0.85
     barge_in_secs: float = 0.2
+    barge_in_hold_secs: float = 0.3  # a frame of speech over the bot holds it this long (0: off)
     volume: float = 1.0
     muted: bool = False
     tools: list[dict[str, Any]] = field(default_factory=list)  # client-declared functions
@@ -78,6 +79,7 @@ class SessionSettings:
             or (EchoGuard.BARGE_IN if config.audio.echo_cancel else config.audio.echo_guard),
             barge_in_threshold=config.audio.barge_in_threshold,
             barge_in_secs=config.audio.barge_in_secs,
+            barge_in_hold_secs=config.audio.barge_in_hold_secs,
             volume=config.audio.volume,
         )
 
