@@ -9,6 +9,7 @@ import asyncio
 from rtvi_edge import events as ev
 from rtvi_edge.audio.sink import NullSink
 from rtvi_edge.config import config_from_mapping
+from rtvi_edge.pipeline.backchannel import is_backchannel
 from rtvi_edge.pipeline.early_hold import EarlyHold
 from tests.fakes import FakeLlm, FakeTts, fake_engines, silence, speech
 from tests.helpers import drain, feed, next_event
@@ -57,6 +58,13 @@ async def test_off_or_a_turn_not_yet_heard_is_never_held() -> None:
     turn.speaking = False
     EarlyHold(lambda: 0.3, lambda: False).voice(turn)  # type: ignore[arg-type]
     assert not turn.held
+
+
+def test_backchannels_are_told_from_requests() -> None:
+    for said in ("Mm-hmm.", "Yeah.", "Yeah. Yeah. Yeah. Yeah. Yeah", "Okay, okay.", "I see.", ""):
+        assert is_backchannel(said) or not said, said
+    for said in ("Wait.", "Stop talking.", "Yeah, but why?", "Yeah yeah, what time is it?"):
+        assert not is_backchannel(said), said
 
 
 async def _bot_talking(script: list[str]):  # type: ignore[no-untyped-def]
