@@ -54,6 +54,7 @@ class SessionSettings:
                 turn_unsure_secs=t.unsure_secs,
                 turn_recheck_secs=t.recheck_secs,
                 turn_max_secs=t.max_secs,
+                turn_hold_floor=t.hold_floor,
                 # The word list is English: other languages leave the end to the model.
                 turn_text=t.text and _english(config.stt.language),
                 turn_grace_secs=t.grace_secs,
