@@ -82,7 +82,16 @@ _RULES: list[tuple[Need, re.Pattern[str]]] = [
             rf"(?: in| on| of)? ?(?:{_SOME_THING})?|"
             rf"what(?:'s| is)? (?:the )?(?:temperature|humidity) (?:inside|of|in) {_SOME_THING}|"
             rf"(?:what|how) (?:temperature|hot|cold|warm|humid|full|charged) (?:is|are) "
-            rf"{_SOME_THING}(?: at| set to)?)$"
+            rf"{_SOME_THING}(?: at| set to)?|"
+            # "How humid is it in the basement?", "How damp is the cellar?"
+            rf"how (?:hot|cold|warm|humid|damp|dry|wet|full|bright|dark|loud|noisy|stuffy) "
+            rf"(?:is|are) (?:it (?:in|at|on|inside) )?{_SOME_THING}(?: .*)?|"
+            # "Did I leave the iron on?", "Have I left the oven on?"
+            rf"(?:did|have|has) (?:i|we|you|somebody|someone|anyone) (?:leave|left) "
+            rf"{_SOME_THING} (?:on|open|running|unlocked|plugged in)(?: .*)?|"
+            # "Is the sauna warm yet?", "Is the pool hot enough?"
+            rf"{_Q} {_SOME_THING} (?:still |already )?(?:warm|hot|cold|cool|dry|wet|damp|"
+            rf"humid|charged|full|empty|clean|dirty)(?: yet| enough| now| already)?)$"
         ),
     ),
     (
@@ -134,7 +143,9 @@ NOT_A_REQUEST = re.compile(
     r"\b(?:story|joke|poem|riddle|history|invented|invent|inventor|explain|meaning|"
     r"define|definition|word for|why do|why does|why is|how do .* work|how does .* work|"
     r"titanic|ago|in \d{4}|century|the word|spell|spelling|pronounce|rhymes? with|synonym|"
-    r"opposite of|used for|what does .* mean|^what(?:'s| is) an? |"
+    r"opposite of|used for|what does .* mean|stand for|average|on average|typical|"
+    r"ideas?|suggestions?|tips|advice|"
+    r"^how (?:does|do|did|can|would) an? \w+|\bshould an? \w+|^what(?:'s| is) an? |"
     r"what time (?:did|was|were|does|do)(?! you (?:have|got|make it)))\b|"
     r"^(?:i|we) (?:like|love|hate|enjoy|think|feel|was|were|had|used to)\b"
 )

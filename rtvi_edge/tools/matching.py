@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from rtvi_edge.tools.numbers import parse_number
 from rtvi_edge.tools.registry import Tool
+from rtvi_edge.tools.vocabulary import SYNONYM_TEXT, THING_TEXT
 
 # Words that tell nothing about which tool is meant.
 _STOP_TEXT = """
@@ -87,8 +88,11 @@ RELATED: tuple[frozenset[str], ...] = tuple(
         "sprinkler water watering irrigation irrigate lawn",
         "washer washing laundry wash",
         "charge charged charging battery",
+        *SYNONYM_TEXT.strip().splitlines(),
     )
 )
+# Nouns of things: named in a tool's description, they say what the tool is about.
+THINGS = frozenset(stem(w) for w in words(THING_TEXT))
 
 
 def related(stems: set[str] | frozenset[str]) -> set[str]:
@@ -160,6 +164,8 @@ def _profile(tool: Tool) -> _Profile:
     examples = tuple(frozenset(content_stems(e)) for e in tool.examples)
     core = content_stems(" ".join([*name[0 if keep_verb else 1 :], *tool.keywords]))
     core = core.union(*examples)
+    core |= content_stems(tool.description) & THINGS  # "whether post has arrived"
+    core |= content_stems(" ".join(_proper_names(tool)))  # "Jazz FM" names the radio
     core |= related(core)
     stems = core | content_stems(tool.description) | content_stems(" ".join(_enum_words(tool)))
     pairs = set()
@@ -182,6 +188,12 @@ def _enum_words(tool: Tool) -> list[str]:
         if isinstance(spec, dict) and isinstance(spec.get("enum"), list):
             out += [str(v) for v in spec["enum"]]
     return out
+
+
+def _proper_names(tool: Tool) -> list[str]:
+    """Enum values written as names ("Jazz FM", "BBC Radio 4"): said, they name the tool;
+    common words ("strong", "out") do not."""
+    return [v for v in _enum_words(tool) if v[:1].isupper()]
 
 
 def _pairs(text: str) -> set[tuple[str, str]]:
@@ -248,12 +260,13 @@ class ToolMatcher:
         for p in self.profiles:
             if p.tool.sense is not None and not p.tool.sense.search(lowered):
                 continue  # the words, in another sense ("seven times eight")
-            parts = _compound_hits(said - p.stems, p.core)  # "door" of "doorbell"
+            parts = _compound_hits(said - p.core, p.core, raw)  # "door" of "doorbell"
             shared = (said & p.stems) | set(parts.values())
             if not shared & p.core:  # a description word alone ("open") is not enough
                 continue
             known = p.stems | set(parts)
-            if _other_thing(said_pairs, p) or (said & OBJECTS) - known:
+            things = said & OBJECTS - {stem(verb)}  # "Light the fireplace": a verb here
+            if _other_thing(said_pairs, p) or things - known:
                 continue
             if question and p.acts:  # a question does not change the world
                 continue
@@ -276,7 +289,7 @@ class ToolMatcher:
 _COMMAND_TEXT = """
     set add change update create delete remove toggle turn make run send put cancel start
     stop play mute unmute open close lock unlock switch resume pause skip arm disarm dim
-    brighten boost preheat heat water raise lower let's sing
+    brighten boost preheat heat water raise lower let's sing light
 """
 COMMAND_VERBS = frozenset(_COMMAND_TEXT.split())
 _POLITE = re.compile(
@@ -312,12 +325,15 @@ def _direct_object(lowered: str) -> frozenset[str]:
     return frozenset() if out <= PLACES else frozenset(out)
 
 
-def _compound_hits(unknown: set[str], core: frozenset[str]) -> dict[str, str]:
+def _compound_hits(
+    unknown: set[str], core: frozenset[str], raw: dict[str, str] | None = None
+) -> dict[str, str]:
     """Said stems that are one part of a tool's compound word: "door" and "bell" of
     "doorbell", "heat" of "preheat", "wash" of "washer". Said stem → the tool's stem."""
     out: dict[str, str] = {}
     for s in unknown:
-        if len(s) < 4:
+        # a word of four letters or more ("fire", though its stem is "fir"), not a prefix
+        if len((raw or {}).get(s, s)) < 4 or len(s) < 3:
             continue
         for c in core:
             if len(c) >= len(s) + 2 and (c.startswith(s) or c.endswith(s)):

@@ -156,7 +156,9 @@ def _fitted(text: str, ranked: list[ToolScore], question: bool = False) -> list[
         bonus, possible = 0.0, True
         for name in required:
             spec = props[name]
-            found = slots.local_value(name, spec, text) is not None
+            found = slots.local_value(name, spec, text) is not None or (
+                _free(spec) and slots.whole_text(text) is not None  # "Note down …"
+            )
             if found:
                 bonus += 0.0 if question else 0.15 / len(required)
             elif slots.must_be_said(name, spec):
@@ -167,6 +169,10 @@ def _fitted(text: str, ranked: list[ToolScore], question: bool = False) -> list[
             out.append(ToolScore(r.tool, round(r.score + bonus, 4), r.example))
     out.sort(key=lambda s: s.total, reverse=True)
     return out
+
+
+def _free(spec: dict[str, Any]) -> bool:
+    return spec.get("type", "string") == "string" and not spec.get("enum")
 
 
 def _shares_words(text: str, tool: Tool) -> bool:

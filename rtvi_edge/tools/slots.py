@@ -15,7 +15,10 @@ from rtvi_edge.tools.matching import stem
 from rtvi_edge.tools.numbers import NUMBER_RE, parse_duration, parse_number
 
 _NUMBER = re.compile(rf"(?<![\w.])({NUMBER_RE})(?!\w)(?!\.\d)", re.IGNORECASE)
-_ON = re.compile(r"\b(on|open|start|enable|activate)\b")
+_ON = re.compile(
+    r"\b(on|open|start|enable|activate|light up|ignite)\b|"
+    r"^(?:(?:please|could you|can you|would you)\s+)*light\b"  # "Light the fire", a verb
+)
 _OFF = re.compile(r"\b(off|close|shut|stop|disable|deactivate)\b")
 _UP = re.compile(r"\b(up|louder|increase|raise|higher|more|boost)\b")
 _DOWN = re.compile(r"\b(down|quieter|softer|lower|decrease|reduce|less)\b")
@@ -28,6 +31,15 @@ _VALUE = re.compile(
     re.IGNORECASE,
 )
 _TAIL = re.compile(r"\s+(?:to|on|onto|in|into|for|from)\s+(?:the|my|our|a)\b.*$", re.IGNORECASE)
+# Words after which all the rest is the text itself: a note, a message, a reminder
+# ("Make a note that the plumber comes", "Save a note: call grandma", "Remind me to call
+# mum", "Send a message saying I'm late").
+_TEXT_LEAD = re.compile(
+    r"\b(?:(?:note|memo|reminder)(?:\s*:|\s+(?:down|that|saying|to)\b)|"
+    r"(?:write|jot|note)\s+down\b|remember\s+(?:that|to)\b|remind\s+me\s+(?:that|to)\b|"
+    r"message(?:\s*:|\s+(?:that|saying)\b))\s*",
+    re.IGNORECASE,
+)
 _SPAN_WORDS = ("a", "an", "the", "of", "and")
 # Arguments named for a unit of time take a spoken duration in that unit.
 _TIME_UNITS = {"minutes": 60, "mins": 60, "minute": 60, "hours": 3600, "hour": 3600}
@@ -177,6 +189,9 @@ def free_text(text: str, avoid: frozenset[str] = frozenset()) -> str | None:
     "add apples to the shopping list" → "apples". The lead nearest the end wins; a
     value made of the tool's own words (`avoid`: "shopping list") or a pronoun is not one."""
     text = text.strip()
+    whole = whole_text(text)
+    if whole is not None:
+        return whole
     leads = list(_LEAD.finditer(text))
     # A command that starts with its lead ("Add buy stamps to my list") takes all that
     # follows it: the lead words inside the value ("buy") are the user's words.
@@ -191,6 +206,17 @@ def free_text(text: str, avoid: frozenset[str] = frozenset()) -> str | None:
             continue
         return value
     return None
+
+
+def whole_text(text: str) -> str | None:
+    """All that follows a note's or a message's lead words, or None."""
+    m = _TEXT_LEAD.search(text)
+    if m is None:
+        return None
+    value = text[m.end() :].strip().rstrip(".!?").strip(" ,:;'\"")
+    if not value or value.lower() in _PRONOUNS or len(value.split()) < 2:
+        return None  # "Save a note" names no text; one word is rarely a whole note
+    return value
 
 
 def said(value: Any, text: str) -> bool:
