@@ -75,6 +75,10 @@ async def _turns(
         f"--user-data-dir={profile}", "--use-fake-ui-for-media-stream",
         "--autoplay-policy=no-user-gesture-required", "--allow-loopback-in-peer-connection",
         "--remote-debugging-port=0", "about:blank",
+        # Two tabs, one in the background: its timers (the page's 16 ms level meter,
+        # which tells when the bot becomes audible) must not be throttled to 1 Hz.
+        "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+        "--disable-backgrounding-occluded-windows",
     ]  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
         *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
@@ -103,9 +107,11 @@ async def _turns(
                 await tabs[kind].js(bundle)
                 await tabs[kind].js(f"rtviHarness.connect({json.dumps(origin + start)})")
             await asyncio.sleep(1.0)
-            # Turn by turn, one transport then the other: both see the same load.
-            for pcm, end in utterances:
-                for kind, tab in tabs.items():
+            # Turn by turn, one transport then the other: both see the same load; which
+            # goes first alternates, so neither always follows the other's answer.
+            order = list(tabs.items())
+            for i, (pcm, end) in enumerate(utterances):
+                for kind, tab in order if i % 2 == 0 else order[::-1]:
                     out[kind].append(await _turn(tab, pcm, end))
             for tab in tabs.values():
                 await tab.js("rtviHarness.disconnect()")

@@ -31,6 +31,7 @@ from aiortc.sdp import candidate_from_sdp
 from rtvi_edge.rtvi.protocol import Outgoing
 from rtvi_edge.rtvi.webrtc import signalling as sig
 from rtvi_edge.rtvi.webrtc.audio import BotAudioTrack, read_microphone
+from rtvi_edge.rtvi.webrtc.ports import device_sockets
 
 if TYPE_CHECKING:
     from rtvi_edge.rtvi.session import RtviSession
@@ -54,6 +55,7 @@ class WebRtcPeer:
         self.output_rate = output_rate
         self.bot_track = BotAudioTrack(output_rate)  # a new one with each peer connection
         self.session: RtviSession | None = None
+        self.client_id: str | None = None  # what the client called itself, if anything
         self.candidates_taken = 0
         self.mic_enabled = True
         self._ice_servers = ice_servers
@@ -93,7 +95,8 @@ class WebRtcPeer:
                 transceiver.direction = "sendrecv"
             else:
                 transceiver.direction = "inactive"  # a voice device: no video, one voice
-        await pc.setLocalDescription(await pc.createAnswer())
+        with device_sockets():  # ICE gathers here: its sockets keep to [webrtc] port_min..max
+            await pc.setLocalDescription(await pc.createAnswer())
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch(), name=f"webrtc-watch-{self.pc_id}")
         return pc.localDescription.sdp
