@@ -74,6 +74,7 @@ async def until_gone(daemon: Daemon, secs: float) -> float:
 
 async def test_a_turn_renegotiation_and_a_new_peer_connection(tmp_path: Path) -> None:
     async with daemon_and_http(tmp_path) as (daemon, http, base):
+        udp_before = _udp_sockets()
         peer = PythonPeer(http, base)
         try:
             ready = await peer.connect()
@@ -99,6 +100,8 @@ async def test_a_turn_renegotiation_and_a_new_peer_connection(tmp_path: Path) ->
         finally:
             await peer.close()
         assert await until_gone(daemon, 10) < 10
+        await asyncio.sleep(0.2)
+        assert _udp_sockets() <= udp_before  # the replaced connection's sockets too
 
 
 async def test_trickled_ice_candidates(tmp_path: Path) -> None:
@@ -232,7 +235,9 @@ async def test_a_fixed_udp_port_range(tmp_path: Path) -> None:
             fresh = PythonPeer(http, base)
             peers.append(fresh)
             await fresh.connect()
-            assert all(low <= p <= low + 1 for p in _candidate_ports(fresh.pc.remoteDescription.sdp))
+            assert all(
+                low <= p <= low + 1 for p in _candidate_ports(fresh.pc.remoteDescription.sdp)
+            )
         finally:
             for peer in peers:
                 await peer.close()
