@@ -90,7 +90,9 @@ async def _turns(
                 break
             await asyncio.sleep(0.1)
         devtools = int(port_file.read_text().split()[0])
-        out: dict[str, list[float | None]] = {"websocket": [], "webrtc": []}
+        out: dict[str, list[float | None]] = {
+            "websocket": [], "webrtc": [], "websocket_server": [], "webrtc_server": []
+        }  # fmt: skip
         origin = f"http://127.0.0.1:{port}"
         async with contextlib.AsyncExitStack() as stack:
             http = await stack.enter_async_context(aiohttp.ClientSession())
@@ -112,7 +114,9 @@ async def _turns(
             order = list(tabs.items())
             for i, (pcm, end) in enumerate(utterances):
                 for kind, tab in order if i % 2 == 0 else order[::-1]:
-                    out[kind].append(await _turn(tab, pcm, end))
+                    client, server = await _turn(tab, pcm, end)
+                    out[kind].append(client)
+                    out[f"{kind}_server"].append(server)
             for tab in tabs.values():
                 await tab.js("rtviHarness.disconnect()")
         return out
@@ -123,7 +127,8 @@ async def _turns(
             await asyncio.wait_for(proc.wait(), 10)
 
 
-async def _turn(tab: _Tab, pcm: bytes, end_secs: float) -> float | None:
+async def _turn(tab: _Tab, pcm: bytes, end_secs: float) -> tuple[float | None, float | None]:
+    """(end of speech → audible in the page, the device's own voice-to-voice metric)."""
     b64 = base64.b64encode(pcm).decode()
     await tab.js(f"rtviHarness.speak({json.dumps(b64)}, {end_secs})")
     deadline = time.monotonic() + 40
@@ -131,17 +136,19 @@ async def _turn(tab: _Tab, pcm: bytes, end_secs: float) -> float | None:
         s = await tab.js("rtviHarness.state")
         if s["stopped"] is not None and s["transcript"]:
             await asyncio.sleep(0.8)
+            s = await tab.js("rtviHarness.state")  # the metrics follow the audio
             first, end = s["firstAudible"], s["speechEnd"]
-            return None if first is None else (first - end) / 1000
+            return (None if first is None else (first - end) / 1000), s["server"]
         await asyncio.sleep(0.1)
-    return None
+    return None, None
 
 
 def measure(
     port: int, work: Path, utterances: list[tuple[bytes, float]]
 ) -> dict[str, list[float | None]]:
-    """The official client over each transport ("websocket", "webrtc"), one turn after
-    another; {} when Chromium or the test client is missing."""
+    """The official client over each transport ("websocket", "webrtc"; "<kind>_server":
+    the device's own figure for the same turns), one turn after another; {} when
+    Chromium or the test client is missing."""
     if not Path(CHROMIUM).exists() or not (ROOT / "tests" / "client" / "node_modules").is_dir():
         print("(Chromium or the test client is missing; scripts/setup installs them)")
         return {}

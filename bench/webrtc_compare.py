@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import signal
+import statistics
 import subprocess
 import tempfile
 import time
@@ -131,11 +132,17 @@ def main() -> int:
             "wall_secs": round(browser_secs, 1),
             "websocket_secs": ws,
             "webrtc_secs": rtc,
+            # the device's own end of speech → first audio out, for the same turns: what
+            # the transports add is the client figure minus this one
+            "websocket_server_secs": stats(official.get("websocket_server", [])),
+            "webrtc_server_secs": stats(official.get("webrtc_server", [])),
             "p50_gap_ms": (
                 None
                 if ws["median"] is None or rtc["median"] is None
                 else round((rtc["median"] - ws["median"]) * 1000)
             ),
+            # per turn, WebRTC minus the WebSocket turn beside it (who went first alternates)
+            "paired_gap_p50_ms": _paired_gap(official),
             "raw": official,
         },
         "concurrent_webrtc": concurrent,
@@ -155,19 +162,28 @@ def main() -> int:
     return 0
 
 
+def _paired_gap(official: dict[str, list[float | None]]) -> float | None:
+    pairs = zip(official.get("websocket", []), official.get("webrtc", []), strict=False)
+    gaps = [b - a for a, b in pairs if a is not None and b is not None]
+    return round(statistics.median(gaps) * 1000) if gaps else None
+
+
 def _print(r: dict[str, Any]) -> None:
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{v * 1000:.0f} ms"
 
     oc = r["official_client"]
     print(f"load average: {r['machine']['load_average']}")
-    for name in ("websocket", "webrtc"):
+    for name in ("websocket", "webrtc", "websocket_server", "webrtc_server"):
         s = oc[f"{name}_secs"]
         print(
-            f"official client, {name:<9} p50 {ms(s['median']):>8}  p90 {ms(s['p90']):>8}"
+            f"official client, {name:<16} p50 {ms(s['median']):>8}  p90 {ms(s['p90']):>8}"
             f"  timed {s['n']}/{oc['turns_per_transport']}"
         )
-    print(f"WebRTC p50 - WebSocket p50: {oc['p50_gap_ms']} ms")
+    print(
+        f"WebRTC p50 - WebSocket p50: {oc['p50_gap_ms']} ms;"
+        f" median of the per-turn gaps: {oc['paired_gap_p50_ms']} ms"
+    )
     c = r["concurrent_webrtc"]
     print(f"{c['sessions']} concurrent WebRTC sessions: {c['turns_answered']}/{c['turns_asked']}")
     m = r["memory_mib"]

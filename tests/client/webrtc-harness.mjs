@@ -14,7 +14,7 @@ const ctx = new AudioContext({ latencyHint: "interactive" });
 const mic = ctx.createMediaStreamDestination();
 navigator.mediaDevices.getUserMedia = async () => mic.stream; // the transport's mic
 
-const state = { speechEnd: null, firstAudible: null, stopped: null, transcript: "", events: [] };
+const state = { speechEnd: null, firstAudible: null, stopped: null, transcript: "", server: null, events: [] };
 const kind = new URLSearchParams(location.search).get("transport") ?? "webrtc";
 const media = kind === "websocket" ? new BrowserMediaManager() : new WebRtcMedia();
 media.onPlaybackStart = (at) => {
@@ -33,6 +33,11 @@ const client = new PipecatClient({
     },
     onUserTranscript: (t) => {
       if (t.final) state.transcript = t.text;
+    },
+    onMetrics: (data) => {
+      // the device's own voice-to-voice (its end of speech → its first audio out)
+      const v2v = data?.processing?.find((p) => p.processor === "voice_to_voice");
+      if (v2v && state.server === null) state.server = v2v.value;
     },
     onBotStoppedSpeaking: () => {
       state.stopped = performance.now();
@@ -59,7 +64,7 @@ window.rtviHarness = {
     const src = ctx.createBufferSource();
     src.buffer = buffer;
     src.connect(mic);
-    Object.assign(state, { speechEnd: null, firstAudible: null, stopped: null, transcript: "" });
+    Object.assign(state, { speechEnd: null, firstAudible: null, stopped: null, transcript: "", server: null });
     const lead = 0.05;
     src.start(ctx.currentTime + lead);
     state.speechEnd = performance.now() + (lead + endSecs) * 1000;
