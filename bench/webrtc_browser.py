@@ -91,8 +91,10 @@ async def _turns(
             await asyncio.sleep(0.1)
         devtools = int(port_file.read_text().split()[0])
         out: dict[str, list[float | None]] = {
-            "websocket": [], "webrtc": [], "websocket_server": [], "webrtc_server": []
-        }  # fmt: skip
+            f"{kind}{part}": []
+            for kind in ("websocket", "webrtc")
+            for part in ("", "_server", "_heard_end")
+        }
         origin = f"http://127.0.0.1:{port}"
         async with contextlib.AsyncExitStack() as stack:
             http = await stack.enter_async_context(aiohttp.ClientSession())
@@ -114,9 +116,11 @@ async def _turns(
             order = list(tabs.items())
             for i, (pcm, end) in enumerate(utterances):
                 for kind, tab in order if i % 2 == 0 else order[::-1]:
-                    client, server = await _turn(tab, pcm, end)
+                    client, server, heard = await _turn(tab, pcm, end)
                     out[kind].append(client)
                     out[f"{kind}_server"].append(server)
+                    out[f"{kind}_heard_end"].append(heard)
+            out["webrtc_jitter_buffer"] = [await tabs["webrtc"].js("rtviHarness.jitterBuffer()")]
             for tab in tabs.values():
                 await tab.js("rtviHarness.disconnect()")
         return out
@@ -127,8 +131,11 @@ async def _turns(
             await asyncio.wait_for(proc.wait(), 10)
 
 
-async def _turn(tab: _Tab, pcm: bytes, end_secs: float) -> tuple[float | None, float | None]:
-    """(end of speech → audible in the page, the device's own voice-to-voice metric)."""
+async def _turn(
+    tab: _Tab, pcm: bytes, end_secs: float
+) -> tuple[float | None, float | None, float | None]:
+    """(end of speech → audible in the page, the device's own voice-to-voice metric,
+    end of speech → the device's user-stopped-speaking in the page)."""
     b64 = base64.b64encode(pcm).decode()
     await tab.js(f"rtviHarness.speak({json.dumps(b64)}, {end_secs})")
     deadline = time.monotonic() + 40
@@ -137,10 +144,14 @@ async def _turn(tab: _Tab, pcm: bytes, end_secs: float) -> tuple[float | None, f
         if s["stopped"] is not None and s["transcript"]:
             await asyncio.sleep(0.8)
             s = await tab.js("rtviHarness.state")  # the metrics follow the audio
-            first, end = s["firstAudible"], s["speechEnd"]
-            return (None if first is None else (first - end) / 1000), s["server"]
+            first, end, heard = s["firstAudible"], s["speechEnd"], s["heardEnd"]
+            return (
+                None if first is None else (first - end) / 1000,
+                s["server"],
+                None if heard is None else (heard - end) / 1000,
+            )
         await asyncio.sleep(0.1)
-    return None, None
+    return None, None, None
 
 
 def measure(

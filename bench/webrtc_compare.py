@@ -136,6 +136,13 @@ def main() -> int:
             # the transports add is the client figure minus this one
             "websocket_server_secs": stats(official.get("websocket_server", [])),
             "webrtc_server_secs": stats(official.get("webrtc_server", [])),
+            # end of speech → the device's user-stopped-speaking seen in the page (the
+            # uplink, the VAD's pause, the message back)
+            "websocket_heard_end_secs": stats(official.get("websocket_heard_end", [])),
+            "webrtc_heard_end_secs": stats(official.get("webrtc_heard_end", [])),
+            "webrtc_client_minus_server_secs": stats(_minus(official, "webrtc")),
+            "websocket_client_minus_server_secs": stats(_minus(official, "websocket")),
+            "chrome_jitter_buffer_mean_secs": official.get("webrtc_jitter_buffer"),
             "p50_gap_ms": (
                 None
                 if ws["median"] is None or rtc["median"] is None
@@ -162,6 +169,12 @@ def main() -> int:
     return 0
 
 
+def _minus(official: dict[str, list[float | None]], kind: str) -> list[float | None]:
+    """Per turn, what the transport and the client add to the device's own figure."""
+    pairs = zip(official.get(kind, []), official.get(f"{kind}_server", []), strict=False)
+    return [None if a is None or b is None else a - b for a, b in pairs]
+
+
 def _paired_gap(official: dict[str, list[float | None]]) -> float | None:
     pairs = zip(official.get("websocket", []), official.get("webrtc", []), strict=False)
     gaps = [b - a for a, b in pairs if a is not None and b is not None]
@@ -174,10 +187,19 @@ def _print(r: dict[str, Any]) -> None:
 
     oc = r["official_client"]
     print(f"load average: {r['machine']['load_average']}")
-    for name in ("websocket", "webrtc", "websocket_server", "webrtc_server"):
+    for name in (
+        "websocket",
+        "webrtc",
+        "websocket_server",
+        "webrtc_server",
+        "websocket_client_minus_server",
+        "webrtc_client_minus_server",
+        "websocket_heard_end",
+        "webrtc_heard_end",
+    ):
         s = oc[f"{name}_secs"]
         print(
-            f"official client, {name:<16} p50 {ms(s['median']):>8}  p90 {ms(s['p90']):>8}"
+            f"{name:<29} p50 {ms(s['median']):>8}  p90 {ms(s['p90']):>8}"
             f"  timed {s['n']}/{oc['turns_per_transport']}"
         )
     print(
