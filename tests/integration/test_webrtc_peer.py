@@ -85,6 +85,8 @@ async def test_a_turn_renegotiation_and_a_new_peer_connection(tmp_path: Path) ->
             assert await answer_to(peer, "hello bot", "t1") == "You said hello bot."
             await asyncio.sleep(0.3)  # the last frames of the answer, through the jitter buffer
             assert peer.loud_frames(start) >= 5  # the voice came as Opus on the track
+            # encoded by the device's track itself, not in aiortc's thread pool
+            assert daemon.rtvi.webrtc.peers[peer.pc_id].bot_track.encodes_opus
 
             pc_id = peer.pc_id
             again = await peer.renegotiate()  # same peer connection, a new offer
@@ -93,6 +95,7 @@ async def test_a_turn_renegotiation_and_a_new_peer_connection(tmp_path: Path) ->
 
             await peer.restart()  # a new peer connection, the same session
             assert peer.pc_id == pc_id and len(daemon.rtvi.sessions) == 1
+            assert daemon.rtvi.webrtc.peers[pc_id].bot_track.encodes_opus
             start = time.monotonic()
             assert await answer_to(peer, "after restart", "t3") == "You said after restart."
             await asyncio.sleep(0.3)

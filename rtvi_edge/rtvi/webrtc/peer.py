@@ -100,6 +100,8 @@ class WebRtcPeer:
                 transceiver.direction = "inactive"  # a voice device: no video, one voice
         with device_sockets():  # ICE gathers here: its sockets keep to [webrtc] port_min..max
             await pc.setLocalDescription(await pc.createAnswer())
+        if sig.audio_codec(pc.localDescription.sdp) == "opus":
+            self.bot_track.encode_opus()
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch(), name=f"webrtc-watch-{self.pc_id}")
         return pc.localDescription.sdp

@@ -168,14 +168,17 @@ class WebRtcRoutes:
         if why is not None:
             return web.json_response({"error": why}, status=503)
         client_id = ticket.client_id if ticket else request.query.get("client_id")
-        return await self._new_peer(offer, paired, client_id, request.remote, address)
+        answer = await self._new_peer(offer, paired, client_id, request.remote, address)
+        if answer.status == 200 and offer.pc_id is not None:
+            self._ended.pop(offer.pc_id, None)  # used; a refused restart may try again
+        return answer
 
     def _ended_ticket(self, pc_id: str | None) -> _Ticket | None:
-        """An ended session's pairing, for its client's restart_pc (used once)."""
+        """An ended session's pairing, for its client's restart_pc (until it succeeds)."""
         now = time.monotonic()
         for old in [p for p, t in self._ended.items() if t.expires < now]:
             del self._ended[old]
-        return self._ended.pop(pc_id, None) if pc_id else None
+        return self._ended.get(pc_id) if pc_id else None
 
     def _remember_ended(self, peer: WebRtcPeer) -> None:
         if peer.session is None:
