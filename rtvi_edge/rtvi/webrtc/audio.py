@@ -21,6 +21,7 @@ import fractions
 import logging
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from aiortc import MediaStreamTrack
 from aiortc.codecs.opus import OpusEncoder
@@ -49,7 +50,7 @@ class BotAudioTrack(MediaStreamTrack):
         self._pts = 0
         self._taken = asyncio.Event()  # a frame left the buffer
         self._opus: OpusEncoder | None = None  # set: hand aiortc Opus packets
-        self._packets: deque[Packet] = deque()
+        self._packets: deque[Packet[Any]] = deque()
         self._sent = 0  # 20 ms frames handed to the sender: the clock's position
 
     def encode_opus(self) -> None:
@@ -77,7 +78,7 @@ class BotAudioTrack(MediaStreamTrack):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._taken.wait(), timeout)
 
-    async def recv(self) -> AudioFrame | Packet:
+    async def recv(self) -> AudioFrame | Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         loop = asyncio.get_running_loop()
