@@ -19,7 +19,7 @@ from rtvi_edge.audio.pcm import resample
 from rtvi_edge.audio.sink import AudioSink, NullSink
 from rtvi_edge.config import config_from_mapping
 from rtvi_edge.engines.hub import EngineHub, Engines
-from rtvi_edge.pipeline.conversation import Conversation
+from rtvi_edge.pipeline.conversation import Conversation, Shared
 from rtvi_edge.pipeline.hands_free import HandsFree, WakeDetector
 from rtvi_edge.pipeline.settings import SessionSettings
 from rtvi_edge.pipeline.wake_gate import WakeGate
@@ -97,7 +97,7 @@ def make_conversation(
     heard: AudioSink = EchoReferenceSink(sink, canceller) if canceller is not None else sink
     hub = EngineHub(engines, config)
     hands_free = HandsFree(echo=canceller, wake_gate=wake_gate, wake_detector=wake_detector)
-    conv = Conversation("local", hub, bus, settings, heard, hands_free=hands_free)
+    conv = Conversation("local", Shared(hub, bus), settings, heard, hands_free=hands_free)
     return conv, bus.subscribe()
 
 

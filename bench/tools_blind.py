@@ -143,6 +143,7 @@ async def observe(
         logger.setLevel(logging.INFO)
         bus = daemon.bus.subscribe(None, maxsize=100000)
         try:
+            assert daemon.rtvi is not None
             url = f"http://127.0.0.1:{daemon.rtvi.port}/ws"
             async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
                 client = _Client(ws, results)

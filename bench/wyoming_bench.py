@@ -98,6 +98,7 @@ async def run(runs: int) -> dict[str, float]:
         k: [] for k in ("transcribe_s", "tts_first_audio_s", "tts_total_s", "handle_intent_s")
     }
     out["wake_rtf"] = []
+    assert daemon.wyoming is not None
     try:
         for _ in range(runs):
             await _one_round(daemon.wyoming.port, pcm, out)

@@ -19,7 +19,7 @@ from rtvi_edge.audio.echo import EchoCanceller
 from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.config import Config, EchoGuard, WakeMode
 from rtvi_edge.engines.hub import EngineHub
-from rtvi_edge.pipeline.conversation import Clock, Conversation
+from rtvi_edge.pipeline.conversation import Clock, Conversation, Shared
 from rtvi_edge.pipeline.hands_free import HandsFree
 from rtvi_edge.pipeline.settings import SessionSettings
 from rtvi_edge.pipeline.wake_gate import WakeGate
@@ -51,7 +51,7 @@ class Assembly:
         self.hub = hub
         self.bus = bus
         self.tools = tools
-        self._clock = clock
+        self._shared = Shared(hub, bus, clock) if clock is not None else Shared(hub, bus)
 
     def _build(
         self,
@@ -68,15 +68,7 @@ class Assembly:
             else None
         )
         return Conversation(
-            session_id,
-            self.hub,
-            self.bus,
-            settings,
-            sink,
-            chunk_ms,
-            tools=tools,
-            hands_free=hands_free,
-            clock=self._clock,
+            session_id, self._shared, settings, sink, chunk_ms, tools=tools, hands_free=hands_free
         )
 
     def local(self, with_audio: bool) -> LocalConversation:

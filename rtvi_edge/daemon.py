@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rtvi_edge import events as ev
 from rtvi_edge.assembly import LOCAL_SESSION, Assembly, local_settings, rtvi_settings
@@ -27,13 +27,20 @@ from rtvi_edge.audio.supervisor import LocalAudioSupervisor
 from rtvi_edge.config import AudioBackend, Config, default_state_dir, load_config
 from rtvi_edge.engines.hub import EngineHub, Engines, build_engines
 from rtvi_edge.errors import ConfigError, RtviEdgeError
+from rtvi_edge.logs import set_level as set_log_level
 from rtvi_edge.memory import MemoryTrimmer, libc_trim
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.services.conversation_services import ConversationServices
 from rtvi_edge.services.settings_owner import SettingsOwner
-from rtvi_edge.tools.setup import ToolSetup
+from rtvi_edge.tools.setup import ToolSettings, ToolSetup
 from rtvi_edge.tools.timers import DEVICE_OWNER, Timer, TimerService
 from rtvi_edge.tools.trust import is_guest_owner
+
+if TYPE_CHECKING:  # imported where they start: each only when enabled
+    from rtvi_edge.homeassistant.server import HomeAssistantSatellite
+    from rtvi_edge.mqtt.bridge import MqttBridge
+    from rtvi_edge.rtvi.server import RtviServer
+    from rtvi_edge.wyoming_server.lifecycle import WyomingService
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +100,10 @@ class Daemon:
         self.local: Conversation | None = None
         self.local_services: ConversationServices | None = None
         self.assembly: Assembly | None = None
-        self.rtvi: Any = None
-        self.mqtt: Any = None
-        self.wyoming: Any = None
-        self.homeassistant: Any = None  # the ESPHome-API satellite, when enabled
+        self.rtvi: RtviServer | None = None
+        self.mqtt: MqttBridge | None = None
+        self.wyoming: WyomingService | None = None
+        self.homeassistant: HomeAssistantSatellite | None = None  # the ESPHome API satellite
         self.audio: LocalAudioSupervisor | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
@@ -135,7 +142,7 @@ class Daemon:
         await asyncio.to_thread(self._warm_up)
         self.timers = TimerService(self.state_dir, self.bus, self._timer_fired)
         self.tools = ToolSetup(config, self.timers, self._mqtt_publish)
-        self.assembly = Assembly(lambda: self.config, self.hub, self.bus, self.tools)
+        self.assembly = Assembly(lambda: self.settings.live, self.hub, self.bus, self.tools)
         self._start_local()
         self.timers.start()
         if config.rtvi.enabled:
@@ -153,6 +160,7 @@ class Daemon:
             from rtvi_edge.wyoming_server.lifecycle import start_wyoming
 
             self.wyoming = await start_wyoming(self)
+        self._follow_settings()
         self._spawn(self._watchdog(), "watchdog")
         self._spawn(MemoryTrimmer(self.bus, libc_trim()).run(), "memory-trim")
         self._ready = True
@@ -161,6 +169,21 @@ class Daemon:
         self.notifier.ready(self.describe())
         if config.turn.enabled:
             self.hub.turn_model.preload()  # after ready, in the background
+
+    def _follow_settings(self) -> None:
+        """Each running part hears of a change to its own settings (reload, update-config);
+        what only a restart can change is named in services/restart_only.py."""
+        follow = self.settings.follow
+        if self.tools is not None:
+            follow(ToolSettings.of, self.tools.use, ToolSettings.check)
+        if self.rtvi is not None:
+            follow(lambda c: c.rtvi, self.rtvi.use_config)
+            follow(lambda c: c.webrtc, self.rtvi.use_webrtc)
+        if self.mqtt is not None:
+            follow(lambda c: c.mqtt, self.mqtt.use_config)
+        if self.homeassistant is not None:
+            follow(lambda c: c.homeassistant, self.homeassistant.use_config)
+        follow(lambda c: c.log.level, set_log_level)
 
     def _pairing_token(self, config: Config) -> str:
         from rtvi_edge.rtvi.security import load_or_create_token
@@ -369,7 +392,7 @@ class Daemon:
             # The file goes under the runtime changes; each live conversation rebases.
             await self.settings.reload(new)
         except RtviEdgeError as exc:
-            log.error("reload refused, keeping the running engines: %s", exc)
+            log.error("reload refused, nothing changed (the running engines neither): %s", exc)
             self.notifier.status(f"config reload refused: {exc}")
             self.notifier.ready_after_reload()
             return

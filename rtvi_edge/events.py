@@ -12,11 +12,25 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
-BotState = Literal["idle", "listening", "thinking", "speaking", "muted"]
+
+class BotState(StrEnum):
+    """Where a conversation's turn is: the one representation, inside and out. The
+    turn state machine (pipeline/turn_state.py) moves it; its values are what RTVI,
+    MQTT and Home Assistant's entity show, unchanged.
+
+    idle → listening (the user speaks) → thinking (a committed turn runs) →
+    speaking (the bot's first audio) → idle; `muted` overrides everything."""
+
+    IDLE = "idle"
+    LISTENING = "listening"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+    MUTED = "muted"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -42,7 +42,7 @@ class LocalControl:
         return self._config().device.name
 
     def state(self) -> ev.BotState:
-        return self._conv.state.wire
+        return self._conv.state
 
     def get_config(self) -> list[dict[str, Any]]:
         return self._services.get_config()

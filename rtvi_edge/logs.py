@@ -210,6 +210,11 @@ def setup_logging(level: str, journald: str, *, journal_socket: str | None = Non
     root.setLevel(LEVELS[level])
 
 
+def set_level(level: str) -> None:
+    """A new `[log] level` (a reload): the root logger's threshold, the handler kept."""
+    logging.getLogger().setLevel(LEVELS[level])
+
+
 def installed_handlers() -> list[logging.Handler]:
     """The handlers setup_logging installed (for tests and diagnostics)."""
     return [h for h in logging.getLogger().handlers if getattr(h, _MARK, False)]

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from rtvi_edge.audio.sink import NullSink
 from rtvi_edge.engines.base import GenerationParams, GenerationStats
 from rtvi_edge.engines.hub import Engines
 from rtvi_edge.errors import AudioDeviceError, EngineError
@@ -171,6 +172,32 @@ class DyingMicrophone:
 
     def close(self) -> None:
         self.closed = True
+
+
+class UnpluggedOnce:
+    """Opens the device for a `LocalAudioSupervisor`: the first microphone gives
+    `first_frames` frames and is unplugged, the next open fails (the device is gone),
+    the one after stays up (`reopened` is set then)."""
+
+    def __init__(
+        self, first_frames: int, frame_bytes: int, pause: float = 0.0, rate: int = 16000
+    ) -> None:
+        self.first_frames, self.frame_bytes, self.pause, self.rate = (
+            first_frames, frame_bytes, pause, rate
+        )  # fmt: skip
+        self.opened: list[DyingMicrophone] = []
+        self.reopened = asyncio.Event()
+
+    def __call__(self, cfg: object) -> tuple[DyingMicrophone, NullSink]:
+        if len(self.opened) == 1:
+            self.opened.append(DyingMicrophone(0, self.frame_bytes, self.pause))
+            raise AudioDeviceError("no such device (simulated)")
+        if len(self.opened) == 2:
+            self.reopened.set()  # attached as soon as this returns
+        frames = self.first_frames if not self.opened else 10_000
+        source = DyingMicrophone(frames, self.frame_bytes, self.pause)
+        self.opened.append(source)
+        return source, NullSink(self.rate)
 
 
 def speech(secs: float) -> bytes:

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from rtvi_edge import events as ev
@@ -66,3 +71,31 @@ def replies(p: RtviProtocol) -> list[dict[str, Any]]:
         assert isinstance(frame, frames.MessageFrame)
         out.append(json.loads(frame.data))
     return out
+
+
+def toml_text(data: dict[str, dict[str, Any]]) -> str:
+    """Enough TOML for a test's config file (flat sections of plain values and lists)."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return repr(v) if isinstance(v, int | float) else f'"{v}"'
+
+    return "".join(
+        f"[{name}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in section.items())
+        for name, section in data.items()
+    )
+
+
+@contextmanager
+def datagram_listener(name: str) -> Iterator[tuple[str, socket.socket]]:
+    """A bound AF_UNIX datagram socket (the journal's, systemd's notify socket) and its
+    path, in a short temporary directory: such paths are limited to 108 bytes."""
+    with tempfile.TemporaryDirectory(prefix="rtvi-") as tmp:
+        path = str(Path(tmp) / name)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.bind(path)
+            sock.settimeout(2)
+            yield path, sock

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from rtvi_edge.engines.backends import BackendHealth, BackendMonitor
 from rtvi_edge.engines.base import (
@@ -33,7 +33,15 @@ from rtvi_edge.engines.whole_utterance import WholeUtteranceStream
 from rtvi_edge.errors import EngineError, RtviEdgeError
 
 T = TypeVar("T")
+
+
+class _Named(Protocol):
+    @property
+    def model_name(self) -> str: ...
+
+
 E = TypeVar("E")
+N = TypeVar("N", bound=_Named)  # a stage's engine
 
 _DONE = object()
 POLL_SECS = 0.05
@@ -119,17 +127,18 @@ def timed_call(fn: Callable[[], T], budget: float | None, what: str) -> T:
     return result[0]
 
 
-class _Chain(Generic[E]):
+class _Chain(Generic[N]):
     """The order and bookkeeping shared by the three stages."""
 
-    def __init__(self, backends: list[Backend[E]], monitor: BackendMonitor, budget: float) -> None:
+    def __init__(self, backends: list[Backend[N]], monitor: BackendMonitor, budget: float) -> None:
         if not backends:
             raise EngineError("a stage needs at least one backend")
         self.backends = backends
         self.monitor = monitor
         self.budget = budget
+        self.model_name = backends[0].engine.model_name  # the one that answered last
 
-    def order(self) -> list[Backend[E]]:
+    def order(self) -> list[Backend[N]]:
         """The usable backends in order; the last resort is always among them."""
         now = time.monotonic()
         usable = [b for b in self.backends if b.health.usable(now)]
@@ -137,10 +146,10 @@ class _Chain(Generic[E]):
             usable.append(self.backends[-1])
         return usable
 
-    def budget_for(self, chain: list[Backend[E]], i: int) -> float | None:
+    def budget_for(self, chain: list[Backend[N]], i: int) -> float | None:
         return None if i == len(chain) - 1 else self.budget
 
-    def failed(self, chain: list[Backend[E]], i: int, exc: Exception) -> None:
+    def failed(self, chain: list[Backend[N]], i: int, exc: Exception) -> None:
         kind = "slow" if isinstance(exc, OverBudget) else "error"
         after = chain[i + 1].health.name if i + 1 < len(chain) else ""
         reason = str(exc) if isinstance(exc, RtviEdgeError) else f"{type(exc).__name__}: {exc}"
@@ -149,12 +158,6 @@ class _Chain(Generic[E]):
 
 class FailoverLlm(_Chain[LanguageModel]):
     name = "failover"
-
-    def __init__(
-        self, backends: list[Backend[LanguageModel]], monitor: BackendMonitor, budget: float
-    ) -> None:
-        super().__init__(backends, monitor, budget)
-        self.model_name = backends[0].engine.model_name
 
     def count_tokens(self, text: str) -> int:
         # The largest count of all: the trimmed context then fits whichever answers.
@@ -241,12 +244,6 @@ class FailoverStt(_Chain[SpeechToText]):
     name = "failover"
     streaming = False
 
-    def __init__(
-        self, backends: list[Backend[SpeechToText]], monitor: BackendMonitor, budget: float
-    ) -> None:
-        super().__init__(backends, monitor, budget)
-        self.model_name = backends[0].engine.model_name
-
     def open_stream(self) -> SttStream:
         return WholeUtteranceStream(self.transcribe)
 
@@ -281,7 +278,6 @@ class FailoverTts(_Chain[TextToSpeech]):
         self, backends: list[Backend[TextToSpeech]], monitor: BackendMonitor, budget: float
     ) -> None:
         super().__init__(backends, monitor, budget)
-        self.model_name = backends[0].engine.model_name
         self.sample_rate = backends[-1].engine.sample_rate
 
     def synthesize(self, text: str, speed: float) -> Iterator[bytes]:

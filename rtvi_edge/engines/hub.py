@@ -28,10 +28,8 @@ def _model_path(config: Config, value: str, packaged: Callable[[], Path]) -> Pat
 
 
 def build_stt(config: Config, monitor: BackendMonitor | None = None) -> SpeechToText:
-    if stages.needs_chain("stt", config.stt):
+    if stages.chained("stt", config, monitor):
         return stages.build_stt_chain(config, monitor or BackendMonitor(), build_stt)
-    if monitor is not None:
-        monitor.unregister_stage("stt", set())  # no longer a chain: nothing to watch
     cfg = config.stt
     if cfg.engine == SttEngine.WHISPER:
         from rtvi_edge.engines.stt_whisper import WhisperStt
@@ -64,10 +62,8 @@ def build_stt(config: Config, monitor: BackendMonitor | None = None) -> SpeechTo
 
 
 def build_llm(config: Config, monitor: BackendMonitor | None = None) -> LanguageModel:
-    if stages.needs_chain("llm", config.llm):
+    if stages.chained("llm", config, monitor):
         return stages.build_llm_chain(config, monitor or BackendMonitor(), build_llm)
-    if monitor is not None:
-        monitor.unregister_stage("llm", set())  # no longer a chain: nothing to watch
     from rtvi_edge.engines.llm_llama import LlamaLlm
 
     cfg = config.llm
@@ -76,10 +72,8 @@ def build_llm(config: Config, monitor: BackendMonitor | None = None) -> Language
 
 
 def build_tts(config: Config, monitor: BackendMonitor | None = None) -> TextToSpeech:
-    if stages.needs_chain("tts", config.tts):
+    if stages.chained("tts", config, monitor):
         return stages.build_tts_chain(config, monitor or BackendMonitor(), build_tts)
-    if monitor is not None:
-        monitor.unregister_stage("tts", set())  # no longer a chain: nothing to watch
     from rtvi_edge.engines.tts_piper import PiperTts
 
     cfg = config.tts

@@ -93,32 +93,29 @@ class LlamaLlm:
         grammar = LlamaGrammar.from_string(
             "root ::= " + " | ".join(json.dumps(o) for o in options), verbose=False
         )
-        with self._lock:
-            reply = self._llm.create_chat_completion(
-                messages=messages,  # type: ignore[arg-type]
-                grammar=grammar,
-                max_tokens=24,
-                temperature=0.0,
-            )
-        text = str(reply["choices"][0]["message"]["content"] or "").strip()  # type: ignore[index]
+        text = self._constrained(messages, grammar, max_tokens=24).strip()
         return text if text in options else options[-1]
 
     def json_arguments(self, messages: list[dict[str, Any]], schema: dict[str, Any]) -> Any:
         from llama_cpp import LlamaGrammar  # type: ignore[attr-defined]
 
         grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
-        with self._lock:
-            reply = self._llm.create_chat_completion(
-                messages=messages,  # type: ignore[arg-type]
-                grammar=grammar,
-                max_tokens=160,
-                temperature=0.0,
-            )
-        text = str(reply["choices"][0]["message"]["content"] or "")  # type: ignore[index]
+        text = self._constrained(messages, grammar, max_tokens=160)
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:  # cut off by max_tokens
             raise EngineError(f"the model's arguments were not complete JSON: {exc}") from exc
+
+    def _constrained(self, messages: list[dict[str, Any]], grammar: Any, max_tokens: int) -> str:
+        """One greedy answer that `grammar` allows (a choice, tool arguments)."""
+        with self._lock:
+            reply = self._llm.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                grammar=grammar,
+                max_tokens=max_tokens,
+                temperature=0.0,
+            )
+        return str(reply["choices"][0]["message"]["content"] or "")  # type: ignore[index]
 
     def stream_chat(
         self,

@@ -83,6 +83,16 @@ def needs_chain(stage: Stage, section: Any) -> bool:
     return section.engine in REMOTE or bool(section.fallback)
 
 
+def chained(stage: Stage, config: Config, monitor: BackendMonitor | None) -> bool:
+    """Whether `stage` is built as a chain of backends; a stage that no longer is one
+    is no longer watched."""
+    if needs_chain(stage, getattr(config, stage)):
+        return True
+    if monitor is not None:
+        monitor.unregister_stage(stage, set())
+    return False
+
+
 def _chain(
     stage: Stage,
     config: Config,

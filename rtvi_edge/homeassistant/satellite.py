@@ -95,6 +95,11 @@ class Satellite:
         self.active_wake_word = wake_model
         self._wake_threshold = wake_threshold
 
+    def use_config(self, cfg: HomeAssistantConfig, pipeline: HaPipeline) -> None:
+        """New settings (a reload): they apply from the next decision of a run."""
+        self.cfg = cfg
+        self.pipeline = pipeline
+
     # -- the API connection ------------------------------------------------------------
     def attach(self, link: VoiceLink, api_audio: bool) -> None:
         if not api_audio:
@@ -186,7 +191,7 @@ class Satellite:
         self.state = RunState.STARTING
         self._preheard = preheard
         self.conv.hold_wake_gate()  # hears until the run is over
-        self.conv.remote_state("thinking" if preheard else "listening")
+        self.conv.remote_state(ev.BotState.THINKING if preheard else ev.BotState.LISTENING)
         self._send(
             pb.VoiceAssistantRequest(
                 start=True,
@@ -239,7 +244,7 @@ class Satellite:
         self._stream_ended_at = time.monotonic()
         if self.gate_sleeps_after_run:
             self.conv.sleep_wake_gate()  # from here a wake word is a barge-in
-        self.conv.remote_state("thinking")
+        self.conv.remote_state(ev.BotState.THINKING)
         self._set_deadline(ANSWER_TIMEOUT_SECS, self._answer_timed_out)
 
     def _pipeline_silent(self) -> None:
@@ -273,7 +278,7 @@ class Satellite:
         self.state = RunState.IDLE
         if not was_active:
             return
-        self.conv.remote_state("idle")
+        self.conv.remote_state(ev.BotState.IDLE)
         if self.gate_sleeps_after_run:
             self.conv.sleep_wake_gate()
 
@@ -487,8 +492,8 @@ class Satellite:
 
     async def _play_pcm(self, pcm: bytes) -> None:
         await self.speaker.play(pcm)
-        if self.state is RunState.IDLE and self.conv.state == "speaking":
-            self.conv.remote_state("idle")  # an announcement, media or a timer is over
+        if self.state is RunState.IDLE and self.conv.state is ev.BotState.SPEAKING:
+            self.conv.remote_state(ev.BotState.IDLE)  # an announcement, media or a timer is over
 
     def _set_deadline(self, secs: float, fn: Callable[[], None]) -> None:
         self._cancel_deadline()

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
 
 from rtvi_edge import events as ev
-from rtvi_edge.config import Config, HaPipeline, WakeMode
+from rtvi_edge.config import Config, HaPipeline, HomeAssistantConfig, WakeMode
 from rtvi_edge.errors import ConfigError
 from rtvi_edge.homeassistant.connection import ApiConnection
 from rtvi_edge.homeassistant.identity import DeviceIdentity, identity_for
@@ -61,6 +62,13 @@ class HomeAssistantSatellite:
         self._connections: set[ApiConnection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watcher: asyncio.Task[None] | None = None
+
+    def use_config(self, cfg: HomeAssistantConfig) -> None:
+        """New settings: the pipeline, media URL and limits apply from the next run. The
+        socket, key and identity are restart-only (services/restart_only.py)."""
+        config = self.config = dataclasses.replace(self.config, homeassistant=cfg)
+        self.pipeline = effective_pipeline(config)
+        self.satellite.use_config(config.homeassistant, self.pipeline)
 
     async def start(self) -> None:
         cfg = self.config.homeassistant

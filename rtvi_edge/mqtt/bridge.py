@@ -69,6 +69,11 @@ class MqttBridge:
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
 
+    def use_config(self, config: MqttConfig) -> None:
+        """New settings: the metrics interval applies from the next sample. The broker,
+        topics and queue are restart-only (services/restart_only.py)."""
+        self.config = config
+
     @property
     def dropped(self) -> int:
         """Events dropped, oldest first: the broker was away longer than the queue lasts

@@ -9,7 +9,6 @@ suggested with `default_entity_id` (it replaced `object_id` in Home Assistant
 from __future__ import annotations
 
 import re
-import typing
 from typing import Any
 
 from rtvi_edge import __version__
@@ -32,7 +31,7 @@ def _entities(t: Topics) -> list[tuple[str, str, dict[str, Any]]]:
                 "state_topic": t.state,
                 "value_template": "{{ value_json.state }}",
                 "device_class": "enum",
-                "options": list(typing.get_args(ev.BotState)),  # the one list of states
+                "options": [s.value for s in ev.BotState],  # the one list of states
                 "icon": "mdi:account-voice",
             },
         ),

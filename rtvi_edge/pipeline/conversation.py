@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rtvi_edge import events as ev
@@ -41,23 +42,31 @@ ToolsFactory = Callable[[SessionHandle], SessionTools]
 Clock = Callable[[], float]
 
 
+@dataclass(frozen=True)
+class Shared:
+    """What every conversation of the device shares: the engines, the event bus and
+    the clock (a test's fake one)."""
+
+    hub: EngineHub
+    bus: ev.EventBus
+    clock: Clock = time.monotonic
+
+
 class Conversation(ConversationApi):
     def __init__(
         self,
         session_id: str,
-        hub: EngineHub,
-        bus: ev.EventBus,
+        shared: Shared,
         settings: SessionSettings,
         sink: AudioSink | None,
         chunk_ms: int = 40,
         *,
         tools: ToolsFactory | None = None,
         hands_free: HandsFree | None = None,
-        clock: Clock | None = None,
     ) -> None:
         self._session_id = session_id
-        self.hub = hub
-        self.bus = bus
+        self.hub = hub = shared.hub
+        self.bus = bus = shared.bus
         self._sink = sink
         self.chunk_ms = chunk_ms
         self._closed = False
@@ -77,7 +86,7 @@ class Conversation(ConversationApi):
             callbacks=self,
             turn_model=hub.turn_model,
         )
-        self._clock: Clock = clock or time.monotonic
+        self._clock: Clock = shared.clock
         hooks = GateHooks(bus.publish, self._mute_applied, self._play_earcon, self._clock)
         self.gate = InputGate(session_id, hands_free or HandsFree(), self.listener,
                               lambda: self.device.settings, hooks)  # fmt: skip

@@ -20,7 +20,6 @@ from rtvi_edge.pipeline.input_gate import InputGate
 from rtvi_edge.pipeline.listener import UserListener
 from rtvi_edge.pipeline.owned_tasks import OwnedTasks
 from rtvi_edge.pipeline.settings import SessionSettings
-from rtvi_edge.pipeline.turn_state import TurnState
 from rtvi_edge.pipeline.turn_tracker import TurnTracker
 from rtvi_edge.tools.setup import SessionTools
 
@@ -49,7 +48,7 @@ class ConversationApi:
         return self._sink
 
     @property
-    def state(self) -> TurnState:
+    def state(self) -> ev.BotState:
         return self.tracker.state
 
     @property

@@ -14,7 +14,6 @@ from rtvi_edge import events as ev
 from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.pipeline.hands_free import WakeDetector
 from rtvi_edge.pipeline.listener import Utterance
-from rtvi_edge.pipeline.turn_state import TurnState
 
 
 class TurnHandoff(Protocol):
@@ -48,7 +47,7 @@ class HandoffHost(Protocol):
         ...
 
     @property
-    def state(self) -> TurnState: ...
+    def state(self) -> ev.BotState: ...
 
     @property
     def user_speaking(self) -> bool: ...

@@ -1,38 +1,17 @@
-"""The conversation's turn-taking state: an enum and one pure transition function.
+"""The conversation's turn-taking state machine: its events and one pure transition function.
 
-idle → listening (the user speaks) → thinking (a committed turn runs) →
-speaking (the bot's first audio) → idle (or listening if the user already
-speaks again); `muted` overrides everything until unmuted. The conversation
-reports its changes; nothing else decides the next state.
+The state is `events.BotState`, the one representation that RTVI, MQTT and Home
+Assistant show too: idle → listening (the user speaks) → thinking (a committed
+turn runs) → speaking (the bot's first audio) → idle (or listening if the user
+already speaks again); `muted` overrides everything until unmuted. The
+conversation reports its changes; nothing else decides the next state.
 """
 
 from __future__ import annotations
 
-from enum import Enum, StrEnum
+from enum import Enum
 
-from rtvi_edge import events as ev
-
-
-class TurnState(StrEnum):
-    IDLE = "idle"
-    LISTENING = "listening"
-    THINKING = "thinking"
-    SPEAKING = "speaking"
-    MUTED = "muted"
-
-    @property
-    def wire(self) -> ev.BotState:
-        """The state as events, RTVI and MQTT spell it."""
-        return _WIRE[self]
-
-
-_WIRE: dict[TurnState, ev.BotState] = {
-    TurnState.IDLE: "idle",
-    TurnState.LISTENING: "listening",
-    TurnState.THINKING: "thinking",
-    TurnState.SPEAKING: "speaking",
-    TurnState.MUTED: "muted",
-}
+from rtvi_edge.events import BotState
 
 
 class TurnEvent(Enum):
@@ -46,21 +25,25 @@ class TurnEvent(Enum):
     UNMUTED = "unmuted"
 
 
-_NEXT: dict[TurnEvent, TurnState] = {
-    TurnEvent.USER_STARTED: TurnState.LISTENING,
-    TurnEvent.USER_SILENT: TurnState.IDLE,
-    TurnEvent.TURN_STARTED: TurnState.THINKING,
-    TurnEvent.BOT_SPEAKING: TurnState.SPEAKING,
-    TurnEvent.TURN_ENDED: TurnState.IDLE,
-    TurnEvent.TURN_ENDED_USER_SPEAKING: TurnState.LISTENING,
-    TurnEvent.MUTED: TurnState.MUTED,
+_NEXT: dict[TurnEvent, BotState] = {
+    TurnEvent.USER_STARTED: BotState.LISTENING,
+    TurnEvent.USER_SILENT: BotState.IDLE,
+    TurnEvent.TURN_STARTED: BotState.THINKING,
+    TurnEvent.BOT_SPEAKING: BotState.SPEAKING,
+    TurnEvent.TURN_ENDED: BotState.IDLE,
+    TurnEvent.TURN_ENDED_USER_SPEAKING: BotState.LISTENING,
+    TurnEvent.MUTED: BotState.MUTED,
 }
 
 
-def next_state(current: TurnState, event: TurnEvent, muted: bool) -> TurnState:
+def next_state(current: BotState, event: TurnEvent, muted: bool) -> BotState:
     """The one transition function: muted wins over everything but unmuting."""
     if event is TurnEvent.UNMUTED:
-        return TurnState.IDLE if current is TurnState.MUTED else current
-    if muted:
-        return TurnState.MUTED
-    return _NEXT[event]
+        return BotState.IDLE if current is BotState.MUTED else current
+    return entered(_NEXT[event], muted)
+
+
+def entered(state: BotState, muted: bool) -> BotState:
+    """The state a turn reaches (its own, or another pipeline's as Home Assistant reports
+    it): muted wins."""
+    return BotState.MUTED if muted else state

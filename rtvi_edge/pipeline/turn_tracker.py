@@ -10,16 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rtvi_edge import events as ev
-from rtvi_edge.pipeline.turn_state import TurnEvent, TurnState, next_state
-
-# Where another pipeline's turn is, as this conversation's state machine hears it.
-REMOTE: dict[ev.BotState, TurnEvent] = {
-    "listening": TurnEvent.USER_STARTED,
-    "thinking": TurnEvent.TURN_STARTED,
-    "speaking": TurnEvent.BOT_SPEAKING,
-    "idle": TurnEvent.TURN_ENDED,
-    "muted": TurnEvent.MUTED,
-}
+from rtvi_edge.pipeline.turn_state import TurnEvent, entered, next_state
 
 
 class TurnTracker:
@@ -34,15 +25,17 @@ class TurnTracker:
         self._muted = muted
         self._publish = publish
         self._on_idle = on_idle
-        self.state = TurnState.MUTED if muted() else TurnState.IDLE
+        self.state = entered(ev.BotState.IDLE, muted())
 
     def transition(self, event: TurnEvent) -> None:
-        state = next_state(self.state, event, self._muted())
-        if state is TurnState.IDLE:
+        self._enter(next_state(self.state, event, self._muted()))
+
+    def _enter(self, state: ev.BotState) -> None:
+        if state is ev.BotState.IDLE:
             self._on_idle()
         if state is not self.state:
             self.state = state
-            self._publish(ev.StateChanged(session_id=self._session_id, state=state.wire))
+            self._publish(ev.StateChanged(session_id=self._session_id, state=state))
 
     def turn_ended(self, user_speaking: bool) -> None:
         self.transition(
@@ -51,4 +44,4 @@ class TurnTracker:
 
     def remote(self, state: ev.BotState) -> None:
         """Another pipeline (Home Assistant) runs this turn: show where it is."""
-        self.transition(REMOTE[state])
+        self._enter(entered(state, self._muted()))

@@ -51,22 +51,26 @@ class SessionFactory(Protocol):
 
 class SessionHub:
     def __init__(self, config: RtviConfig, factory: SessionFactory) -> None:
-        self.config = config
         self.factory = factory
         self.sessions: dict[str, RtviSession] = {}
-        self.slots = Slots(
-            config.max_sessions,
-            config.max_waiting,
-            AddressLimits(
-                config.max_waiting_per_address,
-                config.max_sessions_per_address,
-                config.max_connections_per_address,
-            ),
-        )
+        self.slots = Slots(config.max_sessions, config.max_waiting)
+        self.use_config(config)
         # Unique across restarts: a timer or a log line never names another client.
         self._prefix = uuid.uuid4().hex[:6]
         self._ids = itertools.count(1)
         self._running: set[asyncio.Task[None]] = set()
+
+    def use_config(self, config: RtviConfig) -> None:
+        """The limits, at start and after each change: they apply to the next session
+        (one already open keeps its slot)."""
+        self.config = config
+        self.slots.max_sessions = config.max_sessions
+        self.slots.max_waiting = config.max_waiting
+        self.slots.per_address = AddressLimits(
+            config.max_waiting_per_address,
+            config.max_sessions_per_address,
+            config.max_connections_per_address,
+        )
 
     def refuse(self, address: str | None) -> str | None:
         """Why no new session may open now (the device starting, full, or this address's

@@ -123,6 +123,12 @@ class Policy:
         open_device: bool = False,
         trust_loopback: bool = True,
     ) -> None:
+        self.configure(token, allowed_origins, open_device, trust_loopback)
+
+    def configure(
+        self, token: str, allowed_origins: tuple[str, ...], open_device: bool, trust_loopback: bool
+    ) -> None:
+        """The settings, at start and after each change (the routes hold this object)."""
         self.token = token
         self.allowed_origins = tuple(o.rstrip("/").lower() for o in allowed_origins)
         self.open_device = open_device

@@ -46,6 +46,7 @@ class RtviServer:
         self.config = config
         self.factory = factory
         self.web_root = web_root
+        self._pairing_token = token  # the state dir's, used when `[rtvi] token` is ""
         self.hub = SessionHub(config, factory)
         self.sessions: dict[str, RtviSession] = self.hub.sessions
         self.slots = self.hub.slots
@@ -64,6 +65,28 @@ class RtviServer:
             from rtvi_edge.rtvi.webrtc.routes import WebRtcRoutes
 
             self.webrtc = WebRtcRoutes(webrtc, self.hub, self.policy, self.caller)
+
+    def use_config(self, config: RtviConfig) -> None:
+        """New settings (a reload, an update): the token, origins and limits apply from
+        the next request, connection or session. `host` and `port` are restart-only
+        (services/restart_only.py): the socket stays."""
+        self.config = config
+        self.hub.use_config(config)
+        self.policy.configure(
+            config.token or self._pairing_token,
+            config.allowed_origins,
+            config.open_device,
+            config.trust_loopback,
+        )
+        if self.guard is not None:
+            self.guard.max_connections = config.max_connections
+            self.guard.idle_secs = config.idle_timeout_secs
+            self.guard.per_address = config.max_connections_per_address
+
+    def use_webrtc(self, config: WebRtcConfig) -> None:
+        """New WebRTC settings: the peer timeout and candidate cap apply to the next peer."""
+        if self.webrtc is not None:
+            self.webrtc.config = config
 
     def app(self) -> web.Application:
         app = web.Application(

@@ -11,7 +11,11 @@
 
 `config` is file ⊕ runtime: what every reader asks for. A change reaches the
 live conversations through `SettingsWatcher.settings_changed` (each rebases its
-settings on the new config, its own session layer on top).
+settings on the new config, its own session layer on top), and every other part
+(the RTVI server, MQTT, Home Assistant, the tools, the log) through `follow`:
+it is handed its part of `live` (the config with the restart-only settings of
+services/restart_only.py as they were at start) whenever that part changes.
+Nothing keeps a copy taken at start.
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ import json
 import logging
 import os
 import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from rtvi_edge.config import Config, config_from_mapping, config_to_mapping
 from rtvi_edge.engines.hub import EngineHub
 from rtvi_edge.errors import ConfigError, RtviEdgeError, ServiceConfigError
 from rtvi_edge.services.options import OPTIONS
+from rtvi_edge.services.restart_only import running, waiting_for_restart
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,7 @@ RUNTIME_FILE = "device-config.json"
 # The device's own controls: changed at run time, kept like the device options.
 CONTROL_KEYS = (("audio", "muted"), ("audio", "volume"))
 Key = tuple[str, str]
+T = TypeVar("T")
 
 
 def runtime_keys() -> set[Key]:
@@ -78,12 +86,33 @@ def load_runtime(file: Config, state_dir: Path) -> dict[Key, Any]:
         return {}
 
 
+@dataclass(frozen=True)
+class _Follower(Generic[T]):
+    """A running part's view of one piece of the settings, and how it takes a new one."""
+
+    read: Callable[[Config], T]
+    apply: Callable[[T], None]
+    check: Callable[[T], None] | None  # raises ConfigError for a value it cannot take
+
+    def refuses(self, old: Config, new: Config) -> None:
+        value = self.read(new)
+        if self.check is not None and value != self.read(old):
+            self.check(value)
+
+    def moved(self, old: Config, new: Config) -> None:
+        value = self.read(new)
+        if value != self.read(old):
+            self.apply(value)
+
+
 class SettingsOwner:
     def __init__(self, file: Config, state_dir: Path) -> None:
         self.file = file
         self.state_dir = state_dir
         self._runtime = load_runtime(file, state_dir)
         self.config = layered(file, self._runtime)
+        self.started = self.config  # what the restart-only settings stay at until a restart
+        self._followers: list[_Follower[Any]] = []
         self.hub: EngineHub | None = None  # set once the engines are built from `config`
         self._watchers: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = asyncio.Lock()
@@ -93,6 +122,22 @@ class SettingsOwner:
         """What the user changed at run time (a copy)."""
         return dict(self._runtime)
 
+    @property
+    def live(self) -> Config:
+        """What runs: `config` with the restart-only settings as they were at start."""
+        return running(self.config, self.started)
+
+    def follow(
+        self,
+        read: Callable[[Config], T],
+        apply: Callable[[T], None],
+        check: Callable[[T], None] | None = None,
+    ) -> None:
+        """`apply(read(live))` whenever a change moves what `read` picks (a running
+        part's own section, say); `check` first, which may refuse the whole change
+        with a ConfigError. The part lives as long as the owner."""
+        self._followers.append(_Follower(read, apply, check))
+
     def watch(self, watcher: SettingsWatcher) -> None:
         """`watcher` hears of every change while it lives (held weakly)."""
         self._watchers.add(watcher)
@@ -101,14 +146,16 @@ class SettingsOwner:
         """Device-wide options changed by a user (RTVI, MQTT): swap the engines and keep
         the change; on failure nothing changes."""
         async with self._lock:
+            self._check(new)
             await self._reconfigure(new)
+            before = self.live
             for section, key in runtime_keys():
                 value = getattr(getattr(new, section), key)
                 if value != getattr(getattr(self.config, section), key):
                     self._runtime[(section, key)] = value
             self.config = new
             self._persist()
-        self._tell()
+        self._tell(before)
 
     def set_controls(self, muted: bool, volume: float) -> None:
         """The device's mute and volume as the user left them (kept, never re-announced:
@@ -128,10 +175,21 @@ class SettingsOwner:
         when the engines it asks for cannot be built."""
         async with self._lock:
             new = layered(file, self._runtime)
+            self._check(new)
             await self._reconfigure(new)
+            before, waiting = self.live, waiting_for_restart(self.config, self.started)
             self.file = file
             self.config = new
-        self._tell()
+        now_waiting = waiting_for_restart(new, self.started)
+        if now_waiting and now_waiting != waiting:
+            log.warning("reload: a restart is needed for %s", "; ".join(now_waiting))
+        self._tell(before)
+
+    def _check(self, new: Config) -> None:
+        """Every running part can take `new` (else ConfigError, and nothing changed)."""
+        before, after = self.live, running(new, self.started)
+        for follower in self._followers:
+            follower.refuses(before, after)
 
     async def _reconfigure(self, new: Config) -> None:
         if self.hub is None:
@@ -152,11 +210,18 @@ class SettingsOwner:
                 "cannot be used (the device's log says why)"
             ) from None
 
-    def _tell(self) -> None:
+    def _tell(self, before: Config) -> None:
+        """`before`: `live` before the change."""
         for watcher in list(self._watchers):
             try:
                 watcher.settings_changed(self.config)
             except Exception:  # one consumer's bug must not stop the others hearing
+                log.exception("applying the new settings failed")
+        after = self.live
+        for follower in self._followers:
+            try:
+                follower.moved(before, after)
+            except Exception:
                 log.exception("applying the new settings failed")
 
     def _persist(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from wyoming.info import (
     AsrModel,
@@ -46,88 +47,49 @@ class Offer:
 def build_info(offer: Offer) -> Info:
     info = Info()
     lang = [offer.language]
-    name = f"{PROGRAM} ({offer.device_name})"
     if "asr" in offer.services:
-        info.asr.append(
-            AsrProgram(
-                name=name,
-                description=f"speech to text on {offer.device_name}",
-                attribution=_ATTRIBUTION,
-                installed=True,
-                version=__version__,
-                models=[
-                    AsrModel(
-                        name=offer.stt_model,
-                        description=offer.stt_model,
-                        attribution=_ATTRIBUTION,
-                        installed=True,
-                        version=None,
-                        languages=lang,
-                    )
-                ],
-            )
-        )
+        stt = AsrModel(**_model(offer.stt_model, offer.stt_model, lang))
+        info.asr.append(AsrProgram(**_program(offer, "speech to text"), models=[stt]))
     if "tts" in offer.services:
+        voice = TtsVoice(**_model(offer.tts_voice, offer.tts_voice, list(offer.tts_languages)))
         info.tts.append(
             TtsProgram(
-                name=name,
-                description=f"text to speech on {offer.device_name}",
-                attribution=_ATTRIBUTION,
-                installed=True,
-                version=__version__,
-                voices=[
-                    TtsVoice(
-                        name=offer.tts_voice,
-                        description=offer.tts_voice,
-                        attribution=_ATTRIBUTION,
-                        installed=True,
-                        version=None,
-                        languages=list(offer.tts_languages),
-                    )
-                ],
+                **_program(offer, "text to speech"),
+                voices=[voice],
                 supports_synthesize_streaming=True,
             )
         )
     if "wake" in offer.services:
-        info.wake.append(
-            WakeProgram(
-                name=name,
-                description=f"microWakeWord on {offer.device_name}",
-                attribution=_ATTRIBUTION,
-                installed=True,
-                version=__version__,
-                models=[
-                    WakeModel(
-                        name=w.model_id,
-                        description=w.phrase.title(),  # Home Assistant lists this name
-                        phrase=w.phrase,
-                        attribution=_ATTRIBUTION,
-                        installed=True,
-                        version=None,
-                        languages=["en"],
-                    )
-                    for w in offer.wake_words
-                ],
-            )
-        )
+        # Home Assistant lists a wake word by its description.
+        words = [
+            WakeModel(**_model(w.model_id, w.phrase.title(), ["en"]), phrase=w.phrase)
+            for w in offer.wake_words
+        ]
+        info.wake.append(WakeProgram(**_program(offer, "microWakeWord"), models=words))
     if "handle" in offer.services:
-        info.handle.append(
-            HandleProgram(
-                name=name,
-                description=f"local intents, then {offer.llm_model}, on {offer.device_name}",
-                attribution=_ATTRIBUTION,
-                installed=True,
-                version=__version__,
-                models=[
-                    HandleModel(
-                        name=offer.llm_model,
-                        description=offer.llm_model,
-                        attribution=_ATTRIBUTION,
-                        installed=True,
-                        version=None,
-                        languages=lang,
-                    )
-                ],
-            )
-        )
+        llm = HandleModel(**_model(offer.llm_model, offer.llm_model, lang))
+        what = f"local intents, then {offer.llm_model},"
+        info.handle.append(HandleProgram(**_program(offer, what), models=[llm]))
     return info
+
+
+def _program(offer: Offer, what: str) -> dict[str, Any]:
+    """What every program of this device says about itself."""
+    return {
+        "name": f"{PROGRAM} ({offer.device_name})",
+        "description": f"{what} on {offer.device_name}",
+        "attribution": _ATTRIBUTION,
+        "installed": True,
+        "version": __version__,
+    }
+
+
+def _model(name: str, description: str, languages: list[str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": description,
+        "attribution": _ATTRIBUTION,
+        "installed": True,
+        "version": None,
+        "languages": languages,
+    }

@@ -18,6 +18,8 @@ from rtvi_edge.daemon import Daemon
 from rtvi_edge.engines.hub import Engines, build_engines
 from rtvi_edge.rtvi import frames
 from tests.helpers import rtvi_frame as rtvi  # the integration tests import it from here
+from tests.integration.mosquitto import Mosquitto
+from tests.integration.mqtt_watcher import Watcher
 
 
 def daemon_config(state_dir: Path, **sections: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +78,27 @@ async def running_daemon(
         await daemon.stop()
 
 
+@asynccontextmanager
+async def daemon_with_broker(
+    tmp_path: Path,
+    engines: Engines | None = None,
+    mqtt: dict[str, Any] | None = None,
+    **sections: dict[str, Any],
+) -> AsyncIterator[tuple[Daemon, Mosquitto, Watcher]]:
+    """A real mosquitto, the daemon's MQTT bridge on it (`mqtt`: more of its settings),
+    and a watcher subscribed to everything."""
+    broker = Mosquitto(tmp_path)
+    broker.start()
+    watcher = Watcher(broker.port)
+    bridge = {"enabled": True, "host": "127.0.0.1", "port": broker.port, **(mqtt or {})}
+    try:
+        async with running_daemon(tmp_path / "state", engines, mqtt=bridge, **sections) as daemon:
+            yield daemon, broker, watcher
+    finally:
+        watcher.close()
+        broker.stop()
+
+
 _SHARED: list[Engines] = []
 
 
@@ -122,26 +145,48 @@ async def ready_ws(
     return ws
 
 
-async def until_type(
-    ws: aiohttp.ClientWebSocketResponse, mtype: str, timeout: float = 30
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[tuple[float, int]]]:
-    """Reads until a message of `mtype`; returns it, the messages before, and audio arrivals."""
+async def messages_until(
+    ws: aiohttp.ClientWebSocketResponse,
+    done: Callable[[dict[str, Any]], bool],
+    timeout: float = 90,
+    on_message: Callable[[dict[str, Any]], None] | None = None,
+    on_audio: Callable[[frames.AudioFrame], None] | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """RTVI messages up to and including the one `done` accepts, and the audio samples
+    received (each audio frame also goes to `on_audio`)."""
     seen: list[dict[str, Any]] = []
-    audio: list[tuple[float, int]] = []
+    samples = 0
     async with asyncio.timeout(timeout):
         while True:
             msg = await ws.receive()
             assert msg.type == aiohttp.WSMsgType.BINARY, msg
             frame = frames.decode_frame(msg.data)
             if isinstance(frame, frames.AudioFrame):
-                audio.append((time.monotonic(), len(frame.audio) // 2))
-                assert frame.sample_rate == 24000 and frame.num_channels == 1
+                samples += len(frame.audio) // 2
+                if on_audio is not None:
+                    on_audio(frame)
                 continue
             assert isinstance(frame, frames.MessageFrame)
             parsed: dict[str, Any] = json.loads(frame.data)
-            if parsed["type"] == mtype:
-                return parsed, seen, audio
             seen.append(parsed)
+            if on_message is not None:
+                on_message(parsed)
+            if done(parsed):
+                return seen, samples
+
+
+async def until_type(
+    ws: aiohttp.ClientWebSocketResponse, mtype: str, timeout: float = 30
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[tuple[float, int]]]:
+    """Reads until a message of `mtype`; returns it, the messages before, and audio arrivals."""
+    audio: list[tuple[float, int]] = []
+
+    def heard(frame: frames.AudioFrame) -> None:
+        audio.append((time.monotonic(), len(frame.audio) // 2))
+        assert frame.sample_rate == 24000 and frame.num_channels == 1
+
+    seen, _samples = await messages_until(ws, lambda m: m["type"] == mtype, timeout, None, heard)
+    return seen[-1], seen[:-1], audio
 
 
 async def collect_until(

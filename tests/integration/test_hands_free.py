@@ -18,10 +18,9 @@ from rtvi_edge.audio.wake import WakeWordDetector
 from rtvi_edge.audio.wav import read_wav
 from rtvi_edge.config import AudioConfig, WakeMode
 from rtvi_edge.engines.hub import Engines
-from rtvi_edge.errors import AudioDeviceError
 from rtvi_edge.pipeline.conversation import Conversation
 from rtvi_edge.pipeline.wake_gate import WakeGate
-from tests.fakes import DyingMicrophone
+from tests.fakes import UnpluggedOnce
 from tests.helpers import feed
 
 pytestmark = pytest.mark.integration
@@ -97,26 +96,14 @@ async def test_push_to_talk(engines: Engines, speech: Callable[[str], Path]) -> 
 
 async def test_a_failing_device_is_reported_and_reopened(engines: Engines) -> None:
     conv, sub = make(engines, NullSink(22050), aec=False)
-    opened: list[DyingMicrophone] = []
-    reopened = asyncio.Event()
-
-    def opener(cfg: AudioConfig) -> tuple[DyingMicrophone, NullSink]:
-        if len(opened) == 1:
-            opened.append(DyingMicrophone(0, FRAME * 2, 0.001))
-            raise AudioDeviceError("no such device (simulated)")
-        if len(opened) == 2:
-            reopened.set()  # attached as soon as this returns
-        source = DyingMicrophone(20 if not opened else 10_000, FRAME * 2, 0.001)
-        opened.append(source)
-        return source, NullSink(22050)
-
-    sup = LocalAudioSupervisor(AudioConfig(reopen_secs=0.5), conv, opener=opener)  # type: ignore[arg-type]
+    device = UnpluggedOnce(20, FRAME * 2, 0.001, rate=22050)
+    sup = LocalAudioSupervisor(AudioConfig(reopen_secs=0.5), conv, opener=device)  # type: ignore[arg-type]
     task = asyncio.create_task(sup.run())
     async with asyncio.timeout(10):
-        await reopened.wait()
+        await device.reopened.wait()
     errors = [e for e in drain(sub) if isinstance(e, ev.ErrorEvent)]
     assert len(errors) == 1 and "unplugged" in errors[0].message
-    assert opened[0].closed and conv.sink is not None
+    assert device.opened[0].closed and conv.sink is not None
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await conv.close()

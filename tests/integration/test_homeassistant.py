@@ -25,9 +25,7 @@ from rtvi_edge import events as ev
 from rtvi_edge.audio.wav import read_wav, write_wav
 from rtvi_edge.daemon import Daemon
 from rtvi_edge.homeassistant.media import pcm_from_wav
-from tests.integration.daemon_harness import running_daemon
-from tests.integration.mosquitto import Mosquitto
-from tests.integration.mqtt_watcher import Watcher
+from tests.integration.daemon_harness import daemon_with_broker, running_daemon
 
 pytestmark = pytest.mark.integration
 E = VoiceAssistantEventType
@@ -338,25 +336,15 @@ async def test_local_first_answers_its_intents_and_hands_the_rest_to_ha_with_the
 
 
 async def test_with_mqtt_too_home_assistant_sees_one_device(tmp_path: Path) -> None:
-    broker = Mosquitto(tmp_path)
-    broker.start()
-    watcher = Watcher(broker.port)
-    try:
-        async with running_daemon(
-            tmp_path / "state",
-            mqtt={"enabled": True, "host": "127.0.0.1", "port": broker.port},
-            homeassistant={"satellite": True, "host": "127.0.0.1", "port": 0, "zeroconf": False},
-        ) as daemon:
-            client = await connect(daemon)
-            info = await client.device_info()
-            await client.disconnect()
-            node = "homeassistant/{}/rtvi_edge_test-device/{}/config"
-            sensor = await watcher.wait(node.format("sensor", "last_transcript"))
-            device = json.loads(sensor.payload)["device"]
-            # the MAC the ESPHome integration files the device under: HA merges the two
-            assert device["connections"] == [["mac", info.mac_address.lower()]]
-            for component, entity in [("switch", "mute"), ("number", "volume")]:
-                await watcher.wait(node.format(component, entity), lambda p: p == "")
-    finally:
-        watcher.close()
-        broker.stop()
+    satellite = {"satellite": True, "host": "127.0.0.1", "port": 0, "zeroconf": False}
+    async with daemon_with_broker(tmp_path, homeassistant=satellite) as (daemon, _b, watcher):
+        client = await connect(daemon)
+        info = await client.device_info()
+        await client.disconnect()
+        node = "homeassistant/{}/rtvi_edge_test-device/{}/config"
+        sensor = await watcher.wait(node.format("sensor", "last_transcript"))
+        device = json.loads(sensor.payload)["device"]
+        # the MAC the ESPHome integration files the device under: HA merges the two
+        assert device["connections"] == [["mac", info.mac_address.lower()]]
+        for component, entity in [("switch", "mute"), ("number", "volume")]:
+            await watcher.wait(node.format(component, entity), lambda p: p == "")

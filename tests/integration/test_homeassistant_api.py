@@ -35,7 +35,7 @@ from rtvi_edge.homeassistant.framing import BAD_INDICATOR_REPLY, PlaintextCodec,
 from rtvi_edge.homeassistant.messages import Message, decode, pb, type_of
 from rtvi_edge.homeassistant.satellite import RunState
 from rtvi_edge.homeassistant.server import HomeAssistantSatellite
-from rtvi_edge.pipeline.conversation import Conversation
+from rtvi_edge.pipeline.conversation import Conversation, Shared
 from rtvi_edge.pipeline.settings import SessionSettings
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,8 @@ async def serving(
     ha = {"satellite": True, "host": "127.0.0.1", "port": 0, "zeroconf": False, **options}
     config = config_from_mapping({"homeassistant": ha, "device": {"name": "Kitchen voice"}})
     conv = Conversation(
-        "local", EngineHub(engines, config), ev.EventBus(), SessionSettings.from_config(config),
+        "local", Shared(EngineHub(engines, config), ev.EventBus()),
+        SessionSettings.from_config(config),
         NullSink(22050),
     )  # fmt: skip
     server = HomeAssistantSatellite(config, "kitchen-voice", conv, tmp_path)

@@ -7,9 +7,7 @@ engines when one dies mid-turn, and uses a server again once it is back.
 
 from __future__ import annotations
 
-import asyncio
 import http.server
-import json
 import threading
 import wave
 from collections.abc import Callable, Iterator
@@ -26,8 +24,7 @@ from rtvi_edge.engines.llm_openai import OpenAiLlm
 from rtvi_edge.engines.remote_http import RemoteError
 from rtvi_edge.engines.stt_wyoming import WyomingStt
 from rtvi_edge.engines.tts_wyoming import WyomingTts
-from rtvi_edge.rtvi import frames
-from tests.integration.daemon_harness import rtvi, running_daemon
+from tests.integration.daemon_harness import messages_until, rtvi, running_daemon
 
 pytestmark = pytest.mark.integration
 
@@ -119,32 +116,6 @@ async def ready_ws(http: aiohttp.ClientSession, port: int) -> aiohttp.ClientWebS
     ws = await http.ws_connect(f"http://127.0.0.1:{port}/ws")
     await ws.send_bytes(rtvi("client-ready", {"version": "2.1.0", "about": {"library": "t"}}))
     return ws
-
-
-async def messages_until(
-    ws: aiohttp.ClientWebSocketResponse,
-    done: Callable[[dict[str, Any]], bool],
-    timeout: float = 90,
-    on_message: Callable[[dict[str, Any]], None] | None = None,
-) -> tuple[list[dict[str, Any]], int]:
-    """RTVI messages up to the one `done` accepts, and the audio samples received."""
-    seen: list[dict[str, Any]] = []
-    samples = 0
-    async with asyncio.timeout(timeout):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == aiohttp.WSMsgType.BINARY, msg
-            frame = frames.decode_frame(msg.data)
-            if isinstance(frame, frames.AudioFrame):
-                samples += len(frame.audio) // 2
-                continue
-            assert isinstance(frame, frames.MessageFrame)
-            parsed = json.loads(frame.data)
-            seen.append(parsed)
-            if on_message is not None:
-                on_message(parsed)
-            if done(parsed):
-                return seen, samples
 
 
 def _is(mtype: str) -> Callable[[dict[str, Any]], bool]:

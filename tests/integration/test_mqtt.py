@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from rtvi_edge.daemon import Daemon
-from tests.integration.daemon_harness import running_daemon
+from tests.integration.daemon_harness import daemon_with_broker, running_daemon
 from tests.integration.mosquitto import Mosquitto
 from tests.integration.mqtt_watcher import Watcher, js
 
@@ -22,28 +21,10 @@ pytestmark = pytest.mark.integration
 BASE = "rtvi-edge/test-device"
 
 
-@asynccontextmanager
-async def setup(
+def setup(
     tmp_path: Path, **mqtt_cfg: Any
-) -> AsyncIterator[tuple[Daemon, Mosquitto, Watcher]]:
-    broker = Mosquitto(tmp_path)
-    broker.start()
-    watcher = Watcher(broker.port)
-    try:
-        async with running_daemon(
-            tmp_path / "state",
-            mqtt={
-                "enabled": True,
-                "host": "127.0.0.1",
-                "port": broker.port,
-                "metrics_interval_secs": 1.0,
-                **mqtt_cfg,
-            },
-        ) as daemon:
-            yield daemon, broker, watcher
-    finally:
-        watcher.close()
-        broker.stop()
+) -> AbstractAsyncContextManager[tuple[Daemon, Mosquitto, Watcher]]:
+    return daemon_with_broker(tmp_path, mqtt={"metrics_interval_secs": 1.0, **mqtt_cfg})
 
 
 async def test_discovery_availability_and_retained_state(tmp_path: Path) -> None:
@@ -199,22 +180,12 @@ async def test_broker_restart_and_broker_down_at_start(tmp_path: Path) -> None:
 
 
 async def test_device_control_intent_publishes_to_the_configured_topic(tmp_path: Path) -> None:
-    broker = Mosquitto(tmp_path)
-    broker.start()
-    w = Watcher(broker.port)
-    try:
-        async with running_daemon(
-            tmp_path / "state",
-            mqtt={"enabled": True, "host": "127.0.0.1", "port": broker.port},
-            tools={"devices": ["kitchen light = home/kitchen/light/set"]},
-        ) as daemon:
-            await asyncio.wait_for(daemon.mqtt.connected.wait(), 15)
-            await w.publish(f"{BASE}/ask", "Turn on the kitchen light")
-            assert (await w.wait("home/kitchen/light/set")).payload == b"ON"
-            answer = js(await w.wait(f"{BASE}/event/bot_answer", lambda p: "kitchen" in p))
-            assert "Turning on the kitchen light" in answer["text"]
-            await w.publish(f"{BASE}/ask", "Switch the kitchen light off")
-            await w.wait("home/kitchen/light/set", lambda p: p == "OFF")
-    finally:
-        w.close()
-        broker.stop()
+    devices = {"devices": ["kitchen light = home/kitchen/light/set"]}
+    async with daemon_with_broker(tmp_path, tools=devices) as (daemon, _broker, w):
+        await asyncio.wait_for(daemon.mqtt.connected.wait(), 15)
+        await w.publish(f"{BASE}/ask", "Turn on the kitchen light")
+        assert (await w.wait("home/kitchen/light/set")).payload == b"ON"
+        answer = js(await w.wait(f"{BASE}/event/bot_answer", lambda p: "kitchen" in p))
+        assert "Turning on the kitchen light" in answer["text"]
+        await w.publish(f"{BASE}/ask", "Switch the kitchen light off")
+        await w.wait("home/kitchen/light/set", lambda p: p == "OFF")

@@ -62,7 +62,7 @@ class FakeDeviceControl:
         self.voice = "joe"
         self._volume = 1.0
         self._muted = False
-        self._state: ev.BotState = "idle"
+        self._state = ev.BotState.IDLE
         self.said: list[str] = []
         self.asked: list[str] = []
         self.actions: list[tuple[str, str, list[dict[str, Any]]]] = []
@@ -186,10 +186,10 @@ class FakeDeviceControl:
         return answer
 
     def _speak(self, text: str) -> None:
-        self.set_state("speaking")
+        self.set_state(ev.BotState.SPEAKING)
         self.bus.publish(ev.BotOutput(session_id="local", text=text, spoken=False))
         self.bus.publish(ev.TurnMetrics(session_id="local", llm_ttfb=0.1, voice_to_voice=0.6))
-        self.set_state("idle")
+        self.set_state(ev.BotState.IDLE)
 
     def set_state(self, state: ev.BotState) -> None:
         self._state = "muted" if self._muted else state
@@ -197,7 +197,7 @@ class FakeDeviceControl:
 
     def set_muted(self, muted: bool) -> None:
         self._muted = muted
-        self.set_state("idle")
+        self.set_state(ev.BotState.IDLE)
 
     def set_volume(self, volume: float) -> None:
         self._volume = volume
@@ -530,7 +530,7 @@ async def test_broker_restart_reconnects_and_restores_retained_topics(
     broker.stop()
     await eventually(lambda: not bridge.connected.is_set())
     # Meanwhile the device goes on: retained values change, events pile up (bounded).
-    device.set_state("thinking")
+    device.set_state(ev.BotState.THINKING)
     n = bridge.outbox.max_events + 10
     for i in range(n):
         device.bus.publish(ev.ErrorEvent(session_id="local", message=f"offline {i}"))
@@ -564,7 +564,7 @@ async def test_broker_restart_reconnects_and_restores_retained_topics(
 async def test_events_lost_on_the_bus_do_not_lose_the_state(
     watcher: Watcher, bridge: MqttBridge, device: FakeDeviceControl
 ) -> None:
-    device.set_state("thinking")  # the oldest event: dropped by the full subscription queue
+    device.set_state(ev.BotState.THINKING)  # the oldest: dropped by the full queue
     for i in range(bridge.outbox.max_events + 20):
         device.bus.publish(ev.ErrorEvent(session_id="local", message=f"flood {i}"))
     await watcher.wait(f"{B}/state", contains("thinking"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aioesphomeapi import APIClient
@@ -14,26 +13,13 @@ from aioesphomeapi import APIClient
 from rtvi_edge.config import load_config_file
 from rtvi_edge.daemon import Daemon
 from tests.fakes import fake_engines
+from tests.helpers import toml_text as toml
 from tests.integration.daemon_harness import RecordingNotifier, daemon_config
 from tests.integration.mosquitto import Mosquitto
 from tests.integration.mqtt_watcher import Watcher
 
 pytestmark = pytest.mark.integration
 BASE = "rtvi-edge/test-device"
-
-
-def toml(data: dict[str, dict[str, Any]]) -> str:
-    """Enough TOML for the harness's config (flat sections of plain values)."""
-
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        return repr(v) if isinstance(v, int | float) else f'"{v}"'
-
-    return "".join(
-        f"[{name}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in section.items())
-        for name, section in data.items()
-    )
 
 
 async def test_a_reload_and_a_restart_keep_the_mute_from_mqtt_and_the_volume_from_ha(

@@ -11,10 +11,9 @@ from rtvi_edge.assembly import Assembly
 from rtvi_edge.audio.sink import NullSink
 from rtvi_edge.config import Config, WakeMode, config_from_mapping
 from rtvi_edge.engines.hub import EngineHub, Engines
-from rtvi_edge.pipeline.conversation import Conversation
+from rtvi_edge.pipeline.conversation import Conversation, Shared
 from rtvi_edge.pipeline.hands_free import HandsFree
 from rtvi_edge.pipeline.settings import SessionSettings
-from rtvi_edge.pipeline.turn_state import TurnState
 from rtvi_edge.pipeline.wake_gate import WakeGate
 from rtvi_edge.tools.setup import ToolSetup
 from tests.fakes import FakeLlm, FakeTts, fake_engines, silence, speech
@@ -38,7 +37,7 @@ def build(
         conv = assembly.chat(sink)
     else:
         settings = SessionSettings.from_config(config)
-        conv = Conversation("t", hub, bus, settings, sink, hands_free=hands_free)
+        conv = Conversation("t", Shared(hub, bus), settings, sink, hands_free=hands_free)
     return conv, bus.subscribe()
 
 
@@ -55,7 +54,7 @@ async def test_a_typed_turn_is_answered_and_kept_in_the_context() -> None:
         {"role": "assistant", "content": "You said hello there."},
     ]
     assert states(drain(sub)) == ["thinking", "idle"]
-    assert conv.state is TurnState.IDLE
+    assert conv.state is ev.BotState.IDLE
     await conv.close()
 
 
@@ -125,7 +124,7 @@ async def test_muted_conversations_ignore_the_microphone() -> None:
     assert states(events) == ["muted"]
     assert not any(isinstance(e, ev.UserStartedSpeaking) for e in events)
     conv.set_muted(False)
-    assert conv.state is TurnState.IDLE
+    assert conv.state is ev.BotState.IDLE
     await conv.close()
 
 
@@ -137,12 +136,10 @@ async def test_push_to_talk_hears_only_after_a_push() -> None:
     bus = ev.EventBus()
     conv = Conversation(
         "t",
-        EngineHub(engines, config),
-        bus,
+        Shared(EngineHub(engines, config), bus, clock=lambda: now[0]),
         SessionSettings.from_config(config),
         None,
         hands_free=HandsFree(wake_gate=gate),
-        clock=lambda: now[0],
     )
     sub = bus.subscribe()
     await feed(conv, speech(0.6) + silence(1.0))

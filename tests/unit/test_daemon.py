@@ -10,13 +10,12 @@ from pathlib import Path
 import aiohttp
 
 from rtvi_edge import events as ev
-from rtvi_edge.audio.sink import AudioSink, NullSink
+from rtvi_edge.audio.sink import AudioSink
 from rtvi_edge.audio.supervisor import LocalAudioSupervisor
 from rtvi_edge.config import AudioConfig, load_config
 from rtvi_edge.daemon import Daemon
-from rtvi_edge.errors import AudioDeviceError
 from rtvi_edge.local_control import LocalControl
-from tests.fakes import DyingMicrophone, fake_engines
+from tests.fakes import UnpluggedOnce, fake_engines
 from tests.helpers import next_event
 from tests.integration.daemon_harness import (
     RecordingNotifier,
@@ -98,26 +97,14 @@ class FakeMicUser:
 async def test_the_supervisor_reports_a_failing_device_once_and_reopens_it() -> None:
     user = FakeMicUser()
     sub = user.bus.subscribe()
-    opened: list[DyingMicrophone] = []
-    reconnected = asyncio.Event()
-
-    def opener(cfg: AudioConfig) -> tuple[DyingMicrophone, NullSink]:
-        if len(opened) == 1:
-            opened.append(DyingMicrophone(0, 1024))
-            raise AudioDeviceError("no such device (simulated)")
-        if len(opened) == 2:
-            reconnected.set()
-        source = DyingMicrophone(5 if not opened else 10_000, 1024)
-        opened.append(source)
-        return source, NullSink(16000)
-
-    sup = LocalAudioSupervisor(AudioConfig(reopen_secs=0.01), user, opener=opener)  # type: ignore[arg-type]
+    device = UnpluggedOnce(5, 1024)
+    sup = LocalAudioSupervisor(AudioConfig(reopen_secs=0.01), user, opener=device)  # type: ignore[arg-type]
     task = asyncio.create_task(sup.run())
     async with asyncio.timeout(10):
-        await reconnected.wait()
+        await device.reopened.wait()
     error = await next_event(sub, ev.ErrorEvent)
     assert "unplugged" in error.message and sub.queue.empty()  # said once
-    assert opened[0].closed and user.sink is not None and user.fed > 0
+    assert device.opened[0].closed and user.sink is not None and user.fed > 0
     assert sup.running
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)

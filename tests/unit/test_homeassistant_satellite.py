@@ -18,7 +18,6 @@ from rtvi_edge.homeassistant.satellite import RunState, Satellite
 from rtvi_edge.homeassistant.server import effective_pipeline
 from rtvi_edge.pipeline.hands_free import WakeDetector
 from rtvi_edge.pipeline.listener import Utterance
-from rtvi_edge.pipeline.turn_state import TurnState
 from rtvi_edge.pipeline.wake_gate import WakeGate
 
 E = VoiceAssistantEventType
@@ -52,7 +51,7 @@ class FakeHost:
         self.muted = False
         self.volume = 1.0
         self.states: list[str] = []
-        self.state = TurnState.IDLE
+        self.state = ev.BotState.IDLE
         self.events: list[ev.Event] = []
         self.said: list[str] = []
 
@@ -67,7 +66,7 @@ class FakeHost:
         self.volume = volume
 
     def remote_state(self, state: ev.BotState) -> None:
-        self.state = TurnState(state)
+        self.state = ev.BotState(state)
         self.states.append(state)
 
     def publish(self, event: ev.Event) -> None:

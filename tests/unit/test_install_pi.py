@@ -114,6 +114,18 @@ def test_installer_passes_shellcheck() -> None:
     subprocess.run(["shellcheck", str(INSTALLER)], check=True, timeout=60)
 
 
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+def test_every_shell_script_passes_shellcheck() -> None:
+    """Warnings and errors only: style notes do not fail the build."""
+    scripts = [
+        f
+        for f in [*sorted((REPO / "scripts").iterdir()), REPO / ".ci" / "run"]
+        if f.is_file() and f.read_text(errors="replace").startswith("#!/usr/bin/env bash")
+    ]
+    assert len(scripts) >= 5
+    subprocess.run(["shellcheck", "-S", "warning", *map(str, scripts)], check=True, timeout=120)
+
+
 def _analyze(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["systemd-analyze", *args], capture_output=True, text=True, timeout=60, check=False

@@ -7,13 +7,13 @@ import os
 import re
 import socket
 import struct
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rtvi_edge import logs
+from tests.helpers import datagram_listener
 
 
 @pytest.fixture(autouse=True)
@@ -31,12 +31,8 @@ def restore_root_logger(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def journal() -> Iterator[tuple[str, socket.socket]]:
-    with tempfile.TemporaryDirectory(prefix="rtvi-log-") as tmp:
-        path = str(Path(tmp) / "journal")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            sock.bind(path)
-            sock.settimeout(2)
-            yield path, sock
+    with datagram_listener("journal") as bound:
+        yield bound
 
 
 def parse(payload: bytes) -> dict[str, str]:

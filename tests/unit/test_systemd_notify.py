@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,17 +13,13 @@ from pathlib import Path
 import pytest
 
 from rtvi_edge.systemd import Notifier
+from tests.helpers import datagram_listener
 
 
 @pytest.fixture
 def listener() -> Iterator[tuple[str, socket.socket]]:
-    # A short directory: AF_UNIX paths are limited to 108 bytes.
-    with tempfile.TemporaryDirectory(prefix="rtvi-sd-") as tmp:
-        path = str(Path(tmp) / "notify")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            sock.bind(path)
-            sock.settimeout(2)
-            yield path, sock
+    with datagram_listener("notify") as bound:
+        yield bound
 
 
 def receive(sock: socket.socket, count: int) -> list[str]:
