@@ -142,7 +142,9 @@ def main() -> int:
             "webrtc_heard_end_secs": stats(official.get("webrtc_heard_end", [])),
             "webrtc_client_minus_server_secs": stats(_minus(official, "webrtc")),
             "websocket_client_minus_server_secs": stats(_minus(official, "websocket")),
-            "chrome_jitter_buffer_mean_secs": official.get("webrtc_jitter_buffer"),
+            # Chrome's getStats for the bot's track: jitter buffer delay and target (means),
+            # interarrival jitter, share of concealed samples
+            "chrome_inbound_audio": official.get("webrtc_jitter_buffer"),
             "p50_gap_ms": (
                 None
                 if ws["median"] is None or rtc["median"] is None

@@ -74,12 +74,18 @@ window.rtviHarness = {
     state.speechEnd = performance.now() + (lead + endSecs) * 1000;
     return state.speechEnd;
   },
-  /** Chrome's jitter buffer for the bot's track: its mean delay so far (s), or null. */
+  /** Chrome's view of the bot's track so far (s): its jitter buffer's mean delay and
+   * target, and the packets' interarrival jitter (RFC 3550); null before any. */
   async jitterBuffer() {
     if (!transport.pc) return null;
     for (const r of (await transport.pc.getStats()).values()) {
       if (r.type === "inbound-rtp" && r.kind === "audio" && r.jitterBufferEmittedCount)
-        return r.jitterBufferDelay / r.jitterBufferEmittedCount;
+        return {
+          meanDelay: r.jitterBufferDelay / r.jitterBufferEmittedCount,
+          meanTarget: (r.jitterBufferTargetDelay ?? 0) / r.jitterBufferEmittedCount,
+          jitter: r.jitter,
+          concealed: r.concealedSamples / Math.max(1, r.totalSamplesReceived),
+        };
     }
     return null;
   },
