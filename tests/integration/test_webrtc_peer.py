@@ -309,10 +309,14 @@ async def test_start_pairing_and_admission(tmp_path: Path) -> None:
             assert "wsUrl" in await r.json()  # the WebSocket clients' answer is unchanged
         async with http.post(f"{base}/webrtc/start", json={"token": "wrong"}) as r:
             assert r.status == 401
-        async with http.post(f"{base}/webrtc/start", json={"token": "s3cret"}) as r:
-            sid = (await r.json())["sessionId"]
+        sids = []
+        for _ in range(2):
+            async with http.post(f"{base}/webrtc/start", json={"token": "s3cret"}) as r:
+                sids.append((await r.json())["sessionId"])
+        sid, later = sids
         peer = PythonPeer(http, base, f"/webrtc/sessions/{sid}/api/offer")
         second = PythonPeer(http, base)
+        third = PythonPeer(http, base, f"/webrtc/sessions/{later}/api/offer")
         try:
             await peer.connect()
             assert next(iter(daemon.rtvi.sessions.values())).paired  # the token came with /start
@@ -322,9 +326,16 @@ async def test_start_pairing_and_admission(tmp_path: Path) -> None:
                 assert r.status == 503 and "1 sessions" in (await r.json())["error"]
             async with http.post(f"{base}/webrtc/sessions/{sid}/api/offer", json=body) as r:
                 assert r.status == 404  # a session id is good for one peer
+            async with http.post(f"{base}/webrtc/sessions/{later}/api/offer", json=body) as r:
+                assert r.status == 503  # full: refused, but the session id is not used up
+            await peer.close()
+            assert await until_gone(daemon, 10) < 10
+            await third.connect()  # as the client retries after a 5xx
+            assert next(iter(daemon.rtvi.sessions.values())).paired
         finally:
             await peer.close()
             await second.close()
+            await third.close()
 
 
 async def _offer_without_audio() -> str:

@@ -169,8 +169,10 @@ class WebRtcRoutes:
             return web.json_response({"error": why}, status=503)
         client_id = ticket.client_id if ticket else request.query.get("client_id")
         answer = await self._new_peer(offer, paired, client_id, request.remote, address)
-        if answer.status == 200 and offer.pc_id is not None:
-            self._ended.pop(offer.pc_id, None)  # used; a refused restart may try again
+        if answer.status == 200:  # used; a refused offer (a full device) may try again
+            if offer.pc_id is not None:
+                self._ended.pop(offer.pc_id, None)
+            self._tickets.pop(request.match_info.get("sid", ""), None)
         return answer
 
     def _ended_ticket(self, pc_id: str | None) -> _Ticket | None:
@@ -193,7 +195,7 @@ class WebRtcRoutes:
         sid = request.match_info.get("sid")
         if sid is None:
             return None
-        ticket = self._tickets.pop(sid, None)
+        ticket = self._tickets.get(sid)  # used up by the session it opens, not before
         if ticket is None or ticket.expires < time.monotonic():
             return web.json_response(
                 {"error": "unknown or expired session id: call /start again"}, status=404
