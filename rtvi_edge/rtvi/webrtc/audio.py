@@ -25,6 +25,7 @@ from typing import Any
 
 from aiortc import MediaStreamTrack
 from aiortc.codecs.opus import OpusEncoder
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, AudioResampler, Packet
 
@@ -33,6 +34,24 @@ log = logging.getLogger(__name__)
 FRAME_S = 0.02  # what Opus carries per packet
 INPUT_RATE = 16000
 _OPUS_TIME_BASE = fractions.Fraction(1, 48000)
+# Packets aiortc holds back before decoding the user's voice: it keeps 4 (80 ms) for
+# playout, but the device only listens, in arrival order, so one more than the packet
+# being decoded is enough to put a swapped pair right; 40 ms sooner at every end of
+# speech.
+LISTEN_PREFETCH = 2
+_BUFFER_ATTR = "_RTCRtpReceiver__jitter_buffer"  # aiortc 1.x; pipecat swaps it too
+
+
+def shorten_receive_buffer(receiver: object) -> bool:
+    """The receiver's audio jitter buffer, LISTEN_PREFETCH packets deep; False when this
+    aiortc keeps it elsewhere (then its own 80 ms stay)."""
+    current = getattr(receiver, _BUFFER_ATTR, None)
+    if not isinstance(current, JitterBuffer):
+        log.debug("aiortc's receive buffer is not where it was: left as it is")
+        return False
+    if current._prefetch != LISTEN_PREFETCH:  # a renegotiation keeps the one in use
+        setattr(receiver, _BUFFER_ATTR, JitterBuffer(capacity=16, prefetch=LISTEN_PREFETCH))
+    return True
 
 
 class BotAudioTrack(MediaStreamTrack):

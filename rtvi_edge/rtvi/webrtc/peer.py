@@ -31,7 +31,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from rtvi_edge.rtvi.protocol import Outgoing
 from rtvi_edge.rtvi.webrtc import signalling as sig
-from rtvi_edge.rtvi.webrtc.audio import BotAudioTrack, read_microphone
+from rtvi_edge.rtvi.webrtc.audio import BotAudioTrack, read_microphone, shorten_receive_buffer
 from rtvi_edge.rtvi.webrtc.ports import device_sockets
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ class WebRtcPeer:
         self.client_id: str | None = None  # what the client called itself, if anything
         self.candidates_taken = 0
         self.mic_enabled = True
+        self.short_listen_buffer = False  # the user's voice decoded after 40 ms, not 80
         self._ice_servers = ice_servers
         self._peer_timeout = peer_timeout
         self._pc: RTCPeerConnection | None = None
@@ -96,6 +97,7 @@ class WebRtcPeer:
                 if transceiver.sender.track is None:
                     transceiver.sender.replaceTrack(self.bot_track)
                 transceiver.direction = "sendrecv"
+                self.short_listen_buffer = shorten_receive_buffer(transceiver.receiver)
             else:
                 transceiver.direction = "inactive"  # a voice device: no video, one voice
         with device_sockets():  # ICE gathers here: its sockets keep to [webrtc] port_min..max
