@@ -65,7 +65,7 @@ class _Tab:
 
 
 async def _turns(
-    port: int, bundle: str, utterances: list[tuple[bytes, float]]
+    port: int, bundle: str, utterances: list[tuple[bytes, float]], settle: float
 ) -> dict[str, list[float | None]]:
     profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"rtvi-bench-chromium-{os.getpid()}"
     profile.mkdir(exist_ok=True)
@@ -117,6 +117,7 @@ async def _turns(
             for i, (pcm, end) in enumerate(utterances):
                 for kind, tab in order if i % 2 == 0 else order[::-1]:
                     client, server, heard = await _turn(tab, pcm, end)
+                    await asyncio.sleep(settle)  # the device idle again before the next
                     out[kind].append(client)
                     out[f"{kind}_server"].append(server)
                     out[f"{kind}_heard_end"].append(heard)
@@ -155,7 +156,7 @@ async def _turn(
 
 
 def measure(
-    port: int, work: Path, utterances: list[tuple[bytes, float]]
+    port: int, work: Path, utterances: list[tuple[bytes, float]], settle: float = 0.0
 ) -> dict[str, list[float | None]]:
     """The official client over each transport ("websocket", "webrtc"; "<kind>_server":
     the device's own figure for the same turns), one turn after another; {} when
@@ -163,4 +164,4 @@ def measure(
     if not Path(CHROMIUM).exists() or not (ROOT / "tests" / "client" / "node_modules").is_dir():
         print("(Chromium or the test client is missing; scripts/setup installs them)")
         return {}
-    return asyncio.run(_turns(port, build_harness(work), utterances))
+    return asyncio.run(_turns(port, build_harness(work), utterances, settle))

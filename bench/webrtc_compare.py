@@ -94,6 +94,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--turns", type=int, default=20, help="official-client turns per transport")
     ap.add_argument("--sessions", type=int, default=4, help="concurrent sessions")
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=3.0,
+        help="seconds between turns: the device finishes one turn's work before the next",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "webrtc-compare.json")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rtvi-webrtc-bench-"))
@@ -116,7 +122,7 @@ def main() -> int:
         rtc_peak = proc_memory(proc.pid).get("VmHWM", 0.0)
         loads["after_concurrent"] = _load()
         t0 = time.monotonic()
-        official = webrtc_browser.measure(port, work, turns_input)
+        official = webrtc_browser.measure(port, work, turns_input, args.settle)
         browser_secs = time.monotonic() - t0
         loads["after_official_client"] = _load()
         dropped = asyncio.run(dropped_session_secs(base))
@@ -129,6 +135,7 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "load_average": loads},
         "official_client": {
             "turns_per_transport": args.turns,
+            "settle_secs": args.settle,
             "wall_secs": round(browser_secs, 1),
             "websocket_secs": ws,
             "webrtc_secs": rtc,
