@@ -111,11 +111,12 @@ async def _turns(
                 await tabs[kind].js(bundle)
                 await tabs[kind].js(f"rtviHarness.connect({json.dumps(origin + start)})")
             await asyncio.sleep(1.0)
-            # Turn by turn, one transport then the other: both see the same load; which
-            # goes first alternates, so neither always follows the other's answer.
-            order = list(tabs.items())
-            for i, (pcm, end) in enumerate(utterances):
-                for kind, tab in order if i % 2 == 0 else order[::-1]:
+            # Strictly turn by turn (WS, WebRTC, WS, …): both see the same load, and every
+            # turn follows the other session's, so neither finds the LLM's prompt cache
+            # warm from its own last turn (alternating who goes first would give one of
+            # each pair a warm cache).
+            for pcm, end in utterances:
+                for kind, tab in tabs.items():
                     client, server, heard = await _turn(tab, pcm, end)
                     await asyncio.sleep(settle)  # the device idle again before the next
                     out[kind].append(client)

@@ -9,8 +9,9 @@
 2. Concurrency: those WebRTC clients each say two questions; every turn must be
    answered.
 3. Latency: the official JS client in headless Chromium, one tab per transport,
-   against the same daemon, turn by turn (WS, WebRTC, WS, WebRTC, …) so both see
-   the same load; p50/p90 of end of speech → the bot audible in the page.
+   against the same daemon, strictly turn by turn (WS, WebRTC, WS, WebRTC, …) so
+   both see the same load and neither finds the LLM's prompt cache warm from its
+   own last turn; p50/p90 of end of speech → the bot audible in the page.
 4. A dropped session (the peer's sockets shut, no goodbye): seconds until the
    daemon's /health no longer counts it.
 
@@ -97,7 +98,7 @@ def main() -> int:
     ap.add_argument(
         "--settle",
         type=float,
-        default=3.0,
+        default=1.0,
         help="seconds between turns: the device finishes one turn's work before the next",
     )
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "webrtc-compare.json")
@@ -157,7 +158,7 @@ def main() -> int:
                 if ws["median"] is None or rtc["median"] is None
                 else round((rtc["median"] - ws["median"]) * 1000)
             ),
-            # per turn, WebRTC minus the WebSocket turn beside it (who went first alternates)
+            # per turn, WebRTC minus the WebSocket turn just before it
             "paired_gap_p50_ms": _paired_gap(official),
             "raw": official,
         },
