@@ -177,7 +177,7 @@ def main() -> int:
     ap.add_argument("--skip-tools", action="store_true", help="skip the tool-calling eval")
     ap.add_argument("--skip-wake", action="store_true", help="skip the wake-word eval")
     ap.add_argument("--skip-barge-in", action="store_true", help="skip the barge-in eval")
-    ap.add_argument("--barge-in-trials", type=int, default=5)
+    ap.add_argument("--barge-in-trials", type=int, default=4, help="quiet bot turns")
     ap.add_argument("--lan", action="store_true", help="add the LAN server bench (lan_bench)")
     ap.add_argument("--skip-webrtc", action="store_true", help="skip the WebRTC column")
     ap.add_argument("--webrtc-sessions", type=int, default=4, help="concurrent WebRTC sessions")
@@ -447,14 +447,10 @@ def print_table(r: dict[str, Any]) -> None:
         print(f"  (false accepts over {wake['negative_speech_secs']:.0f} s of ordinary speech)")
     barge = r.get("barge_in")
     if barge:
-        lat = barge["barge_in_latency_median_secs"]
-        print(f"\nbarge-in over the echo canceller (simulated room, {barge['trials']} trials)")
-        print(f"  {'user talking over the bot interrupts it':<44}{barge['user_interrupted']:>8.0%}")
-        print(f"  {'  median time from the first word':<44}{fmt(lat):>8}")
-        own = barge["self_interruptions_with_aec"]
-        print(f"  {'bot interrupting itself, with AEC':<44}{own:>8}")
-        ctl = barge["control_without_aec_self_interrupted"]
-        print(f"  {'bot interrupting itself, without AEC (control)':<44}{ctl:>8.0%}")
+        from bench.barge_in_eval import print_summary
+
+        print()
+        print_summary(barge)
     if r.get("lan_server"):
         from bench.lan_bench import print_table as lan_table
 

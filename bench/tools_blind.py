@@ -60,7 +60,9 @@ from rtvi_edge.rtvi import frames
 from rtvi_edge.tools.intents import intents_for
 from rtvi_edge.tools.numbers import parse_duration
 
-INTENT_LOG = "rtvi_edge.pipeline.conversation"
+# Where the daemon logs "session %s: intent %s ..." (it moved from the conversation to
+# its intents part in #24; listening to the old one alone missed every local intent).
+INTENT_LOGS = ("rtvi_edge.pipeline.conversation", "rtvi_edge.pipeline.intent_answers")
 
 
 def _msg(mtype: str, data: Any, msg_id: str) -> bytes:
@@ -137,10 +139,11 @@ async def observe(
         daemon = Daemon(config, None)
         await daemon.start()
         log = _IntentLog()
-        logger = logging.getLogger(INTENT_LOG)
-        logger.addHandler(log)
-        old_level = logger.level
-        logger.setLevel(logging.INFO)
+        loggers = [logging.getLogger(name) for name in INTENT_LOGS]
+        old_levels = [logger.level for logger in loggers]
+        for logger in loggers:
+            logger.addHandler(log)
+            logger.setLevel(logging.INFO)
         bus = daemon.bus.subscribe(None, maxsize=100000)
         try:
             assert daemon.rtvi is not None
@@ -155,8 +158,9 @@ async def observe(
                     with contextlib.suppress(asyncio.CancelledError):
                         await reader
         finally:
-            logger.removeHandler(log)
-            logger.setLevel(old_level)
+            for logger, level in zip(loggers, old_levels, strict=True):
+                logger.removeHandler(log)
+                logger.setLevel(level)
             bus.close()
             await daemon.stop()
 

@@ -126,6 +126,7 @@ class AudioConfig:
     echo_guard: EchoGuard = choice(EchoGuard.HALF_DUPLEX)
     barge_in_threshold: float = bounded(0.85, 0.0, 1.0)  # VAD prob needed while the bot speaks
     barge_in_secs: float = bounded(0.2, 0.0, 2.0)  # speech held that long interrupts the bot
+    barge_in_hold_secs: float = bounded(0.3, 0.0, 2.0)  # a frame of speech holds the bot (0: off)
     echo_cancel: bool = False  # WebRTC AEC: full-duplex barge-in on a speaker the mic hears
     echo_delay_ms: int = bounded(40, 0, 500)  # speaker → mic delay hint for the AEC
     noise_suppression: bool = True  # with echo_cancel: WebRTC noise suppression
@@ -165,6 +166,7 @@ class TurnConfig:
     unsure_secs: float = bounded(0.352, 0.05, 5.0)  # silence that ends a turn in between
     recheck_secs: float = bounded(0.128, 0.0, 2.0)  # ask again this often (0 = once a pause)
     max_secs: float = bounded(1.6, 0.2, 5.0)  # the longest silence inside an unfinished turn
+    hold_floor: float = bounded(0.0, 0.0, 0.99)  # >0: the hold shrinks as P rises from here (off)
     text: bool = True  # the transcript's ending counts too (docs/turn-taking.md)
     grace_secs: float = bounded(0.16, 0.0, 2.0)  # a verdict on its way is waited for this much
     llm: bool = True  # the local LLM's end-of-turn probability for the words so far counts too

@@ -56,6 +56,8 @@ MAX_WORDS = 4
 
 def is_backchannel(text: str) -> bool:
     words = _WORD.findall(text.lower())
+    # "yeah yeah yeah" is one backchannel (and Whisper repeats a short word it is unsure of).
+    words = [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
     if not words or len(words) > MAX_WORDS:
         return False
     i = 0

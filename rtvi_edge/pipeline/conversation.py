@@ -115,6 +115,7 @@ class Conversation(ConversationApi):
             settings=lambda: self.device.settings, clock=self._clock,
             interrupt=self.interrupt, is_command=self.answers.is_command,
         ))  # fmt: skip
+        self.listener.on_voice_over_bot = self.over_talk.voice  # hold at once
 
     @property
     def session_id(self) -> str:

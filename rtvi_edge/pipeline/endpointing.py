@@ -46,7 +46,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from rtvi_edge.pipeline.adaptive_wait import AdaptiveWait
-from rtvi_edge.pipeline.eou_fusion import fused_probability
+from rtvi_edge.pipeline.eou_fusion import fused_probability, logit
 from rtvi_edge.pipeline.text_cue import TextEnd
 
 
@@ -86,6 +86,10 @@ class EndpointParams:
     turn_llm: bool = False  # the LLM's end-of-turn probability counts too (TextEou)
     turn_llm_weight: float = 1.0  # its weight beside the audio model's, in logits
     turn_llm_neutral: float = 0.1  # the LLM probability that pulls neither way
+    # An unfinished pause may last turn_max_secs when the fused probability is at or under
+    # this; between it and turn_hold_threshold the pause allowed shrinks (in logits) towards
+    # turn_unsure_secs, so a rising verdict shortens the wait. 0: always turn_max_secs.
+    turn_hold_floor: float = 0.0
     turn_adapt: bool = True  # users who pause longer get longer unsure pauses
     turn_recover: bool = True  # speech right after the device took the turn continues it
     turn_backchannel: bool = True  # "mm-hm" over the bot holds its voice, does not stop it
@@ -331,17 +335,32 @@ class Endpointer:
             return p.turn_max_secs
         if self.verdict is Verdict.COMPLETE:
             return p.turn_stop_secs
-        if self.verdict is Verdict.INCOMPLETE and (
-            text is not TextEnd.CLOSED or self._llm_judged()
-        ):
-            return p.turn_max_secs  # (a closing mark does not overrule the LLM: it read it)
-        # Unsure, or no verdict yet: one on its way is worth a little more silence.
         unsure = max(p.turn_unsure_secs, p.turn_stop_secs)
         if p.turn_adapt:
             unsure = self.adapt.wait(unsure, p.turn_max_secs)
+        if self.verdict is Verdict.INCOMPLETE and (
+            text is not TextEnd.CLOSED or self._llm_judged()
+        ):
+            # (a closing mark does not overrule the LLM: it read it)
+            return max(self._hold_secs(), unsure)
+        # Unsure, or no verdict yet: one on its way is worth a little more silence.
         if self.asking and self.verdict is Verdict.NONE:
             return unsure + p.turn_grace_secs
         return unsure
+
+    def _hold_secs(self) -> float:
+        """The silence an unfinished pause may last: turn_max_secs at or under
+        turn_hold_floor, less as the fused probability rises towards turn_hold_threshold."""
+        p = self.params
+        f = self.fused()
+        if p.turn_hold_floor <= 0 or f is None or f <= p.turn_hold_floor:
+            return p.turn_max_secs
+        low, high = logit(p.turn_hold_floor), logit(p.turn_hold_threshold)
+        if high <= low:
+            return p.turn_max_secs
+        share = min((logit(f) - low) / (high - low), 1.0)
+        unsure = max(p.turn_unsure_secs, p.turn_stop_secs)
+        return p.turn_max_secs - (p.turn_max_secs - unsure) * share
 
     def _llm_judged(self) -> bool:
         return self.params.turn_llm and self.text_probability is not None

@@ -175,6 +175,8 @@ class UserListener:
         self._closing: set[asyncio.Task[None]] = set()
         self.barge_in: BargeIn | None = None  # while the bot speaks: what may interrupt it
         self.deaf = False  # half-duplex: ignore the mic while the bot speaks
+        # Told of each frame of speech while the bot speaks (early_hold.py).
+        self.on_voice_over_bot: Callable[[], None] | None = None
 
     @property
     def in_speech(self) -> bool:
@@ -207,6 +209,11 @@ class UserListener:
             return
         prob = self._vad.probability(frame)
         in_utterance = self.endpointer.in_speech
+        # Speech by the VAD's own bar: while the bot speaks, enough to hold its voice
+        # (the barge-in rule's higher bar then decides whether it is a turn).
+        voiced = self.barge_in is not None and prob >= self.endpointer.params.threshold
+        if voiced and not in_utterance and self.on_voice_over_bot is not None:
+            self.on_voice_over_bot()
         signals = self.endpointer.feed(prob, self._frame_secs, self.barge_in)
         now = time.monotonic()
         if Signal.STARTED in signals:

@@ -23,6 +23,7 @@ from rtvi_edge.pipeline.bot_turn import BotTurn
 from rtvi_edge.pipeline.bot_turns import BotTurns
 from rtvi_edge.pipeline.context import LlmContext
 from rtvi_edge.pipeline.continuation import Answered, Continuation
+from rtvi_edge.pipeline.early_hold import EarlyHold
 from rtvi_edge.pipeline.listener import UserListener
 from rtvi_edge.pipeline.owned_tasks import OwnedTasks
 from rtvi_edge.pipeline.settings import SessionSettings
@@ -50,6 +51,9 @@ class OverTalk:
         self._d = deps
         self.continuation = Continuation()
         self._held: tuple[BotTurn, Answered | None] | None = None
+        self.early = EarlyHold(
+            lambda: deps.settings().barge_in_hold_secs, lambda: deps.listener.in_speech
+        )
 
     @property
     def holding(self) -> bool:
@@ -57,9 +61,16 @@ class OverTalk:
 
     def clear(self) -> None:
         self._held = None
+        self.early.clear()
+
+    def voice(self) -> None:
+        """A frame of speech over the bot: hold now (`early_hold.py`); the barge-in
+        rule and then the words decide."""
+        self.early.voice(self._d.turns.current)
 
     def started(self, turn: BotTurn) -> None:
         """The user started speaking while `turn` runs."""
+        self.early.confirmed()
         endpoint = self._d.settings().endpoint
         answered = None
         if turn.committed and endpoint.turn_recover:

@@ -33,6 +33,7 @@ class SessionSettings:
     echo_guard: EchoGuard = EchoGuard.HALF_DUPLEX
     barge_in_threshold: float = 0.85
     barge_in_secs: float = 0.2
+    barge_in_hold_secs: float = 0.3  # a frame of speech over the bot holds it this long (0: off)
     volume: float = 1.0
     muted: bool = False
     tools: list[dict[str, Any]] = field(default_factory=list)  # client-declared functions
@@ -53,6 +54,7 @@ class SessionSettings:
                 turn_unsure_secs=t.unsure_secs,
                 turn_recheck_secs=t.recheck_secs,
                 turn_max_secs=t.max_secs,
+                turn_hold_floor=t.hold_floor,
                 # The word list is English: other languages leave the end to the model.
                 turn_text=t.text and _english(config.stt.language),
                 turn_grace_secs=t.grace_secs,
@@ -78,6 +80,7 @@ class SessionSettings:
             or (EchoGuard.BARGE_IN if config.audio.echo_cancel else config.audio.echo_guard),
             barge_in_threshold=config.audio.barge_in_threshold,
             barge_in_secs=config.audio.barge_in_secs,
+            barge_in_hold_secs=config.audio.barge_in_hold_secs,
             volume=config.audio.volume,
         )
 

@@ -234,6 +234,7 @@ def _turn_options() -> list[OptionSpec]:
         "unsure_secs": "silence that ends an unsure turn",
         "recheck_secs": "ask again this often (0 = once)",
         "max_secs": "the longest silence inside a turn",
+        "hold_floor": "graded hold: above this P the longest silence shrinks (0 = off)",
         "grace_secs": "a verdict on its way is waited this long",
         "llm_weight": "the language model's weight beside the audio model's",
         "llm_neutral": "the language model's probability that pulls neither way",

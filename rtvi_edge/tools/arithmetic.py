@@ -17,6 +17,12 @@ from rtvi_edge.tools.numbers import TEN_WORDS, UNIT_WORDS
 
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
 _FRACTIONS = {"half": 0.5, "third": 1 / 3, "quarter": 0.25, "fifth": 0.2, "tenth": 0.1}
+# Denominators said as ordinals: "two thirds of 90", "seven eighths", "three quarters".
+_DENOMINATORS = {
+    "half": 2, "halves": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6,
+    "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "twelfth": 12, "twentieth": 20,
+    "hundredth": 100, "thousandth": 1000,
+}  # fmt: skip
 
 # Operator phrases, longest first; each becomes one token.
 _OPERATORS: tuple[tuple[str, str], ...] = (
@@ -90,8 +96,22 @@ def tokenize(text: str) -> list[Token]:
     while i < len(words):
         number, used = _number(words, i)
         if used:
-            out.append(number)
             i += used
+            half = _denominator(words[i + 2]) if i + 2 < len(words) else None
+            if words[i : i + 2] == ["and", "a"] and half:  # "two and a half"
+                number += 1 / half
+                i += 3
+            out.append(number)
+            if i < len(words) and (denominator := _denominator(words[i])):
+                # "two thirds (of)": a numerator over an ordinal, "of" a product
+                out += ["/", float(denominator)]
+                i += 1
+                if i < len(words) and words[i] == "of":
+                    out.append("*")
+                    i += 1
+            elif i + 1 < len(words) and words[i] == "of" and len(out) >= 3 and out[-2] == "/":
+                out.append("*")  # "3/4 of 100": a written fraction, then "of"
+                i += 1
             continue
         op, used = _operator(words, i)
         if not used:
@@ -102,6 +122,12 @@ def tokenize(text: str) -> list[Token]:
             out.append(op)
         i += used
     return out
+
+
+def _denominator(word: str) -> int | None:
+    if word in _DENOMINATORS:
+        return _DENOMINATORS[word]
+    return _DENOMINATORS.get(word[:-1]) if word.endswith("s") else None
 
 
 def _operator(words: list[str], i: int) -> tuple[str, int]:

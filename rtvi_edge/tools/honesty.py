@@ -27,7 +27,18 @@ _HOME = (
 _STATE_WORDS = (
     r"(?:on|off|open|opened|closed|shut|locked|unlocked|running|working|armed|disarmed|"
     r"plugged in|charging|charged|left on|left open|still on|still open|set|up|down|"
-    r"ringing|recording|full|empty|done|ready|boiling|heating|cooking|playing|moving)"
+    r"ringing|recording|full|empty|done|ready|boiling|heating|cooking|playing|moving|"
+    r"finished|unplugged|switched on|switched off|turned on|turned off|working|online|"
+    r"offline|connected|low|dead|broken|jammed|stuck|frozen|leaking)"
+)
+# A thing of the home said as a short noun phrase after an article: "the dryer", "my
+# phone", "the baby monitor" (any noun: a device nobody declared is still a device).
+_SOME_THING = r"(?:the|my|our|your) (?:[a-z][\w-]* ){0,2}[a-z][\w-]*"
+# Measures only a sensor knows: "the water level in the pond", "the battery level of my
+# phone", "how much gas is left in the car".
+_MEASURE = (
+    r"(?:water|battery|fuel|gas|oil|ink|charge|charging|signal|noise|light|humidity|"
+    r"moisture|tank|pressure|power|energy|level)"
 )
 _Q = r"(?:is|are|was|were|did|have|has|do|does)"
 # The thing a command is about: a few words that end the request, no second clause
@@ -35,6 +46,11 @@ _Q = r"(?:is|are|was|were|did|have|has|do|does)"
 _THING = (
     r"(?:(?!(?:and|but|because|so|then|your|his|her|their|i|i'm|that's|we|you|it)\b)"
     r"[\w'-]+(?: |$)){1,8}"
+)
+# Things of a conversation, not of the home: "start the story", "open the quiz".
+_TALK = (
+    r"(?:the |my |our |your )(?:\w+ )?(?:story|game|quiz|conversation|lesson|joke|poem|"
+    r"song|day|week|meeting|list|chapter|book|discussion|show|movie|film|talk)\b"
 )
 _RULES: list[tuple[Need, re.Pattern[str]]] = [
     (
@@ -53,13 +69,42 @@ _RULES: list[tuple[Need, re.Pattern[str]]] = [
         ),
     ),
     (
+        # Any thing's state asked by a short yes/no question ("Is the dryer finished?",
+        # "Is the printer on?"), or a measure of a thing ("What's the water level in the
+        # pond?", "How much gas is left in the car?").
+        "device_state",
+        re.compile(
+            rf"^(?:{_Q} {_SOME_THING} (?:still |already |yet |fully |all )?"
+            rf"{_STATE_WORDS}(?: yet| now| already| right now)?|"
+            rf"(?:what(?:'s| is)|how(?:'s| is)|check) (?:the )?{_MEASURE} level"
+            rf" (?:in|of|on) {_SOME_THING}|"
+            rf"how much {_MEASURE} (?:is |do i have |does \w+ have )?(?:left|remaining)"
+            rf"(?: in| on| of)? ?(?:{_SOME_THING})?|"
+            rf"what(?:'s| is)? (?:the )?(?:temperature|humidity) (?:inside|of|in) {_SOME_THING}|"
+            rf"(?:what|how) (?:temperature|hot|cold|warm|humid|full|charged) (?:is|are) "
+            rf"{_SOME_THING}(?: at| set to)?|"
+            # "How humid is it in the basement?", "How damp is the cellar?"
+            rf"how (?:hot|cold|warm|humid|damp|dry|wet|full|bright|dark|loud|noisy|stuffy) "
+            rf"(?:is|are) (?:it (?:in|at|on|inside) )?{_SOME_THING}(?: .*)?|"
+            # "Did I leave the iron on?", "Have I left the oven on?"
+            rf"(?:did|have|has) (?:i|we|you|somebody|someone|anyone) (?:leave|left) "
+            rf"{_SOME_THING} (?:on|open|running|unlocked|plugged in)(?: .*)?|"
+            # "Is the sauna warm yet?", "Is the pool hot enough?"
+            rf"{_Q} {_SOME_THING} (?:still |already )?(?:warm|hot|cold|cool|dry|wet|damp|"
+            rf"humid|charged|full|empty|clean|dirty)(?: yet| enough| now| already)?)$"
+        ),
+    ),
+    (
         "device_command",
         re.compile(
             rf"^(?:turn|switch|shut|power|flip)(?: the| my)? (?:on|off|up|down)(?: {_THING})?$|"
             rf"^(?:turn|switch|shut|power|flip) {_THING}(?:on|off)$|"
             rf"^(?:open|close|lock|unlock|dim|brighten|arm|disarm|start|stop|run)"
             rf" (?:the |my |all the )?{_HOME}\b.*|"
-            rf"^set the (?:thermostat|heating|temperature|lights?|fan)\b.*$"
+            rf"^set the (?:thermostat|heating|temperature|lights?|fan)\b.*$|"
+            rf"^set the (?:[\w-]+ ){{1,2}}{_HOME}\b.*$|"
+            rf"^(?:start|open|close|lock|unlock|arm|disarm|dim|brighten|switch on|turn on|"
+            rf"switch off|turn off|unplug|plug in) (?!{_TALK}){_SOME_THING}$"
         ),
     ),
     (
@@ -98,7 +143,9 @@ NOT_A_REQUEST = re.compile(
     r"\b(?:story|joke|poem|riddle|history|invented|invent|inventor|explain|meaning|"
     r"define|definition|word for|why do|why does|why is|how do .* work|how does .* work|"
     r"titanic|ago|in \d{4}|century|the word|spell|spelling|pronounce|rhymes? with|synonym|"
-    r"opposite of|used for|what does .* mean|^what(?:'s| is) an? |"
+    r"opposite of|used for|what does .* mean|stand for|average|on average|typical|"
+    r"ideas?|suggestions?|tips|advice|"
+    r"^how (?:does|do|did|can|would) an? \w+|\bshould an? \w+|^what(?:'s| is) an? |"
     r"what time (?:did|was|were|does|do)(?! you (?:have|got|make it)))\b|"
     r"^(?:i|we) (?:like|love|hate|enjoy|think|feel|was|were|had|used to)\b"
 )
@@ -126,7 +173,15 @@ def _normalize(text: str) -> str:
 
 def needs_tool(text: str) -> Need | None:
     """The kind of fact or action only a tool can give, or None for plain conversation."""
-    norm = _normalize(text)
+    need = _need(_normalize(text))
+    if need is None:  # "Did the mail come? Check the mailbox sensor.": each sentence
+        parts = [p for p in re.split(r"(?<=[.?!])\s+", text.strip()) if p]
+        for part in parts if len(parts) > 1 else []:
+            need = need or _need(_normalize(part))
+    return need
+
+
+def _need(norm: str) -> Need | None:
     if not norm or NOT_A_REQUEST.search(norm):
         return None
     for need, rule in _RULES:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from rtvi_edge.tools.numbers import parse_number
 from rtvi_edge.tools.registry import Tool
+from rtvi_edge.tools.vocabulary import SYNONYM_TEXT, THING_TEXT
 
 # Words that tell nothing about which tool is meant.
 _STOP_TEXT = """
@@ -26,15 +27,28 @@ _STOP_TEXT = """
     their there then than please tell give get let make some any about into just really
     right now hey ok okay so um uh well if off out it's what's that's i'm i'd i'll
     you're there's here know want need like one thing bit little much very also too all
-    today tomorrow tonight have has had got
+    today tomorrow tonight have has had got many few several every each other more most
+    only still
 """
 STOPWORDS = frozenset(_STOP_TEXT.split())
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
+# Irregular past tenses met in requests ("Who rang the doorbell?").
+_IRREGULAR = {
+    "rang": "ring", "rung": "ring", "ran": "run", "made": "make", "sent": "send",
+    "went": "go", "gone": "go", "came": "come", "took": "take", "gave": "give",
+    "told": "tell", "bought": "buy", "brought": "bring", "lit": "light", "wrote": "write",
+    "woke": "wake", "broke": "break", "froze": "freeze", "heard": "hear", "saw": "see",
+    "seen": "see", "paid": "pay", "said": "say", "began": "begin", "drove": "drive",
+    "fed": "feed", "left": "leave", "kept": "keep", "shut": "shut", "spent": "spend",
+}  # fmt: skip
+
+
 def stem(word: str) -> str:
     """A crude suffix stripper: enough to meet "timers"/"timer", "closed"/"close"."""
     word = word.lower().removesuffix("'s")
+    word = _IRREGULAR.get(word, word)
     for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
             word = word[: len(word) - len(suffix)] + repl
@@ -60,7 +74,6 @@ RELATED: tuple[frozenset[str], ...] = tuple(
         "weather forecast rain raining snow snowing sunny cloudy windy storm umbrella warm cold",
         "temperature degrees warm warmer cold colder hot heat heating thermostat",
         "weather temperature",
-        "door garage gate",
         "open opened closed close shut",
         "lock locked unlock unlocked",
         "light lights lamp bulb",
@@ -71,8 +84,15 @@ RELATED: tuple[frozenset[str], ...] = tuple(
         "music song songs play playing track",
         "time clock hour",
         "date day weekday",
+        "electricity energy consumption usage kilowatt kwh watt",
+        "sprinkler water watering irrigation irrigate lawn",
+        "washer washing laundry wash",
+        "charge charged charging battery",
+        *SYNONYM_TEXT.strip().splitlines(),
     )
 )
+# Nouns of things: named in a tool's description, they say what the tool is about.
+THINGS = frozenset(stem(w) for w in words(THING_TEXT))
 
 
 def related(stems: set[str] | frozenset[str]) -> set[str]:
@@ -89,9 +109,14 @@ _OBJECT_TEXT = """
     door garage gate window blind curtain shutter light lamp bulb plug socket lock alarm
     heating heater boiler thermostat fan oven stove cooker kettle fridge freezer
     dishwasher washer dryer tv television sprinkler camera doorbell vacuum car charger
-    battery sensor
+    battery sensor phone laptop tablet computer printer microwave toaster iron radio router
 """
 OBJECTS = frozenset(stem(w) for w in _OBJECT_TEXT.split())
+_PLACE_TEXT = """
+    house home flat apartment room rooms kitchen bedroom bathroom hallway hall lounge
+    garden yard lawn office basement attic patio porch upstairs downstairs place
+"""
+PLACES = frozenset(stem(w) for w in _PLACE_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -139,8 +164,10 @@ def _profile(tool: Tool) -> _Profile:
     examples = tuple(frozenset(content_stems(e)) for e in tool.examples)
     core = content_stems(" ".join([*name[0 if keep_verb else 1 :], *tool.keywords]))
     core = core.union(*examples)
+    core |= content_stems(tool.description) & THINGS  # "whether post has arrived"
+    core |= content_stems(" ".join(_proper_names(tool)))  # "Jazz FM" names the radio
     core |= related(core)
-    stems = core | content_stems(tool.description)
+    stems = core | content_stems(tool.description) | content_stems(" ".join(_enum_words(tool)))
     pairs = set()
     for text in (" ".join(name), tool.description, *tool.keywords, *tool.examples):
         pairs |= _pairs(text)
@@ -151,6 +178,22 @@ def _profile(tool: Tool) -> _Profile:
     return _Profile(
         tool, frozenset(core), frozenset(stems), examples, frozenset(pairs), reads, acts
     )
+
+
+def _enum_words(tool: Tool) -> list[str]:
+    """The values its arguments take ("medium", "kitchen"): words of the tool too."""
+    props = tool.model_schema().get("properties") or {}
+    out: list[str] = []
+    for spec in props.values():
+        if isinstance(spec, dict) and isinstance(spec.get("enum"), list):
+            out += [str(v) for v in spec["enum"]]
+    return out
+
+
+def _proper_names(tool: Tool) -> list[str]:
+    """Enum values written as names ("Jazz FM", "BBC Radio 4"): said, they name the tool;
+    common words ("strong", "out") do not."""
+    return [v for v in _enum_words(tool) if v[:1].isupper()]
 
 
 def _pairs(text: str) -> set[tuple[str, str]]:
@@ -171,6 +214,10 @@ _QUESTION = re.compile(
     r"(?:what|which|who|how|when|where|is|are|was|were|do|does|did|has|have|any|"
     r"check|show|list|tell me|read)\b"
 )
+
+
+def is_question(text: str) -> bool:
+    return bool(_QUESTION.match(text.lower().strip()))
 
 
 class ToolMatcher:
@@ -203,19 +250,29 @@ class ToolMatcher:
             return []
         raw = _raw_words(text)
         said_pairs = _pairs(text)
-        question = bool(_QUESTION.match(text.lower().strip()))
+        question = is_question(text)
         said_weight = sum(self._weight(s, raw) for s in said)
         out = []
         lowered = text.lower().replace("’", "'")
+        verb = _leading_verb(_POLITE.sub("", lowered.strip()))
+        command = not question and verb in COMMAND_VERBS
+        thing = _direct_object(lowered)
         for p in self.profiles:
             if p.tool.sense is not None and not p.tool.sense.search(lowered):
                 continue  # the words, in another sense ("seven times eight")
-            shared = said & p.stems
+            parts = _compound_hits(said - p.core, p.core, raw)  # "door" of "doorbell"
+            shared = (said & p.stems) | set(parts.values())
             if not shared & p.core:  # a description word alone ("open") is not enough
                 continue
-            if _other_thing(said_pairs, p) or (said & OBJECTS) - p.stems:
+            known = p.stems | set(parts)
+            things = said & OBJECTS - {stem(verb)}  # "Light the fireplace": a verb here
+            if _other_thing(said_pairs, p) or things - known:
                 continue
             if question and p.acts:  # a question does not change the world
+                continue
+            if command and p.reads and not p.acts:  # "Lock the door" reads no lock
+                continue
+            if thing and not thing & known:  # "Set the table for four": no table here
                 continue
             # Share of what was said that this tool explains, by rarity among the tools.
             score = sum(self.idf(s) for s in shared) / said_weight
@@ -225,6 +282,64 @@ class ToolMatcher:
             out.append(ToolScore(p.tool, round(score, 4), round(example, 4)))
         out.sort(key=lambda s: s.total, reverse=True)
         return out
+
+
+# Verbs that start a command to change something: such a request never calls a tool that
+# only reads ("Lock the front door" is not "is the front door locked?").
+_COMMAND_TEXT = """
+    set add change update create delete remove toggle turn make run send put cancel start
+    stop play mute unmute open close lock unlock switch resume pause skip arm disarm dim
+    brighten boost preheat heat water raise lower let's sing light
+"""
+COMMAND_VERBS = frozenset(_COMMAND_TEXT.split())
+_POLITE = re.compile(
+    r"^(?:(?:hey|ok|okay|so|please|now|just|(?:can|could|would|will) you(?: please)?)\s+)*"
+)
+_OBJECT = re.compile(
+    r"^(?:[\w'-]+)(?: (?:up|down|on|off|out|in|over|back))? (?:the|my|our|your|this|that) "
+    r"((?:[a-z][\w-]* ?){1,3})"
+)
+
+
+def _leading_verb(lowered: str) -> str:
+    rest = _POLITE.sub("", lowered.strip())
+    first = rest.split(" ", 1)[0] if rest else ""
+    return first.strip(",.!?")
+
+
+def _direct_object(lowered: str) -> frozenset[str]:
+    """The stems of what a command acts on ("set the table for four" → table), or none
+    when the request is no plain command."""
+    rest = _POLITE.sub("", lowered.strip())
+    if _leading_verb(rest) not in COMMAND_VERBS:
+        return frozenset()
+    m = _OBJECT.match(re.sub(r"[^\w' -]", " ", rest))
+    if m is None:
+        return frozenset()
+    out: set[str] = set()
+    for w in m.group(1).split():
+        if w in STOPWORDS or parse_number(w) is not None:
+            break
+        out.add(stem(w))
+    # a place is where a tool acts, not another thing ("heat the house to 22 degrees")
+    return frozenset() if out <= PLACES else frozenset(out)
+
+
+def _compound_hits(
+    unknown: set[str], core: frozenset[str], raw: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Said stems that are one part of a tool's compound word: "door" and "bell" of
+    "doorbell", "heat" of "preheat", "wash" of "washer". Said stem → the tool's stem."""
+    out: dict[str, str] = {}
+    for s in unknown:
+        # a word of four letters or more ("fire", though its stem is "fir"), not a prefix
+        if len((raw or {}).get(s, s)) < 4 or len(s) < 3:
+            continue
+        for c in core:
+            if len(c) >= len(s) + 2 and (c.startswith(s) or c.endswith(s)):
+                out[s] = c
+                break
+    return out
 
 
 def _raw_words(text: str) -> dict[str, str]:
@@ -239,7 +354,10 @@ def _other_thing(said_pairs: set[tuple[str, str]], p: _Profile) -> bool:
     """ "the front door" is not the tool's "garage door": the same head word with a
     modifier the tool never uses."""
     heads = {b: a for a, b in p.pairs if b in p.core}
-    return any(b in heads and a not in p.stems and heads[b] != a for a, b in said_pairs)
+    return any(
+        b in heads and a not in p.stems and heads[b] != a and not a.endswith("ly")
+        for a, b in said_pairs
+    )  # "fully charged": an adverb says how, not which thing
 
 
 def _resemblance(said: set[str], example: frozenset[str]) -> float:

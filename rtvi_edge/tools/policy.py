@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from rtvi_edge.engines.base import ConstrainedModel
 from rtvi_edge.errors import RtviEdgeError
-from rtvi_edge.tools import honesty, slots
+from rtvi_edge.tools import honesty, slots, speech_acts
 from rtvi_edge.tools.honesty import Need
-from rtvi_edge.tools.matching import ToolMatcher, ToolScore
+from rtvi_edge.tools.matching import ToolMatcher, ToolScore, is_question
 from rtvi_edge.tools.registry import Tool
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ class ToolPolicy:
         self.settings = settings or PolicySettings()
 
     def decide(self, text: str, tools: list[Tool], llm: ConstrainedModel | None) -> Decision:
+        if speech_acts.not_a_request(text):  # a remark, a how-to, a question of taste
+            return Decision(None, why="not a request")
         need = honesty.needs_tool(text)
         if not tools or honesty.NOT_A_REQUEST.search(text.lower()):
             return Decision(None, need=need, why="no tool fits")
@@ -70,7 +72,7 @@ class ToolPolicy:
         s = self.settings
         if s.strategy == "model":
             return self._model_choice(text, [t for t in tools if _shares_words(text, t)], llm)
-        ranked = _fitted(text, ToolMatcher(tools).scores(text))
+        ranked = _fitted(text, ToolMatcher(tools).scores(text), is_question(text))
         if not ranked:
             return None, "no tool shares a word with the request"
         best = ranked[0]
@@ -141,10 +143,11 @@ def _model_arguments(text: str, tool: Tool, llm: ConstrainedModel) -> dict[str, 
     return got if isinstance(got, dict) else {}
 
 
-def _fitted(text: str, ranked: list[ToolScore]) -> list[ToolScore]:
+def _fitted(text: str, ranked: list[ToolScore], question: bool = False) -> list[ToolScore]:
     """Scores adjusted by the arguments the request states: a tool whose required
     enum, number or duration is not said cannot be meant ("turn on the porch light"
-    with no porch light); one whose every required argument is said gains."""
+    with no porch light); one whose every required argument is said gains, unless the
+    request is a question ("What's playing?" sets nothing to "play")."""
     out = []
     for r in ranked:
         schema = r.tool.model_schema()
@@ -153,9 +156,11 @@ def _fitted(text: str, ranked: list[ToolScore]) -> list[ToolScore]:
         bonus, possible = 0.0, True
         for name in required:
             spec = props[name]
-            found = slots.local_value(name, spec, text) is not None
+            found = slots.local_value(name, spec, text) is not None or (
+                _free(spec) and slots.whole_text(text) is not None  # "Note down …"
+            )
             if found:
-                bonus += 0.15 / len(required)
+                bonus += 0.0 if question else 0.15 / len(required)
             elif slots.must_be_said(name, spec):
                 possible = False
             else:
@@ -164,6 +169,10 @@ def _fitted(text: str, ranked: list[ToolScore]) -> list[ToolScore]:
             out.append(ToolScore(r.tool, round(r.score + bonus, 4), r.example))
     out.sort(key=lambda s: s.total, reverse=True)
     return out
+
+
+def _free(spec: dict[str, Any]) -> bool:
+    return spec.get("type", "string") == "string" and not spec.get("enum")
 
 
 def _shares_words(text: str, tool: Tool) -> bool:

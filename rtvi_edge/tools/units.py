@@ -1,4 +1,4 @@
-"""Unit conversions from spoken words: temperature, length, weight, volume.
+"""Unit conversions from spoken words: temperature, length, weight, volume, time.
 
 "Convert 100 degrees Fahrenheit to Celsius", "How many centimeters are in 5 inches?",
 "What's 6 feet in meters?". Sans-I/O: words in, a converted quantity out.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Unit:
     name: str  # as spoken in the answer (plural)
-    kind: str  # length, weight, volume, temperature
+    kind: str  # length, weight, volume, temperature, time
     factor: float = 1.0  # in the kind's base unit (metre, kilogram, litre)
 
 
@@ -49,6 +49,16 @@ _add("cup,cups", Unit("cups", "volume", 0.2365882365))
 _add("pint,pints", Unit("pints", "volume", 0.473176473))
 _add("quart,quarts", Unit("quarts", "volume", 0.946352946))
 _add("gallon,gallons", Unit("gallons", "volume", 3.785411784))
+# Time: "How many seconds are in an hour?", "Convert 90 minutes to hours" (no months:
+# their length varies; a year is 365 days).
+_add("millisecond,milliseconds,ms", Unit("milliseconds", "time", 0.001))
+_add("second,seconds,sec,secs", Unit("seconds", "time", 1.0))
+_add("minute,minutes,min,mins", Unit("minutes", "time", 60.0))
+_add("hour,hours,hr,hrs", Unit("hours", "time", 3600.0))
+_add("day,days", Unit("days", "time", 86400.0))
+_add("week,weeks", Unit("weeks", "time", 604800.0))
+_add("fortnight,fortnights", Unit("fortnights", "time", 1209600.0))
+_add("year,years", Unit("years", "time", 31536000.0))
 _add(
     "celsius,centigrade,degrees celsius,degrees centigrade,degree celsius,c,degrees c",
     Unit("degrees Celsius", "temperature"),

@@ -136,6 +136,7 @@ NEAR_MISSES = {
     "device": [
         "Turn off your brain and relax, that's my motto.",
         "Lights out at nine tonight for the kids, any bedtime story ideas?",
+        "The kitchen light is my pride and joy, it's so pretty.",  # a remark
     ],
 }
 

@@ -36,6 +36,12 @@ from rtvi_edge.tools.units import parse
         ("what is 3.5*2", 7),
         ("What is minus 3 times 4?", -12),
         ("Calculate 1,000 minus 1", 999),
+        # fractions: an ordinal denominator, a written fraction, "and a half"
+        ("What is two thirds of 90?", 60),
+        ("What's a quarter of 200?", 50),
+        ("Three quarters of 40?", 30),
+        ("What is 3/4 of 12?", 9),
+        ("What is one and a half plus two?", 3.5),
     ],
 )
 def test_sums(text: str, value: float) -> None:
@@ -57,6 +63,11 @@ def test_sums(text: str, value: float) -> None:
         ("What's 6 feet in meters?", 1.83, "meters"),
         ("How many cups are in a liter?", 4.23, "cups"),
         ("convert three point five miles to km", 5.63, "kilometers"),
+        # time units
+        ("How many seconds are in an hour?", 3600, "seconds"),
+        ("How many minutes in a day?", 1440, "minutes"),
+        ("Convert 90 minutes to hours.", 1.5, "hours"),
+        ("How many days are in 3 weeks?", 21, "days"),
     ],
 )
 def test_conversions(text: str, value: float, unit: str) -> None:
@@ -81,6 +92,8 @@ def test_conversions(text: str, value: float, unit: str) -> None:
         "Convert 5 miles to kilograms",  # not the same kind of unit
         "How many times does the heart beat in a minute?",
         "What is the square root of minus 4?",
+        "How many minutes until dinner?",  # a time unit, but nothing to convert
+        "How many days are in a leap year?",
         "",
     ],
 )

@@ -265,3 +265,21 @@ def test_speech_coming_back_forgets_the_text_cue() -> None:
     ep.step(TextCue(ep.pause_id, TextEnd.OPEN))
     run_frames(ep, [0.9] * 2 + [0.0] * 2)
     assert ep.text_end is TextEnd.UNKNOWN
+
+
+def test_a_rising_verdict_shortens_an_unfinished_pause_with_a_hold_floor() -> None:
+    # Under the floor the pause may last max_secs; between the floor and the hold
+    # threshold the wait allowed shrinks towards unsure_secs as the verdict rises.
+    graded = replace(TURN, turn_hold_floor=0.01, turn_recheck_secs=0.128)
+    sure = Endpointer(graded)
+    run_frames(sure, [0.9] * 6 + [0.0] * 4)
+    sure.step(TurnVerdict(sure.pause_id, 0.005))
+    assert sure.required_silence() == graded.turn_max_secs
+    rising = Endpointer(graded)
+    run_frames(rising, [0.9] * 6 + [0.0] * 4)
+    rising.step(TurnVerdict(rising.pause_id, 0.005))
+    run_frames(rising, [0.0] * 4)  # asked again
+    rising.step(TurnVerdict(rising.pause_id, 0.3))  # still unfinished (< 0.5), less so
+    assert rising.verdict is Verdict.INCOMPLETE
+    assert graded.turn_unsure_secs < rising.required_silence() < graded.turn_max_secs
+    assert Endpointer(TURN).params.turn_hold_floor == 0.0  # off: max_secs, as before
