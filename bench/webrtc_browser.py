@@ -65,7 +65,7 @@ class _Tab:
 
 
 async def _turns(
-    port: int, bundle: str, utterances: list[tuple[bytes, float]]
+    port: int, bundle: str, utterances: list[tuple[bytes, float]], settle: float
 ) -> dict[str, list[float | None]]:
     profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"rtvi-bench-chromium-{os.getpid()}"
     profile.mkdir(exist_ok=True)
@@ -75,6 +75,10 @@ async def _turns(
         f"--user-data-dir={profile}", "--use-fake-ui-for-media-stream",
         "--autoplay-policy=no-user-gesture-required", "--allow-loopback-in-peer-connection",
         "--remote-debugging-port=0", "about:blank",
+        # Two tabs, one in the background: its timers (the page's 16 ms level meter,
+        # which tells when the bot becomes audible) must not be throttled to 1 Hz.
+        "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+        "--disable-backgrounding-occluded-windows",
     ]  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
         *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
@@ -86,7 +90,11 @@ async def _turns(
                 break
             await asyncio.sleep(0.1)
         devtools = int(port_file.read_text().split()[0])
-        out: dict[str, list[float | None]] = {"websocket": [], "webrtc": []}
+        out: dict[str, list[float | None]] = {
+            f"{kind}{part}": []
+            for kind in ("websocket", "webrtc")
+            for part in ("", "_server", "_heard_end")
+        }
         origin = f"http://127.0.0.1:{port}"
         async with contextlib.AsyncExitStack() as stack:
             http = await stack.enter_async_context(aiohttp.ClientSession())
@@ -103,10 +111,18 @@ async def _turns(
                 await tabs[kind].js(bundle)
                 await tabs[kind].js(f"rtviHarness.connect({json.dumps(origin + start)})")
             await asyncio.sleep(1.0)
-            # Turn by turn, one transport then the other: both see the same load.
+            # Strictly turn by turn (WS, WebRTC, WS, …): both see the same load, and every
+            # turn follows the other session's, so neither finds the LLM's prompt cache
+            # warm from its own last turn (alternating who goes first would give one of
+            # each pair a warm cache).
             for pcm, end in utterances:
                 for kind, tab in tabs.items():
-                    out[kind].append(await _turn(tab, pcm, end))
+                    client, server, heard = await _turn(tab, pcm, end)
+                    await asyncio.sleep(settle)  # the device idle again before the next
+                    out[kind].append(client)
+                    out[f"{kind}_server"].append(server)
+                    out[f"{kind}_heard_end"].append(heard)
+            out["webrtc_jitter_buffer"] = [await tabs["webrtc"].js("rtviHarness.jitterBuffer()")]
             for tab in tabs.values():
                 await tab.js("rtviHarness.disconnect()")
         return out
@@ -117,7 +133,11 @@ async def _turns(
             await asyncio.wait_for(proc.wait(), 10)
 
 
-async def _turn(tab: _Tab, pcm: bytes, end_secs: float) -> float | None:
+async def _turn(
+    tab: _Tab, pcm: bytes, end_secs: float
+) -> tuple[float | None, float | None, float | None]:
+    """(end of speech → audible in the page, the device's own voice-to-voice metric,
+    end of speech → the device's user-stopped-speaking in the page)."""
     b64 = base64.b64encode(pcm).decode()
     await tab.js(f"rtviHarness.speak({json.dumps(b64)}, {end_secs})")
     deadline = time.monotonic() + 40
@@ -125,18 +145,24 @@ async def _turn(tab: _Tab, pcm: bytes, end_secs: float) -> float | None:
         s = await tab.js("rtviHarness.state")
         if s["stopped"] is not None and s["transcript"]:
             await asyncio.sleep(0.8)
-            first, end = s["firstAudible"], s["speechEnd"]
-            return None if first is None else (first - end) / 1000
+            s = await tab.js("rtviHarness.state")  # the metrics follow the audio
+            first, end, heard = s["firstAudible"], s["speechEnd"], s["heardEnd"]
+            return (
+                None if first is None else (first - end) / 1000,
+                s["server"],
+                None if heard is None else (heard - end) / 1000,
+            )
         await asyncio.sleep(0.1)
-    return None
+    return None, None, None
 
 
 def measure(
-    port: int, work: Path, utterances: list[tuple[bytes, float]]
+    port: int, work: Path, utterances: list[tuple[bytes, float]], settle: float = 0.0
 ) -> dict[str, list[float | None]]:
-    """The official client over each transport ("websocket", "webrtc"), one turn after
-    another; {} when Chromium or the test client is missing."""
+    """The official client over each transport ("websocket", "webrtc"; "<kind>_server":
+    the device's own figure for the same turns), one turn after another; {} when
+    Chromium or the test client is missing."""
     if not Path(CHROMIUM).exists() or not (ROOT / "tests" / "client" / "node_modules").is_dir():
         print("(Chromium or the test client is missing; scripts/setup installs them)")
         return {}
-    return asyncio.run(_turns(port, build_harness(work), utterances))
+    return asyncio.run(_turns(port, build_harness(work), utterances, settle))

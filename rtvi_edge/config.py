@@ -278,6 +278,9 @@ class WebRtcConfig:
     host_addresses: tuple[str, ...] = ()
     peer_timeout_secs: float = bounded(5.0, 1.0, 120.0)  # a client silent this long is gone
     max_candidates: int = bounded(64, 4, 1024)  # trickled ICE candidates one peer may send
+    # the UDP ports of the device's host candidates (RTP, ICE); 0/0 = any (the kernel's)
+    port_min: int = bounded(0, 0, 65535)
+    port_max: int = bounded(0, 0, 65535)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ const ctx = new AudioContext({ latencyHint: "interactive" });
 const mic = ctx.createMediaStreamDestination();
 navigator.mediaDevices.getUserMedia = async () => mic.stream; // the transport's mic
 
-const state = { speechEnd: null, firstAudible: null, stopped: null, transcript: "", events: [] };
+const state = { speechEnd: null, firstAudible: null, stopped: null, transcript: "", server: null, heardEnd: null, events: [] };
 const kind = new URLSearchParams(location.search).get("transport") ?? "webrtc";
 const media = kind === "websocket" ? new BrowserMediaManager() : new WebRtcMedia();
 media.onPlaybackStart = (at) => {
@@ -33,6 +33,15 @@ const client = new PipecatClient({
     },
     onUserTranscript: (t) => {
       if (t.final) state.transcript = t.text;
+    },
+    onMetrics: (data) => {
+      // the device's own voice-to-voice (its end of speech → its first audio out)
+      const v2v = data?.processing?.find((p) => p.processor === "voice_to_voice");
+      if (v2v && state.server === null) state.server = v2v.value;
+    },
+    onUserStoppedSpeaking: () => {
+      // the device heard the end of speech (its VAD's pause included): the uplink's share
+      if (state.speechEnd !== null && state.heardEnd === null) state.heardEnd = performance.now();
     },
     onBotStoppedSpeaking: () => {
       state.stopped = performance.now();
@@ -59,11 +68,26 @@ window.rtviHarness = {
     const src = ctx.createBufferSource();
     src.buffer = buffer;
     src.connect(mic);
-    Object.assign(state, { speechEnd: null, firstAudible: null, stopped: null, transcript: "" });
+    Object.assign(state, { speechEnd: null, firstAudible: null, stopped: null, transcript: "", server: null, heardEnd: null });
     const lead = 0.05;
     src.start(ctx.currentTime + lead);
     state.speechEnd = performance.now() + (lead + endSecs) * 1000;
     return state.speechEnd;
+  },
+  /** Chrome's view of the bot's track so far (s): its jitter buffer's mean delay and
+   * target, and the packets' interarrival jitter (RFC 3550); null before any. */
+  async jitterBuffer() {
+    if (!transport.pc) return null;
+    for (const r of (await transport.pc.getStats()).values()) {
+      if (r.type === "inbound-rtp" && r.kind === "audio" && r.jitterBufferEmittedCount)
+        return {
+          meanDelay: r.jitterBufferDelay / r.jitterBufferEmittedCount,
+          meanTarget: (r.jitterBufferTargetDelay ?? 0) / r.jitterBufferEmittedCount,
+          jitter: r.jitter,
+          concealed: r.concealedSamples / Math.max(1, r.totalSamplesReceived),
+        };
+    }
+    return null;
   },
   async disconnect() {
     await client.disconnect();

@@ -6,6 +6,8 @@ offers and candidates, the /start handshake, pairing and admission."""
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -72,6 +74,7 @@ async def until_gone(daemon: Daemon, secs: float) -> float:
 
 async def test_a_turn_renegotiation_and_a_new_peer_connection(tmp_path: Path) -> None:
     async with daemon_and_http(tmp_path) as (daemon, http, base):
+        udp_before = _udp_sockets()
         peer = PythonPeer(http, base)
         try:
             ready = await peer.connect()
@@ -82,6 +85,10 @@ async def test_a_turn_renegotiation_and_a_new_peer_connection(tmp_path: Path) ->
             assert await answer_to(peer, "hello bot", "t1") == "You said hello bot."
             await asyncio.sleep(0.3)  # the last frames of the answer, through the jitter buffer
             assert peer.loud_frames(start) >= 5  # the voice came as Opus on the track
+            # encoded by the device's track itself, not in aiortc's thread pool; the
+            # user's voice decoded after 2 packets, not aiortc's 4
+            device = daemon.rtvi.webrtc.peers[peer.pc_id]
+            assert device.bot_track.encodes_opus and device.short_listen_buffer
 
             pc_id = peer.pc_id
             again = await peer.renegotiate()  # same peer connection, a new offer
@@ -90,6 +97,7 @@ async def test_a_turn_renegotiation_and_a_new_peer_connection(tmp_path: Path) ->
 
             await peer.restart()  # a new peer connection, the same session
             assert peer.pc_id == pc_id and len(daemon.rtvi.sessions) == 1
+            assert daemon.rtvi.webrtc.peers[pc_id].bot_track.encodes_opus
             start = time.monotonic()
             assert await answer_to(peer, "after restart", "t3") == "You said after restart."
             await asyncio.sleep(0.3)
@@ -97,6 +105,8 @@ async def test_a_turn_renegotiation_and_a_new_peer_connection(tmp_path: Path) ->
         finally:
             await peer.close()
         assert await until_gone(daemon, 10) < 10
+        await asyncio.sleep(0.2)
+        assert _udp_sockets() <= udp_before  # the replaced connection's sockets too
 
 
 async def test_trickled_ice_candidates(tmp_path: Path) -> None:
@@ -148,6 +158,104 @@ async def test_ice_that_never_connects_frees_the_slot(tmp_path: Path) -> None:
             await peer.close()
         await asyncio.sleep(0.2)
         assert _udp_sockets() <= udp_before
+        assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("webrtc-")]
+        assert not daemon.rtvi.webrtc._tasks
+
+
+async def test_restart_after_the_session_ended_is_a_new_session(tmp_path: Path) -> None:
+    """pipecat's client restarts with its old pc_id after lost ICE, maybe after the device
+    gave up on it: like pipecat, the device starts a new session (4xx would stop the client
+    for good), paired if the old one was."""
+    rtvi = {"token": "s3cret", "trust_loopback": False}
+    async with daemon_and_http(tmp_path, rtvi=rtvi) as (daemon, http, base):
+        async with http.post(f"{base}/webrtc/start", json={"token": "s3cret"}) as r:
+            sid = (await r.json())["sessionId"]
+        peer = PythonPeer(http, base, f"/webrtc/sessions/{sid}/api/offer")
+        try:
+            await peer.connect()
+            old = peer.pc_id
+            peer.vanish()
+            assert await until_gone(daemon, 10) < 10
+            answer = await peer.restart()  # the same URL: its session id is used up
+            assert answer["pc_id"] != old
+            peer.send("client-ready", {"version": "2.1.0", "about": {"library": "aiortc"}}, "r2")
+            await peer.until("bot-ready")
+            session = next(iter(daemon.rtvi.sessions.values()))
+            assert session.paired  # the ended session's pairing carried over
+            assert await answer_to(peer, "back again", "t1") == "You said back again."
+            # a renegotiation (no restart) of a pc_id the device does not know is refused
+            body = {"sdp": peer.pc.localDescription.sdp, "type": "offer", "pc_id": old}
+            async with http.post(f"{base}/api/offer", json=body) as r:
+                assert r.status == 404
+        finally:
+            await peer.close()
+        assert await until_gone(daemon, 10) < 10
+
+
+async def test_track_status_and_peer_left(tmp_path: Path) -> None:
+    async with daemon_and_http(tmp_path) as (daemon, http, base):
+        peer = PythonPeer(http, base)
+        try:
+            await peer.connect()
+            device_side = daemon.rtvi.webrtc.peers[peer.pc_id]
+            for enabled in (False, True):
+                status = {"type": "trackStatus", "receiver_index": 0, "enabled": enabled}
+                peer.channel.send(json.dumps({"type": "signalling", "message": status}))
+                async with asyncio.timeout(5):
+                    while device_side.mic_enabled is not enabled:
+                        await asyncio.sleep(0.05)
+            # the device hangs up (here: the client's disconnect-bot): peerLeft comes first
+            peer.send("disconnect-bot", None, "bye")
+            async with asyncio.timeout(5):
+                while {"type": "peerLeft"} not in peer.signalling:
+                    await asyncio.sleep(0.05)
+            assert await until_gone(daemon, 10) < 10
+        finally:
+            await peer.close()
+
+
+async def test_a_fixed_udp_port_range(tmp_path: Path) -> None:
+    low = random.randrange(20000, 30000, 10)  # below Linux's ephemeral ports
+    webrtc = {"port_min": low, "port_max": low + 1}  # one address: one port per session
+    async with daemon_and_http(tmp_path, webrtc=webrtc) as (daemon, http, base):
+        peers = [PythonPeer(http, base) for _ in range(3)]
+        try:
+            for peer in peers[:2]:
+                answer = await peer.connect()
+                assert answer["type"] == "bot-ready"
+                ports = _candidate_ports(peer.pc.remoteDescription.sdp)
+                assert ports and all(low <= p <= low + 1 for p in ports)
+            assert await answer_to(peers[0], "in range", "t1") == "You said in range."
+            # the range is full: a clear 503, and the device goes on serving
+            third = peers[2]
+            await third.pc.setLocalDescription(await third.pc.createOffer())
+            body = {"sdp": third.pc.localDescription.sdp, "type": "offer"}
+            async with http.post(f"{base}/api/offer", json=body) as r:
+                assert r.status == 503 and "UDP port" in (await r.json())["error"]
+            # a session that ends gives its port back
+            await peers[0].close()
+            async with asyncio.timeout(10):
+                while len(daemon.rtvi.webrtc.peers) > 1:
+                    await asyncio.sleep(0.1)
+            fresh = PythonPeer(http, base)
+            peers.append(fresh)
+            await fresh.connect()
+            assert all(
+                low <= p <= low + 1 for p in _candidate_ports(fresh.pc.remoteDescription.sdp)
+            )
+        finally:
+            for peer in peers:
+                await peer.close()
+        assert await until_gone(daemon, 10) < 10
+
+
+def _candidate_ports(sdp: str) -> list[int]:
+    """The ports of an SDP's host candidates."""
+    out = []
+    for line in sdp.splitlines():
+        if line.startswith("a=candidate:") and " typ host" in line:
+            out.append(int(line.split()[5]))
+    return out
 
 
 async def test_bad_offers_and_candidates_get_clear_errors(tmp_path: Path) -> None:
@@ -197,17 +305,20 @@ async def test_start_pairing_and_admission(tmp_path: Path) -> None:
     async with daemon_and_http(tmp_path, rtvi=rtvi) as (daemon, http, base):
         async with http.post(f"{base}/start", json={"transport": "webrtc"}) as r:
             reply = await r.json()
-            assert (
-                set(reply) == {"sessionId", "iceConfig"} and reply["iceConfig"]["iceServers"] == []
-            )
+            # as pipecat: no iceConfig without servers ([] would replace the client's own)
+            assert set(reply) == {"sessionId"}
         async with http.post(f"{base}/start", json={}) as r:
             assert "wsUrl" in await r.json()  # the WebSocket clients' answer is unchanged
         async with http.post(f"{base}/webrtc/start", json={"token": "wrong"}) as r:
             assert r.status == 401
-        async with http.post(f"{base}/webrtc/start", json={"token": "s3cret"}) as r:
-            sid = (await r.json())["sessionId"]
+        sids = []
+        for _ in range(2):
+            async with http.post(f"{base}/webrtc/start", json={"token": "s3cret"}) as r:
+                sids.append((await r.json())["sessionId"])
+        sid, later = sids
         peer = PythonPeer(http, base, f"/webrtc/sessions/{sid}/api/offer")
         second = PythonPeer(http, base)
+        third = PythonPeer(http, base, f"/webrtc/sessions/{later}/api/offer")
         try:
             await peer.connect()
             assert next(iter(daemon.rtvi.sessions.values())).paired  # the token came with /start
@@ -217,9 +328,16 @@ async def test_start_pairing_and_admission(tmp_path: Path) -> None:
                 assert r.status == 503 and "1 sessions" in (await r.json())["error"]
             async with http.post(f"{base}/webrtc/sessions/{sid}/api/offer", json=body) as r:
                 assert r.status == 404  # a session id is good for one peer
+            async with http.post(f"{base}/webrtc/sessions/{later}/api/offer", json=body) as r:
+                assert r.status == 503  # full: refused, but the session id is not used up
+            await peer.close()
+            assert await until_gone(daemon, 10) < 10
+            await third.connect()  # as the client retries after a 5xx
+            assert next(iter(daemon.rtvi.sessions.values())).paired
         finally:
             await peer.close()
             await second.close()
+            await third.close()
 
 
 async def _offer_without_audio() -> str:

@@ -112,3 +112,13 @@ def test_candidate_addresses_are_ips_or_mdns_names(address: str) -> None:
     with pytest.raises(sig.SignallingError, match="not an ICE candidate"):
         bad = text.replace(address, "evil.example.com")
         sig.parse_candidates({"pc_id": "p", "candidates": [{"candidate": bad}]}, 8)
+
+
+def test_the_answers_audio_codec() -> None:
+    answer = (
+        "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        "a=rtpmap:111 opus/48000/2\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+    )
+    assert sig.audio_codec(answer) == "opus"
+    assert sig.audio_codec(answer.replace("111 0", "0 111")) == "pcmu"
+    assert sig.audio_codec("v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n") is None

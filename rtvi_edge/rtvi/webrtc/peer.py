@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,8 @@ from aiortc.sdp import candidate_from_sdp
 
 from rtvi_edge.rtvi.protocol import Outgoing
 from rtvi_edge.rtvi.webrtc import signalling as sig
-from rtvi_edge.rtvi.webrtc.audio import BotAudioTrack, read_microphone
+from rtvi_edge.rtvi.webrtc.audio import BotAudioTrack, read_microphone, shorten_receive_buffer
+from rtvi_edge.rtvi.webrtc.ports import device_sockets
 
 if TYPE_CHECKING:
     from rtvi_edge.rtvi.session import RtviSession
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 
 INBOX_LIMIT = 256  # RTVI messages not yet read by the session
 CHANNEL_BUFFER_LIMIT = 4 << 20  # bytes the client has not taken: it is not reading
+PENDING_LIMIT = 50  # messages kept while a restarted connection's channel opens (as pipecat)
 
 
 class WebRtcPeer:
@@ -54,12 +57,15 @@ class WebRtcPeer:
         self.output_rate = output_rate
         self.bot_track = BotAudioTrack(output_rate)  # a new one with each peer connection
         self.session: RtviSession | None = None
+        self.client_id: str | None = None  # what the client called itself, if anything
         self.candidates_taken = 0
         self.mic_enabled = True
+        self.short_listen_buffer = False  # the user's voice decoded after 40 ms, not 80
         self._ice_servers = ice_servers
         self._peer_timeout = peer_timeout
         self._pc: RTCPeerConnection | None = None
         self._channel: RTCDataChannel | None = None
+        self._pending: deque[str] = deque(maxlen=PENDING_LIMIT)  # for the next channel
         self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue(INBOX_LIMIT + 1)
         self._last_life: float | None = None  # the last ping or mic frame
         self._gone = False
@@ -91,9 +97,13 @@ class WebRtcPeer:
                 if transceiver.sender.track is None:
                     transceiver.sender.replaceTrack(self.bot_track)
                 transceiver.direction = "sendrecv"
+                self.short_listen_buffer = shorten_receive_buffer(transceiver.receiver)
             else:
                 transceiver.direction = "inactive"  # a voice device: no video, one voice
-        await pc.setLocalDescription(await pc.createAnswer())
+        with device_sockets():  # ICE gathers here: its sockets keep to [webrtc] port_min..max
+            await pc.setLocalDescription(await pc.createAnswer())
+        if sig.audio_codec(pc.localDescription.sdp) == "opus":
+            self.bot_track.encode_opus()
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch(), name=f"webrtc-watch-{self.pc_id}")
         return pc.localDescription.sdp
@@ -149,6 +159,10 @@ class WebRtcPeer:
     # -- the data channel --------------------------------------------------------------
     def _use_channel(self, channel: RTCDataChannel) -> None:
         self._channel = channel
+        if channel.readyState == "open":
+            self._flush()
+        else:
+            channel.on("open", self._flush)
         self._alive()  # from now on the client pings (every official client does) or talks
 
         @channel.on("message")
@@ -174,6 +188,12 @@ class WebRtcPeer:
             else:
                 self._inbox.put_nowait(kind.data)
 
+    def _flush(self) -> None:
+        """What the session said while no channel was open (a restart), in order."""
+        channel = self._channel
+        while self._pending and channel is not None and channel.readyState == "open":
+            channel.send(self._pending.popleft())
+
     def _send_now(self, text: str) -> bool:
         channel = self._channel
         if channel is None or channel.readyState != "open":
@@ -190,14 +210,16 @@ class WebRtcPeer:
         if self._gone:
             raise ConnectionError("the client is gone")
         channel = self._channel
+        text = data if isinstance(data, str) else data.decode("utf-8", "replace")
         if channel is None or channel.readyState == "connecting":
-            log.debug("session %s: the data channel is not open yet; dropped", self.name)
+            # a restarted connection: its channel opens soon (when full, the oldest go)
+            self._pending.append(text)
             return
         if channel.readyState != "open":
             raise ConnectionError("the data channel is closed")
         if channel.bufferedAmount > CHANNEL_BUFFER_LIMIT:
             raise ConnectionError("the client is not reading")
-        channel.send(data if isinstance(data, str) else data.decode("utf-8", "replace"))
+        channel.send(text)
 
     async def close(self) -> None:
         """Hangs up (peerLeft first, so the client knows) and frees every socket and task."""

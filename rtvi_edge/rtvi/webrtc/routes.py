@@ -8,6 +8,12 @@
   `restart_pc` a new connection for the same session.
 * `PATCH /api/offer`: trickled ICE candidates for a `pc_id`.
 
+As in pipecat, `restart_pc` with a `pc_id` whose session has ended (the client
+reconnects after lost Wi-Fi, later than `peer_timeout_secs`) starts a new session,
+admitted like a first offer; the ended session's pairing carries over for
+`ENDED_SECS`. A renegotiation (no `restart_pc`) of an unknown `pc_id` is a 404:
+the client's peer connection cannot go on with a new one here.
+
 The pairing token and origin rules are those of the WebSocket: the token comes
 with `/start` (its session id remembers it for a minute), or with the offer.
 """
@@ -32,6 +38,7 @@ from rtvi_edge.rtvi.webrtc import signalling as sig
 from rtvi_edge.rtvi.webrtc.audio import WebRtcSink
 from rtvi_edge.rtvi.webrtc.ice import client_ice_config, ice_servers, restrict_host_addresses
 from rtvi_edge.rtvi.webrtc.peer import WebRtcPeer
+from rtvi_edge.rtvi.webrtc.ports import NoFreePort, check_range, use_port_range
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,8 @@ BODY_LIMIT = 128 * 1024
 TICKET_SECS = 60.0  # a /start session id must be used this soon
 NEGOTIATION_SECS = 15.0  # aiortc's answer (ICE gathering) must not hang a request
 PREFIXES = ("", "/webrtc")
+ENDED_SECS = 300.0  # an ended session's pc_id still restarts (with its pairing) this long
+ENDED_LIMIT = 256  # ended pc_ids remembered at most
 
 
 @dataclass
@@ -62,8 +71,10 @@ class WebRtcRoutes:
         self._caller = caller
         self._servers = ice_servers(config)  # a bad URL is a ConfigError at start-up
         restrict_host_addresses(config.host_addresses)
+        use_port_range(check_range(config.port_min, config.port_max))
         self.peers: dict[str, WebRtcPeer] = {}
         self._tickets: dict[str, _Ticket] = {}
+        self._ended: dict[str, _Ticket] = {}  # pc_id → its session's pairing
         self._tasks: set[asyncio.Task[None]] = set()
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
@@ -104,7 +115,11 @@ class WebRtcRoutes:
             client_id if isinstance(client_id, str) else None,
             now + TICKET_SECS,
         )
-        return web.json_response({"sessionId": sid, "iceConfig": client_ice_config(self.config)})
+        reply: dict[str, Any] = {"sessionId": sid}
+        ice = client_ice_config(self.config)
+        if ice["iceServers"]:  # as pipecat: [] would replace the servers the client has
+            reply["iceConfig"] = ice
+        return web.json_response(reply)
 
     async def handle_start(self, request: web.Request) -> web.Response:
         body = await _read_json(request)
@@ -137,9 +152,9 @@ class WebRtcRoutes:
         refused = refusal(access)
         if refused is not None:
             return refused
-        if offer.pc_id is not None:
+        if offer.pc_id is not None and (offer.pc_id in self.peers or not offer.restart_pc):
             return await self._renegotiate(offer)
-        ticket = self._ticket(request)
+        ticket = self._ended_ticket(offer.pc_id) or self._ticket(request)
         if isinstance(ticket, web.Response):
             return ticket
         paired_at_start = ticket is not None and ticket.paired  # the token came with /start
@@ -153,13 +168,34 @@ class WebRtcRoutes:
         if why is not None:
             return web.json_response({"error": why}, status=503)
         client_id = ticket.client_id if ticket else request.query.get("client_id")
-        return await self._new_peer(offer, paired, client_id, request.remote, address)
+        answer = await self._new_peer(offer, paired, client_id, request.remote, address)
+        if answer.status == 200:  # used; a refused offer (a full device) may try again
+            if offer.pc_id is not None:
+                self._ended.pop(offer.pc_id, None)
+            self._tickets.pop(request.match_info.get("sid", ""), None)
+        return answer
+
+    def _ended_ticket(self, pc_id: str | None) -> _Ticket | None:
+        """An ended session's pairing, for its client's restart_pc (until it succeeds)."""
+        now = time.monotonic()
+        for old in [p for p, t in self._ended.items() if t.expires < now]:
+            del self._ended[old]
+        return self._ended.get(pc_id) if pc_id else None
+
+    def _remember_ended(self, peer: WebRtcPeer) -> None:
+        if peer.session is None:
+            return
+        if len(self._ended) >= ENDED_LIMIT:
+            del self._ended[next(iter(self._ended))]  # the oldest
+        self._ended[peer.pc_id] = _Ticket(
+            peer.session.paired, peer.client_id, time.monotonic() + ENDED_SECS
+        )
 
     def _ticket(self, request: web.Request) -> _Ticket | web.Response | None:
         sid = request.match_info.get("sid")
         if sid is None:
             return None
-        ticket = self._tickets.pop(sid, None)
+        ticket = self._tickets.get(sid)  # used up by the session it opens, not before
         if ticket is None or ticket.expires < time.monotonic():
             return web.json_response(
                 {"error": "unknown or expired session id: call /start again"}, status=404
@@ -195,6 +231,7 @@ class WebRtcRoutes:
         )
         peer.session = session
         peer.name = session.session_id
+        peer.client_id = client_id
         self.peers[pc_id] = peer
         log.info(
             "session %s connected from %s over WebRTC (%s)",
@@ -213,6 +250,7 @@ class WebRtcRoutes:
             await self.hub.run(peer.session)
         finally:
             self.peers.pop(peer.pc_id, None)
+            self._remember_ended(peer)
             await peer.close()
 
     async def _renegotiate(self, offer: sig.Offer) -> web.Response:
@@ -279,6 +317,9 @@ def _unknown_peer(pc_id: str) -> web.Response:
 
 
 def _unusable(exc: BaseException) -> web.Response:
+    if isinstance(exc, NoFreePort):
+        log.warning("WebRTC offer refused: %s", exc)
+        return web.json_response({"error": f"the device is busy: {exc}"}, status=503)
     if isinstance(exc, TimeoutError):
         return web.json_response(
             {"error": "the device could not answer the offer in time"}, status=503

@@ -133,6 +133,22 @@ def _candidate(raw: Any, i: int) -> Candidate:
     return Candidate(text, mid, index)
 
 
+def audio_codec(sdp: str) -> str | None:
+    """The codec of the first audio section (an answer's: the one both sides send), lower
+    case, e.g. "opus"; None without one."""
+    payload: str | None = None
+    for line in sdp.splitlines():
+        if payload is None:
+            parts = line.split()
+            if line.startswith("m=audio") and len(parts) > 3:
+                payload = parts[3]
+        elif line.startswith("m="):
+            return None
+        elif line.startswith(f"a=rtpmap:{payload} "):
+            return line.split(" ", 1)[1].split("/", 1)[0].strip().lower()
+    return None
+
+
 # -- the data channel ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Ping:
