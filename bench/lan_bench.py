@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -28,7 +26,7 @@ from typing import Any
 import aiohttp
 
 from bench import lan_servers
-from bench.run import ROOT, free_port, stage_values, start_daemon, stats
+from bench.run import ROOT, free_port, stage_values, start_daemon, stats, stop_daemon
 from bench.speech import QUESTIONS, make_wav
 from bench.ws_client import _msg, measure_turns
 from rtvi_edge.rtvi import frames
@@ -43,14 +41,6 @@ DEVICE_PROMPTS = [
     "What should I pack for a picnic?",
     "Give me a word that rhymes with light.",
 ]
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def llm_section(url: str) -> str:
@@ -70,7 +60,7 @@ def voice_to_voice(work: Path, url: str, turns: int) -> dict[str, Any]:
         try:
             results = asyncio.run(measure_turns(f"http://127.0.0.1:{port}/ws", plan))
         finally:
-            _stop(proc)
+            stop_daemon(proc)
         out[name] = {
             "voice_to_voice_client": stats([r.get("voice_to_voice_client") for r in results]),
             "llm_first_token": stats(stage_values(results, "ttfb", "llm")),
@@ -143,7 +133,7 @@ def failover(work: Path, server: lan_servers.ServerProcess, trials: int) -> dict
             noticed.append(r["noticed"])
             local.append(r["local_first_words"])
     finally:
-        _stop(proc)
+        stop_daemon(proc)
         if server.proc is None or server.proc.poll() is not None:
             server.start()
     return {

@@ -77,6 +77,15 @@ def start_daemon(
     raise SystemExit("daemon not ready within 120 s")
 
 
+def stop_daemon(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then a kill if it has not exited within 20 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def real_client_latency(port: int, work: Path, turns: int) -> list[float]:
     """End of speech → first bot audio as the official web client sees it (Node)."""
     script = ROOT / "tests" / "client" / "rtvi-client.mjs"
@@ -230,11 +239,7 @@ def main() -> int:
             )
     finally:
         t0 = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_daemon(proc)
         stop_secs = time.monotonic() - t0
         throttled = group.throttled_secs() if group else 0.0
         if group:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -57,14 +56,6 @@ def _start(work: Path, port: int, extra: str) -> subprocess.Popen[bytes]:
 
     proc, _ready = start_daemon(work, port, extra)
     return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def speak_item(port: int, item: TurnItem, work: Path) -> dict[str, Any]:
@@ -134,13 +125,15 @@ def _covers(ref: str, hyp: str) -> bool:
 
 
 def run_mode(name: str, extra: str, items: list[TurnItem], work: Path, port: int) -> dict[str, Any]:
+    from bench.run import stop_daemon  # (bench.run imports this module)
+
     folder = work / name
     folder.mkdir(parents=True, exist_ok=True)
     proc = _start(folder, port, extra)
     try:
         rows = [speak_item(port, item, folder) for item in items]
     finally:
-        _stop(proc)
+        stop_daemon(proc)
     v2v = sorted(r["v2v"] for r in rows if r["v2v"] is not None)
     whole = sorted(r["v2v"] for r in rows if r["v2v"] is not None and not r["pause_secs"])
     return {

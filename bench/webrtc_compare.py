@@ -25,9 +25,7 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -36,7 +34,15 @@ from typing import Any
 import aiohttp
 
 from bench import webrtc_bench, webrtc_browser
-from bench.run import ROOT, _concurrent_ws, free_port, proc_memory, start_daemon, stats
+from bench.run import (
+    ROOT,
+    _concurrent_ws,
+    free_port,
+    proc_memory,
+    start_daemon,
+    stats,
+    stop_daemon,
+)
 from bench.speech import QUESTIONS, make_wav
 from bench.webrtc_client import PythonPeer
 
@@ -48,14 +54,6 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def websocket_only_peak(work: Path, few: list[tuple[bytes, float]], sessions: int) -> float:
     port = free_port()
     proc, _ = start_daemon(work / "ws-only", port, WEBRTC_OFF)
@@ -64,7 +62,7 @@ def websocket_only_peak(work: Path, few: list[tuple[bytes, float]], sessions: in
         asyncio.run(_concurrent_ws(f"http://127.0.0.1:{port}/ws", few, sessions))
         return proc_memory(proc.pid).get("VmHWM", 0.0)
     finally:
-        _stop(proc)
+        stop_daemon(proc)
 
 
 async def _sessions_now(http: aiohttp.ClientSession, base: str) -> int:
@@ -129,7 +127,7 @@ def main() -> int:
         dropped = asyncio.run(dropped_session_secs(base))
         loads["end"] = _load()
     finally:
-        _stop(proc)
+        stop_daemon(proc)
 
     ws, rtc = stats(official.get("websocket", [])), stats(official.get("webrtc", []))
     result: dict[str, Any] = {
