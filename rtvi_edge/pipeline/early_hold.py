@@ -57,13 +57,9 @@ class EarlyHold:
 
     def _expired(self) -> None:
         self._timer = None
-        turn = self._turn
-        if turn is None:
-            return
-        if self._confirmed():
-            self._turn = None
-            return
-        self._turn = None
+        turn, self._turn = self._turn, None
+        if turn is None or self._confirmed():
+            return  # (confirmed: whoever handles the user's turn owns the hold)
         self.released += 1
         turn.resume()
 
