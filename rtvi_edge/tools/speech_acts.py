@@ -17,6 +17,7 @@ _REMARK = re.compile(
     r"^(?!(?:is|are|was|were|what|what's|who|who's|how|how's|when|where|why|which|can|"
     r"could|would|will|do|does|did|it|it's|there|i|i'm|we|you|let's|please|hey|ok|okay|"
     r"turn|switch|set|make|put|start|stop|open|close|lock|unlock|check|tell)\b)"
+    r"(?![\w'-]+(?:\s*:|\s+that\b))"  # "Announce that dinner is ready", "Broadcast: …"
     r"(?:[\w'-]+ ){1,6}(?:is|are|was|were|'s|'re|looks|seems|sounds|makes)\b[^?]*$"
 )
 # A second clause that does command something ("the heating is off, turn it on").
