@@ -259,6 +259,7 @@ _MEASURE_TEXT = """
     usage consumption weight depth height distance price
 """
 _OWN_KIND = THINGS | OBJECTS | PLACES | frozenset(stem(w) for w in _MEASURE_TEXT.split())
+SENSE_SCORE = 0.5  # a builtin whose sense the request has (tools/senses.py) scores at least this
 MEANT_MARGIN = 0.1  # within this of the nearest tool's word, else the word is not theirs
 MEANT_MIN_RANK = 2500  # GloVe's most frequent words are too general to mean one thing
 
@@ -336,7 +337,8 @@ class ToolMatcher:
             parts = _compound_hits(said - p.core, p.core, raw)  # "door" of "doorbell"
             shared = (said & p.stems) | set(parts.values())
             meant = {s: hit for s, hit in best[p.tool.name].items() if s not in shared}
-            if not shared & p.core and not meant:  # a description word alone ("open") is not enough
+            sensed = p.tool.sense is not None  # it matched: the request asks for it
+            if not shared & p.core and not meant and not sensed:  # a description word alone ("open") is not enough
                 continue
             known = p.stems | set(parts) | set(meant)
             things = said & OBJECTS - {stem(verb)}  # "Light the fireplace": a verb here
@@ -353,6 +355,8 @@ class ToolMatcher:
             score += sum(self._weight(s, raw) * sim for s, (_, sim) in meant.items()) / said_weight
             if question and p.reads:
                 score += 0.15  # a question asks to read something, not to change it
+            if sensed:  # "Is it still morning?": the sense is the evidence, not the words
+                score = max(score, SENSE_SCORE)
             example = max((_resemblance(said, ex) for ex in p.examples), default=0.0)
             out.append(ToolScore(p.tool, round(score, 4), round(example, 4)))
         out.sort(key=lambda s: s.total, reverse=True)
