@@ -180,9 +180,7 @@ def _profile(tool: Tool) -> _Profile:
     )
     acts = verb in _ACTION_VERBS
     subject = [*name[0 if keep_verb else 1 :], *words(" ".join(tool.keywords))]
-    meaning = _plain(
-        [*subject, *words(tool.description), *words(" ".join(tool.examples))]
-    )
+    meaning = _plain([*subject, *words(tool.description), *words(" ".join(tool.examples))])
     core_meaning = tuple(w for w in meaning if stem(w) in core)
     return _Profile(
         tool,
@@ -306,9 +304,7 @@ class ToolMatcher:
             rank = self.vectors.rank(word) if word.isalpha() else None
             if rank is None or rank < MEANT_MIN_RANK:
                 continue  # a common word means too many things ("find", "back")
-            near = {
-                p.tool.name: self.vectors.closest(word, p.core_meaning) for p in self.profiles
-            }
+            near = {p.tool.name: self.vectors.closest(word, p.core_meaning) for p in self.profiles}
             top = max((sim for _, sim in near.values()), default=0.0)
             for name, (target, sim) in near.items():
                 floor = MEANT_THING_FLOOR if stem(target) in _OWN_KIND else MEANT_FLOOR
@@ -338,7 +334,8 @@ class ToolMatcher:
             shared = (said & p.stems) | set(parts.values())
             meant = {s: hit for s, hit in best[p.tool.name].items() if s not in shared}
             sensed = p.tool.sense is not None  # it matched: the request asks for it
-            if not shared & p.core and not meant and not sensed:  # a description word alone ("open") is not enough
+            if not shared & p.core and not meant and not sensed:
+                # a description word alone ("open") is not enough
                 continue
             known = p.stems | set(parts) | set(meant)
             things = said & OBJECTS - {stem(verb)}  # "Light the fireplace": a verb here

@@ -21,8 +21,8 @@ CLOCK = re.compile(
     r"|time is it\b|what(?:'s| is) (?:the |today's )?date\b|today's date\b|the date today\b"
     r"|(?:what|which) day (?:is it|is today|of the week)\b|which day is (?:it|today)\b|o'clock\b"
     r"|what time do you (?:make it|have)\b"
-    r"|^(?:is it|it's|is it already|is it still) (?:still |already )?(?:morning|afternoon|evening"
-    r"|night|midnight|noon|lunchtime|late|early)\b)"
+    r"|^is it (?:still |already )?(?:morning|afternoon|evening|night|midnight|noon|lunchtime"
+    r"|late|early)(?: yet| already)?[\s?.!]*$)"
 )
 # Timers and alarms, by name (not a security alarm system); "remind me", "wake me",
 # "how much time is left".

@@ -88,7 +88,6 @@ class WordVectors:
             return 0.0
         return float(va @ vb)
 
-
     def closest(self, word: str, targets: tuple[str, ...]) -> tuple[str, float]:
         """The target nearest in meaning to `word`, and its cosine ("", 0.0: none known)."""
         v = self.vector(word)

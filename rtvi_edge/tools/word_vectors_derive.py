@@ -5,7 +5,8 @@ order of the words' frequency) and the words in a Parquet file. Only the first
 dictionary page of that file is read (the ~95k most frequent words, enough for a home's
 words: "mower" is 36,453rd, "awning" 65,262nd): a Snappy block of length-prefixed
 strings, read here without pyarrow. Kept: plain lower-case words of at most 16 letters,
-their common direction taken out (below), as int8 rows with one float32 scale each, words sorted for a binary search.
+their common direction taken out (below), as int8 rows with one float32 scale each,
+words sorted for a binary search.
 
     python -m rtvi_edge.tools.word_vectors_derive DATA_DIR OUT.npz
 """
@@ -129,9 +130,7 @@ def derive(data_dir: Path, out: Path) -> int:
     """Writes `out` (npz: words, rows, scales, ranks); returns how many words it holds."""
     words = first_words((data_dir / "glove_6B_index.parquet").read_bytes())
     matrix = np.load(data_dir / "glove_6B_50d_emb.npy", mmap_mode="r")
-    keep = [
-        k for k, w in enumerate(words) if w.isascii() and w.isalpha() and len(w) <= MAX_LEN
-    ]
+    keep = [k for k, w in enumerate(words) if w.isascii() and w.isalpha() and len(w) <= MAX_LEN]
     order = sorted(keep, key=lambda k: words[k])
     vectors = common_direction_removed(np.asarray(matrix[order], dtype=np.float32))
     scales = (np.abs(vectors).max(axis=1) / 127.0).astype(np.float32)
