@@ -206,3 +206,11 @@ def test_new_senses() -> None:
     assert TIMER.search("time three minutes for my egg.")
     assert TIMER.search("let me know when a quarter of an hour is up.")
     assert not TIMER.search("time flies when you're having fun")
+
+
+@pytest.mark.parametrize(
+    "text", ["What's the air pressure in the car tyres?", "How much battery does my phone have?"]
+)
+def test_a_measure_of_any_thing_is_not_invented(text: str) -> None:
+    decision = ToolPolicy().decide(text, [], None)
+    assert decision.tool is None and decision.honest_reply()
