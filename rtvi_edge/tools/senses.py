@@ -24,10 +24,12 @@ CLOCK = re.compile(
     r"|^is it (?:still |already )?(?:morning|afternoon|evening|night|midnight|noon|lunchtime"
     r"|late|early)(?: yet| already)?[\s?.!]*$)"
 )
-# Timers and alarms, by name (not a security alarm system); "remind me", "wake me",
+# Timers and alarms, by name (not an alarm named for what it warns of: a security, smoke,
+# fire, carbon monoxide, car alarm is a device); "remind me", "wake me",
 # "how much time is left".
 TIMER = re.compile(
-    r"\b(?:timers?|(?<!security )(?<!burglar )(?<!house )alarms?(?! system)|count ?downs?"
+    r"\b(?:timers?|(?<!security )(?<!burglar )(?<!house )(?<!smoke )(?<!fire )(?<!monoxide )"
+    r"(?<!co )(?<!car )(?<!intruder )(?<!flood )(?<!gas )alarms?(?! system)|count ?downs?"
     r"|remind(?:ers?)?|wake me)\b"
     r"|\bhow (?:much time|long)\b.*\b(?:left|remaining|to go)\b"
     # "Time three minutes for my egg", "Let me know when a quarter of an hour is up"

@@ -214,3 +214,16 @@ def test_new_senses() -> None:
 def test_a_measure_of_any_thing_is_not_invented(text: str) -> None:
     decision = ToolPolicy().decide(text, [], None)
     assert decision.tool is None and decision.honest_reply()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is the carbon monoxide alarm working?",
+        "the fire alarm at work went off twice today.",
+        "the smoke alarm is beeping",
+    ],
+)
+def test_an_alarm_named_for_what_it_warns_of_is_no_timer(text: str) -> None:
+    assert not TIMER.search(text)
+    assert TIMER.search("set an alarm for seven")
