@@ -83,7 +83,9 @@ def measure(engine: str) -> dict[str, Any]:
     config = Config()
     out: dict[str, Any] = {"engine": engine, "bare": _mib("VmRSS")}
     if engine == "whisper":
-        import faster_whisper  # noqa: F401
+        from rtvi_edge.engines.whisper_import import import_faster_whisper
+
+        import_faster_whisper()  # as the daemon does: without PyAV
 
         out["imported"] = _mib("VmRSS")
         from rtvi_edge.engines.hub import build_stt
