@@ -11,6 +11,8 @@ said otherwise:
 - `release_to_analysed`: → an analyser on the played audio finds it (both pages the
   same way; WebRTC: Chrome's jitter buffer and the track's Web Audio bridge included);
 - `analysed`: end of speech → that analyser (the like-for-like client figure);
+- `analysed_minus_device`: that, less the device's own voice-to-voice for the turn
+  (what the transport and the page add, without the daemon's turn-to-turn spread);
 - `jitter_buffer` / `jitter_target` (WebRTC): Chrome's mean delay and target over
   the turn (getStats deltas);
 - `late_p95` (WebRTC): how late the track's 20 ms ticks ran before the answer."""
@@ -29,6 +31,7 @@ FIELDS = (
     "release_to_page",
     "release_to_analysed",
     "analysed",
+    "analysed_minus_device",
     "jitter_buffer",
     "jitter_target",
     "late_p95",
@@ -55,8 +58,10 @@ def _delta_mean(before: Any, after: Any, key: str) -> float | None:
     return (after[key] - before[key]) / n * 1000 if n > 0 else None
 
 
-def turn(kind: str, d: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, float | None]:
-    """One turn of one transport, in ms."""
+def turn(
+    kind: str, d: dict[str, Any], events: list[dict[str, Any]], device: float | None
+) -> dict[str, float | None]:
+    """One turn of one transport, in ms (`device`: its own voice-to-voice, s)."""
     s = d.get("speechEnd")
     out: dict[str, float | None] = dict.fromkeys(FIELDS)
     if s is None:
@@ -76,6 +81,8 @@ def turn(kind: str, d: dict[str, Any], events: list[dict[str, Any]]) -> dict[str
     out["uplink"] = (max(heard) - end) * 1000 if heard else None
     out["heard_end"] = since(d.get("heardEnd"))
     out["analysed"] = since(d.get("analysed"))
+    if out["analysed"] is not None and device is not None:
+        out["analysed_minus_device"] = out["analysed"] - device * 1000
     released = _first(events, "released", kind, end, end + 30)
     if released is not None:
         r = released["t"] * 1000
@@ -96,18 +103,26 @@ def breakdown(official: dict[str, list[Any]], events: list[dict[str, Any]]) -> d
     """Per transport: the median of each field over the turns, and the turns."""
     result: dict[str, Any] = {}
     for kind in ("websocket", "webrtc"):
-        turns = [turn(kind, d or {}, events) for d in official.get(f"{kind}_detail", [])]
+        details = official.get(f"{kind}_detail", [])
+        devices = official.get(f"{kind}_server", [])
+        turns = [
+            turn(kind, d or {}, events, devices[i] if i < len(devices) else None)
+            for i, d in enumerate(details)
+        ]
         medians = {}
         for f in FIELDS:
             values = [t[f] for t in turns if t[f] is not None]
             medians[f] = round(statistics.median(values), 1) if values else None
         result[kind] = {"p50_ms": medians, "turns": turns}
+    ws, rtc = (result[k]["p50_ms"]["analysed_minus_device"] for k in ("websocket", "webrtc"))
+    result["like_for_like_gap_ms"] = None if ws is None or rtc is None else round(rtc - ws)
     return result
 
 
 def print_breakdown(b: dict[str, Any]) -> None:
-    print(f"{'p50 ms':<22}{'WebSocket':>11}{'WebRTC':>10}")
+    print(f"{'p50 ms':<24}{'WebSocket':>11}{'WebRTC':>10}")
     for f in FIELDS:
         ws, rtc = b["websocket"]["p50_ms"][f], b["webrtc"]["p50_ms"][f]
         cells = ["-" if v is None else f"{v:.0f}" for v in (ws, rtc)]
-        print(f"{f:<22}{cells[0]:>11}{cells[1]:>10}")
+        print(f"{f:<24}{cells[0]:>11}{cells[1]:>10}")
+    print(f"WebRTC - WebSocket, analysed - device, p50: {b['like_for_like_gap_ms']} ms")
