@@ -109,9 +109,9 @@ def breakdown(official: dict[str, list[Any]], events: list[dict[str, Any]]) -> d
             turn(kind, d or {}, events, devices[i] if i < len(devices) else None)
             for i, d in enumerate(details)
         ]
-        medians = {}
+        medians: dict[str, float | None] = {}
         for f in FIELDS:
-            values = [t[f] for t in turns if t[f] is not None]
+            values = [v for t in turns if (v := t[f]) is not None]
             medians[f] = round(statistics.median(values), 1) if values else None
         result[kind] = {"p50_ms": medians, "turns": turns}
     ws, rtc = (result[k]["p50_ms"]["analysed_minus_device"] for k in ("websocket", "webrtc"))
