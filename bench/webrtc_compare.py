@@ -15,6 +15,9 @@
 4. A dropped session (the peer's sockets shut, no goodbye): seconds until the
    daemon's /health no longer counts it.
 
+`--probe` also breaks each official-client turn down per transport
+(bench/transport_breakdown.py); `--latency-only` runs phase 3 alone.
+
 The load average is read before and after each phase: on a shared machine read
 the gap between the transports, not the absolute times.
 """
