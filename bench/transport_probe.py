@@ -14,10 +14,14 @@ The production code is untouched; bench/webrtc_compare.py --probe starts it."""
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import json
 import os
 import sys
 import time
+import types
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -37,10 +41,34 @@ def _loud(pcm: bytes) -> bool:
     return bool(a.size) and float(np.sqrt(np.mean(a * a))) > LOUD
 
 
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs `then(module)` once `name` is imported: the daemon imports its WebRTC stack
+    at the first offer, and the probe must not import it (and aiortc) any sooner."""
+
+    def __init__(self, name: str, then: Callable[[types.ModuleType], None]) -> None:
+        self.name, self.then = name, then
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        loader: Any = spec.loader
+        run = loader.exec_module
+
+        def exec_module(module: types.ModuleType) -> None:
+            run(module)
+            self.then(module)
+
+        loader.exec_module = exec_module
+        return spec
+
+
 def _patch() -> None:
     from rtvi_edge.rtvi import session as session_mod
     from rtvi_edge.rtvi import websocket as ws_mod
-    from rtvi_edge.rtvi.webrtc import audio as rtc_audio
 
     loud_at: dict[int, float] = {}
 
@@ -82,8 +110,15 @@ def _patch() -> None:
         cls.play = play
 
     wrap_play(ws_mod.WebSocketSink, "websocket")
-    wrap_play(rtc_audio.WebRtcSink, "webrtc")
+    audio_module = "rtvi_edge.rtvi.webrtc.audio"
+    if audio_module in sys.modules:
+        _patch_webrtc(sys.modules[audio_module], wrap_play)
+    else:
+        sys.meta_path.insert(0, _AfterImport(audio_module, lambda m: _patch_webrtc(m, wrap_play)))
 
+
+def _patch_webrtc(rtc_audio: Any, wrap_play: Callable[[Any, str], None]) -> None:
+    wrap_play(rtc_audio.WebRtcSink, "webrtc")
     track_cls = rtc_audio.BotAudioTrack
     orig_next = track_cls._next_frame
     orig_recv = track_cls.recv
