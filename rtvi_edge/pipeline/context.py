@@ -11,6 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from rtvi_edge.errors import ServiceConfigError
+from rtvi_edge.tools.honesty import REPLIES
+
+_REFUSALS = frozenset(REPLIES.values())
 
 Message = dict[str, Any]
 ROLES = ("system", "user", "assistant", "tool")
@@ -39,6 +42,11 @@ def is_tool_exchange(message: Message) -> bool:
     return message.get("role") == "tool" or (
         message.get("role") == "assistant" and content.startswith('{"function_call"')
     )
+
+
+def is_refusal(message: Message) -> bool:
+    """The device's fixed "I can't tell …" (tools/honesty.py), said instead of the model."""
+    return message.get("role") == "assistant" and str(message.get("content", "")) in _REFUSALS
 
 
 def estimate_tokens(text: str) -> int:
@@ -96,6 +104,9 @@ class LlmContext:
         msgs = self.messages()
         last_user = max((i for i, m in enumerate(msgs) if m["role"] == "user"), default=0)
         msgs = [m for i, m in enumerate(msgs) if i >= last_user or not is_tool_exchange(m)]
+        # A question the device refused carries nothing the model needs, and a small
+        # model shown "I can't tell: …" says it again to whatever comes next.
+        msgs = _without_refused(msgs)
         if pending_user is not None:
             msgs.append({"role": "user", "content": pending_user})
         return msgs
@@ -109,3 +120,17 @@ class LlmContext:
 
     def _history_size(self) -> int:
         return sum(self.count_tokens(str(m.get("content", ""))) + 4 for m in self.turns)
+
+
+def _without_refused(msgs: list[Message]) -> list[Message]:
+    """`msgs` less each refusal and the user message it answered."""
+    drop: set[int] = set()
+    for i, m in enumerate(msgs):
+        if is_refusal(m):
+            drop.add(i)
+            j = i - 1
+            while j >= 0 and msgs[j]["role"] != "user":
+                j -= 1
+            if j >= 0:
+                drop.add(j)
+    return [m for i, m in enumerate(msgs) if i not in drop]

@@ -37,3 +37,23 @@ def test_pending_user_is_not_stored() -> None:
 def test_bad_messages_are_named(bad: object) -> None:
     with pytest.raises(ServiceConfigError):
         validate_messages(bad)
+
+
+def test_a_refused_question_is_not_shown_to_the_model() -> None:
+    """A 135M model shown "I can't tell: …" says it again to the next, plain question."""
+    from rtvi_edge.tools.honesty import cannot_tell
+
+    ctx = LlmContext("sys", history_tokens=1000)
+    ctx.add_user("Is the garage door open?")
+    ctx.add_assistant(cannot_tell("device_state"))
+    ctx.add_user("Tell me a joke.")
+    ctx.add_assistant("Why did the chicken cross the road?")
+    view = ctx.for_llm("How long do goldfish live?")
+    assert [m["content"] for m in view] == [
+        "sys",
+        "Tell me a joke.",
+        "Why did the chicken cross the road?",
+        "How long do goldfish live?",
+    ]
+    # Still in the context the client reads (llm:get_context): it was said.
+    assert cannot_tell("device_state") in [m["content"] for m in ctx.messages()]
