@@ -83,7 +83,9 @@ def measure(engine: str) -> dict[str, Any]:
     config = Config()
     out: dict[str, Any] = {"engine": engine, "bare": _mib("VmRSS")}
     if engine == "whisper":
-        import faster_whisper  # noqa: F401
+        from rtvi_edge.engines.whisper_import import import_faster_whisper
+
+        import_faster_whisper()  # as the daemon does: without PyAV
 
         out["imported"] = _mib("VmRSS")
         from rtvi_edge.engines.hub import build_stt
@@ -205,7 +207,8 @@ def session(turns: int, settings: list[str]) -> dict[str, Any]:
     proc, _ready = start_daemon(work, port, extra)
     try:
         time.sleep(6)  # the turn model loads in the background after ready
-        idle = proc_memory(proc.pid)["VmRSS"]
+        at_idle = proc_memory(proc.pid)
+        idle, start_peak = at_idle["VmRSS"], at_idle["VmHWM"]  # loading's peak, before turns
         url = f"http://127.0.0.1:{port}/ws"
         done = asyncio.run(measure_turns(url, [said[i % len(said)] for i in range(turns)]))
         peak = proc_memory(proc.pid)["VmHWM"]
@@ -218,6 +221,7 @@ def session(turns: int, settings: list[str]) -> dict[str, Any]:
         "settings": settings,
         "idle_rss_mib": round(idle, 1),
         "peak_rss_mib": round(peak, 1),
+        "start_peak_rss_mib": round(start_peak, 1),
         "errors": [t["error"] for t in done if "error" in t],
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "by_owner_mib": owners,

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rtvi_edge.engines.base import SttStream
+from rtvi_edge.engines.whisper_import import import_faster_whisper
 from rtvi_edge.errors import EngineError, ModelNotFoundError
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,8 @@ class WhisperStt:
     streaming = False
 
     def __init__(self, model_dir: Path, threads: int, language: str, beam_size: int) -> None:
-        try:
-            from faster_whisper import WhisperModel
+        try:  # without PyAV: whisper_import.py says why
+            faster_whisper = import_faster_whisper()
         except ImportError as exc:  # pragma: no cover - dependency of the package
             raise EngineError("faster-whisper is not installed") from exc
         # Only a converted model directory: anything else faster-whisper would take for
@@ -49,7 +50,7 @@ class WhisperStt:
                 "with model.bin, or a name: tiny.en, base)"
             )
         try:  # ctranslate2 rejects a Path object: it must be a str.
-            self._model = WhisperModel(
+            self._model = faster_whisper.WhisperModel(
                 str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads
             )
         except Exception as exc:  # a damaged or foreign model.bin: ctranslate2's own errors

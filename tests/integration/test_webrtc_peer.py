@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -295,6 +296,28 @@ async def test_bad_offers_and_candidates_get_clear_errors(tmp_path: Path) -> Non
             few = {"pc_id": peer.pc_id, "candidates": [cand] * 3}
             assert (await post(few, "PATCH", offer), await post(few, "PATCH", offer))[1][0] == 429
             # the session lived through all of it
+            assert await answer_to(peer, "fine", "t1") == "You said fine."
+        finally:
+            await peer.close()
+
+
+async def test_a_webrtc_stack_that_cannot_load_is_a_clear_503(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiortc & co. are imported at the first offer: a broken install fails that offer with
+    a 503 that says so, the daemon serves on, and a later offer loads it."""
+    async with daemon_and_http(tmp_path) as (_daemon, http, base):
+        good = await _good_offer()
+        with monkeypatch.context() as broken:
+            broken.setitem(sys.modules, "rtvi_edge.rtvi.webrtc.peer", None)  # import fails
+            async with http.post(f"{base}/api/offer", json={"sdp": good, "type": "offer"}) as r:
+                assert r.status == 503
+                assert "WebRTC is unavailable" in (await r.json())["error"]
+        async with http.get(f"{base}/health") as r:
+            assert r.status == 200
+        peer = PythonPeer(http, base)
+        try:
+            await peer.connect()
             assert await answer_to(peer, "fine", "t1") == "You said fine."
         finally:
             await peer.close()

@@ -8,7 +8,8 @@ import random
 import pytest
 
 from rtvi_edge.errors import ConfigError
-from rtvi_edge.rtvi.webrtc.ports import NoFreePort, bind_in_range, check_range
+from rtvi_edge.rtvi.webrtc.options import NoFreePort, check_range
+from rtvi_edge.rtvi.webrtc.ports import bind_in_range
 
 
 def test_the_range_is_both_ports_or_none() -> None:

@@ -10,25 +10,22 @@ wrapped once per process (tests keep every RTP socket on 127.0.0.1 this way).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiortc import RTCIceServer
 
 from rtvi_edge.config import WebRtcConfig
-from rtvi_edge.errors import ConfigError
+from rtvi_edge.rtvi.webrtc.options import check_ice_urls
 
 log = logging.getLogger(__name__)
 
-_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
 _only: tuple[str, ...] = ()
 
 
 def ice_servers(config: WebRtcConfig) -> list[RTCIceServer]:
     """The servers the device uses (and tells clients about in /start)."""
+    check_ice_urls(config)
     servers = []
     for url in config.ice_servers:
-        if not url.startswith(_SCHEMES):
-            raise ConfigError([f"[webrtc] ice_servers: {url!r} must start with stun: or turn:"])
         if url.startswith("turn"):
             servers.append(
                 RTCIceServer(
@@ -40,18 +37,6 @@ def ice_servers(config: WebRtcConfig) -> list[RTCIceServer]:
         else:
             servers.append(RTCIceServer(urls=url))
     return servers
-
-
-def client_ice_config(config: WebRtcConfig) -> dict[str, Any]:
-    """`iceConfig` for a /start answer, in the browser's RTCIceServer shape."""
-    out: list[dict[str, Any]] = []
-    for server in ice_servers(config):
-        entry: dict[str, Any] = {"urls": server.urls}
-        if server.username:
-            entry["username"] = server.username
-            entry["credential"] = server.credential
-        out.append(entry)
-    return {"iceServers": out}
 
 
 def restrict_host_addresses(addresses: tuple[str, ...]) -> None:

@@ -27,7 +27,7 @@ import aioice.ice
 from aioice import Candidate
 from aioice.candidate import candidate_foundation, candidate_priority
 
-from rtvi_edge.errors import ConfigError, RtviEdgeError
+from rtvi_edge.rtvi.webrtc.options import NoFreePort
 
 log = logging.getLogger(__name__)
 
@@ -35,23 +35,6 @@ _range: tuple[int, int] | None = None
 # Set while the device answers an offer: only its own sockets keep to the range (an
 # aiortc client in the same process, as in the tests, binds where it likes).
 _for_device: contextvars.ContextVar[bool] = contextvars.ContextVar("webrtc_device", default=False)
-
-
-class NoFreePort(RtviEdgeError):
-    """Every UDP port of the configured range is taken: no new peer until one is freed."""
-
-
-def check_range(port_min: int, port_max: int) -> tuple[int, int] | None:
-    """The range from `[webrtc] port_min/port_max`: None for 0/0 (the kernel picks)."""
-    if port_min == 0 and port_max == 0:
-        return None
-    if port_min < 1024 or port_max < 1024:
-        raise ConfigError(
-            ["[webrtc] port_min and port_max: set both (>= 1024), or both to 0 for any port"]
-        )
-    if port_min > port_max:
-        raise ConfigError([f"[webrtc] port_min {port_min} is above port_max {port_max}"])
-    return port_min, port_max
 
 
 def use_port_range(ports: tuple[int, int] | None) -> None:

@@ -16,17 +16,24 @@ the client's peer connection cannot go on with a new one here.
 
 The pairing token and origin rules are those of the WebSocket: the token comes
 with `/start` (its session id remembers it for a minute), or with the offer.
+
+The WebRTC stack (aiortc, PyAV, cryptography, SRTP: ~19 MiB resident) is imported at
+the first offer, in a thread so that other sessions' turns go on, not at start-up: a
+device whose clients use the WebSocket never holds it (issue 25). Settings are checked
+at start-up all the same (options.py); an aiortc that cannot be imported makes each
+offer a 503 that says so, and the daemon goes on serving.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -35,10 +42,15 @@ from rtvi_edge.config import WebRtcConfig
 from rtvi_edge.rtvi.hub import SessionHub, limited_address, refusal
 from rtvi_edge.rtvi.security import Access, Caller, Policy
 from rtvi_edge.rtvi.webrtc import signalling as sig
-from rtvi_edge.rtvi.webrtc.audio import WebRtcSink
-from rtvi_edge.rtvi.webrtc.ice import client_ice_config, ice_servers, restrict_host_addresses
-from rtvi_edge.rtvi.webrtc.peer import WebRtcPeer
-from rtvi_edge.rtvi.webrtc.ports import NoFreePort, check_range, use_port_range
+from rtvi_edge.rtvi.webrtc.options import (
+    NoFreePort,
+    check_ice_urls,
+    check_range,
+    client_ice_config,
+)
+
+if TYPE_CHECKING:
+    from rtvi_edge.rtvi.webrtc.peer import WebRtcPeer
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +81,9 @@ class WebRtcRoutes:
         self.hub = hub
         self.policy = policy
         self._caller = caller
-        self._servers = ice_servers(config)  # a bad URL is a ConfigError at start-up
-        restrict_host_addresses(config.host_addresses)
-        use_port_range(check_range(config.port_min, config.port_max))
+        check_ice_urls(config)  # a bad setting is a ConfigError at start-up
+        check_range(config.port_min, config.port_max)
+        self._servers: list[Any] | None = None  # aiortc's, once the stack is imported
         self.peers: dict[str, WebRtcPeer] = {}
         self._tickets: dict[str, _Ticket] = {}
         self._ended: dict[str, _Ticket] = {}  # pc_id → its session's pairing
@@ -210,9 +222,20 @@ class WebRtcRoutes:
         remote: str | None,
         address: str | None,
     ) -> web.Response:
+        try:
+            servers = await self._load_stack()
+        except Exception as exc:  # missing or broken: this offer fails, the daemon serves on
+            log.error("WebRTC is unavailable: aiortc could not be loaded: %r", exc)
+            return web.json_response(
+                {"error": f"WebRTC is unavailable on this device: {type(exc).__name__}: {exc}"},
+                status=503,
+            )
+        from rtvi_edge.rtvi.webrtc.audio import WebRtcSink
+        from rtvi_edge.rtvi.webrtc.peer import WebRtcPeer
+
         pc_id = secrets.token_urlsafe(12)
         peer = WebRtcPeer(
-            pc_id, self._servers, self.hub.config.output_rate, self.config.peer_timeout_secs
+            pc_id, servers, self.hub.config.output_rate, self.config.peer_timeout_secs
         )
         try:
             async with peer.lock:
@@ -243,6 +266,20 @@ class WebRtcRoutes:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return web.json_response({"sdp": sdp, "type": "answer", "pc_id": pc_id})
+
+    async def _load_stack(self) -> list[Any]:
+        """aiortc & co. imported (once, in a thread) and set up: the device's ICE servers."""
+        if self._servers is None:
+            for name in ("peer", "audio", "ice", "ports"):
+                await asyncio.to_thread(importlib.import_module, f"rtvi_edge.rtvi.webrtc.{name}")
+            from rtvi_edge.rtvi.webrtc.ice import ice_servers, restrict_host_addresses
+            from rtvi_edge.rtvi.webrtc.ports import use_port_range
+
+            servers = ice_servers(self.config)
+            restrict_host_addresses(self.config.host_addresses)
+            use_port_range(check_range(self.config.port_min, self.config.port_max))
+            self._servers = servers
+        return self._servers
 
     async def _serve(self, peer: WebRtcPeer) -> None:
         assert peer.session is not None
