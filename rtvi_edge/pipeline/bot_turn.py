@@ -35,6 +35,7 @@ from rtvi_edge.engines.base import (
 )
 from rtvi_edge.engines.threads import iterate_in_thread
 from rtvi_edge.pipeline.chunker import TextChunker, speakable
+from rtvi_edge.pipeline.loop_guard import LoopGuard
 from rtvi_edge.pipeline.turn_timeline import TurnTimeline
 from rtvi_edge.tools import answers, router
 from rtvi_edge.tools.policy import ToolPolicy, fixed_reply
@@ -241,11 +242,16 @@ class BotTurn:
             self._cancel,
             self._llm_go,
         )
+        guard = LoopGuard()
         try:
             async for piece in pieces:
                 if self.outcome.llm_ttfb is None:
                     self.outcome.llm_ttfb = time.monotonic() - t0
                     self.outcome.timeline.mark("llm_first_token")
+                cut = guard.push(piece)
+                if cut is not None:
+                    await self._end_loop(cut, piece, chunker, text_q)
+                    break
                 self.outcome.generated += piece
                 self._publish(ev.BotLlmText(session_id=sid, text=piece))
                 if router.looks_like_json(self.outcome.generated):
@@ -265,6 +271,26 @@ class BotTurn:
         self.outcome.generated = self.outcome.generated.strip()
         self._publish(ev.BotLlmStopped(session_id=sid))
         await text_q.put(_END)
+
+    async def _end_loop(
+        self, cut: int, piece: str, chunker: TextChunker, text_q: asyncio.Queue[object]
+    ) -> None:
+        """The answer repeats itself (pipeline/loop_guard.py): it ends at `cut`, or where
+        the text already out to speech ends, so what is kept is what is said."""
+        before = len(self.outcome.generated)
+        if cut > before:
+            kept = piece[: cut - before]
+            self.outcome.generated += kept
+            if not router.looks_like_json(self.outcome.generated):
+                for chunk in chunker.push(kept):
+                    await text_q.put(chunk)
+        else:
+            self.outcome.generated = self.outcome.generated[: chunker.drop_after(cut)]
+        log.info(
+            "%s: the answer repeated itself; stopped after %d characters",
+            self.spec.session_id,
+            len(self.outcome.generated),
+        )
 
     async def _use_tools(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]] | str:
         """At most one tool call before the answer (tools/policy.py decides which);
@@ -340,9 +366,14 @@ class BotTurn:
             lambda: self._llm.stream_chat(prompt, params, self._cancel, stats), self._cancel
         )
         text = ""
+        guard = LoopGuard()
         try:
             async for piece in pieces:
+                cut = guard.push(piece)
                 text += piece
+                if cut is not None:
+                    text = text[:cut]
+                    break
         finally:
             await pieces.aclose()  # type: ignore[attr-defined]
         text = " ".join(text.split())

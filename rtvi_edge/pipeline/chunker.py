@@ -29,9 +29,11 @@ class TextChunker:
         self._first_max = first_max_words  # 0: the first piece waits for punctuation
         self._buffer = ""
         self._emitted = 0
+        self._pushed = 0  # characters pushed so far
 
     def push(self, text: str) -> list[str]:
         self._buffer += text
+        self._pushed += len(text)
         out: list[str] = []
         while True:
             cut = self._find_cut()
@@ -46,6 +48,15 @@ class TextChunker:
     def flush(self) -> list[str]:
         piece, self._buffer = speakable(self._buffer), ""
         return [piece] if piece else []
+
+    def drop_after(self, index: int) -> int:
+        """Forget what was pushed after character `index` (counted over all pushes) and
+        has not gone out yet; returns where the text now ends (what is out stays out)."""
+        out = self._pushed - len(self._buffer)
+        end = max(index, out)
+        self._buffer = self._buffer[: end - out]
+        self._pushed = end
+        return end
 
     def _find_cut(self) -> int | None:
         buf = self._buffer
