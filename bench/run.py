@@ -42,11 +42,15 @@ def start_daemon(
     extra: str = "",
     limit: CpuLimit | None = None,
     quota_group: QuotaGroup | None = None,
+    module: str = "rtvi_edge",
+    env: dict[str, str] | None = None,
     log_level: str = "warning",
     stderr: IO[bytes] | None = None,
 ) -> tuple[subprocess.Popen[bytes], float]:
     """`extra`: more TOML sections for the daemon's config; `limit` and `quota_group`:
-    the Pi-class CPU it runs on (bench/cpu_limit.py); `stderr`: where its log goes."""
+    the Pi-class CPU it runs on (bench/cpu_limit.py); `module`: what `python -m` runs
+    (bench/transport_probe.py wraps the daemon); `env`: added to its environment;
+    `stderr`: where its log goes."""
     work.mkdir(parents=True, exist_ok=True)
     cfg = work / "bench.toml"
     cfg.write_text(
@@ -56,12 +60,11 @@ def start_daemon(
     )
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        (limit or CpuLimit()).command(
-            [sys.executable, "-m", "rtvi_edge", "--config", str(cfg), "run"]
-        ),
+        (limit or CpuLimit()).command([sys.executable, "-m", module, "--config", str(cfg), "run"]),
         stdout=subprocess.DEVNULL,
         stderr=stderr,
         cwd=ROOT,
+        env=None if env is None else {**os.environ, **env},
     )
     if quota_group is not None:
         quota_group.add(proc.pid)  # before its worker threads start: they inherit it

@@ -66,7 +66,7 @@ class _Tab:
 
 async def _turns(
     port: int, bundle: str, utterances: list[tuple[bytes, float]], settle: float
-) -> dict[str, list[float | None]]:
+) -> dict[str, list[Any]]:
     profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"rtvi-bench-chromium-{os.getpid()}"
     profile.mkdir(exist_ok=True)
     args = [
@@ -90,10 +90,10 @@ async def _turns(
                 break
             await asyncio.sleep(0.1)
         devtools = int(port_file.read_text().split()[0])
-        out: dict[str, list[float | None]] = {
+        out: dict[str, list[Any]] = {
             f"{kind}{part}": []
             for kind in ("websocket", "webrtc")
-            for part in ("", "_server", "_heard_end")
+            for part in ("", "_server", "_heard_end", "_detail")
         }
         origin = f"http://127.0.0.1:{port}"
         async with contextlib.AsyncExitStack() as stack:
@@ -118,6 +118,7 @@ async def _turns(
             for pcm, end in utterances:
                 for kind, tab in tabs.items():
                     client, server, heard = await _turn(tab, pcm, end)
+                    out[f"{kind}_detail"].append(await tab.js("rtviHarness.detail()"))
                     await asyncio.sleep(settle)  # the device idle again before the next
                     out[kind].append(client)
                     out[f"{kind}_server"].append(server)
@@ -158,9 +159,10 @@ async def _turn(
 
 def measure(
     port: int, work: Path, utterances: list[tuple[bytes, float]], settle: float = 0.0
-) -> dict[str, list[float | None]]:
+) -> dict[str, list[Any]]:
     """The official client over each transport ("websocket", "webrtc"; "<kind>_server":
-    the device's own figure for the same turns), one turn after another; {} when
+    the device's own figure for the same turns; "<kind>_detail": the page's timestamps
+    for the decomposition), one turn after another; {} when
     Chromium or the test client is missing."""
     if not Path(CHROMIUM).exists() or not (ROOT / "tests" / "client" / "node_modules").is_dir():
         print("(Chromium or the test client is missing; scripts/setup installs them)")

@@ -15,6 +15,9 @@
 4. A dropped session (the peer's sockets shut, no goodbye): seconds until the
    daemon's /health no longer counts it.
 
+`--probe` also breaks each official-client turn down per transport
+(bench/transport_breakdown.py); `--latency-only` runs phase 3 alone.
+
 The load average is read before and after each phase: on a shared machine read
 the gap between the transports, not the absolute times.
 """
@@ -33,7 +36,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import webrtc_bench, webrtc_browser
+from bench import transport_breakdown, webrtc_bench, webrtc_browser
 from bench.run import (
     ROOT,
     _concurrent_ws,
@@ -99,6 +102,16 @@ def main() -> int:
         default=1.0,
         help="seconds between turns: the device finishes one turn's work before the next",
     )
+    ap.add_argument(
+        "--probe",
+        action="store_true",
+        help="run the daemon with bench/transport_probe.py and break each turn down",
+    )
+    ap.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="only the official client's turns (no memory, concurrency, dropped-peer phases)",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "webrtc-compare.json")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rtvi-webrtc-bench-"))
@@ -107,27 +120,45 @@ def main() -> int:
     few = utterances[:2]
     loads: dict[str, list[float]] = {"start": _load()}
 
-    ws_only_peak = websocket_only_peak(work, few, args.sessions)
+    full = not args.latency_only
+    ws_only_peak = websocket_only_peak(work, few, args.sessions) if full else 0.0
     loads["after_ws_only_daemon"] = _load()
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc, _ = start_daemon(work / "daemon", port, WEBRTC_ON)
+    probe = work / "probe.jsonl"
+    proc, _ = start_daemon(
+        work / "daemon",
+        port,
+        WEBRTC_ON,
+        module="bench.transport_probe" if args.probe else "rtvi_edge",
+        env={"RTVI_PROBE": str(probe)} if args.probe else None,
+    )
+    concurrent: dict[str, Any] = {"sessions": 0, "turns_answered": 0, "turns_asked": 0}
+    ws_peak = rtc_peak = 0.0
+    dropped = None
     try:
         time.sleep(3)
-        asyncio.run(_concurrent_ws(f"{base}/ws", few, args.sessions))
-        ws_peak = proc_memory(proc.pid).get("VmHWM", 0.0)
-        concurrent = asyncio.run(webrtc_bench.concurrent_turns(base, few, args.sessions))
-        rtc_peak = proc_memory(proc.pid).get("VmHWM", 0.0)
+        if full:
+            asyncio.run(_concurrent_ws(f"{base}/ws", few, args.sessions))
+            ws_peak = proc_memory(proc.pid).get("VmHWM", 0.0)
+            concurrent = asyncio.run(webrtc_bench.concurrent_turns(base, few, args.sessions))
+            rtc_peak = proc_memory(proc.pid).get("VmHWM", 0.0)
         loads["after_concurrent"] = _load()
         t0 = time.monotonic()
         official = webrtc_browser.measure(port, work, turns_input, args.settle)
         browser_secs = time.monotonic() - t0
         loads["after_official_client"] = _load()
-        dropped = asyncio.run(dropped_session_secs(base))
+        if full:
+            dropped = asyncio.run(dropped_session_secs(base))
         loads["end"] = _load()
     finally:
         stop_daemon(proc)
+    details = (
+        transport_breakdown.breakdown(official, transport_breakdown.read_probe(probe))
+        if args.probe
+        else None
+    )
 
     ws, rtc = stats(official.get("websocket", [])), stats(official.get("webrtc", []))
     result: dict[str, Any] = {
@@ -169,6 +200,7 @@ def main() -> int:
             "growth_over_websocket_sessions": round(rtc_peak - ws_peak, 1),
         },
         "dropped_session_freed_secs": dropped,
+        "breakdown": details,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
@@ -222,6 +254,8 @@ def _print(r: dict[str, Any]) -> None:
         f" {m['growth_over_websocket_sessions']} MiB over WS sessions in the same daemon"
     )
     print(f"dropped session freed its slot after {r['dropped_session_freed_secs']} s")
+    if r["breakdown"]:
+        transport_breakdown.print_breakdown(r["breakdown"])
 
 
 if __name__ == "__main__":

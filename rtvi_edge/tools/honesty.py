@@ -80,6 +80,11 @@ _RULES: list[tuple[Need, re.Pattern[str]]] = [
             rf" (?:in|of|on) {_SOME_THING}|"
             rf"how much {_MEASURE} (?:is |do i have |does \w+ have )?(?:left|remaining)"
             rf"(?: in| on| of)? ?(?:{_SOME_THING})?|"
+            # "What's the air pressure in the car tyres?", "How much battery does my phone
+            # have?": a measure of a thing of the home, whatever its words (a named measure:
+            # "the level of the sea" is no sensor's)
+            rf"what(?:'s| is) the [\w-]+ {_MEASURE} (?:in|of|on|inside) {_SOME_THING}|"
+            rf"how much {_MEASURE} (?:does|do|has|have) {_SOME_THING}(?: got)?(?: have)?(?: left)?|"
             rf"what(?:'s| is)? (?:the )?(?:temperature|humidity) (?:inside|of|in) {_SOME_THING}|"
             rf"(?:what|how) (?:temperature|hot|cold|warm|humid|full|charged) (?:is|are) "
             rf"{_SOME_THING}(?: at| set to)?|"

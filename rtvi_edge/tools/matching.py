@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rtvi_edge.tools import word_vectors
 from rtvi_edge.tools.numbers import parse_number
 from rtvi_edge.tools.registry import Tool
 from rtvi_edge.tools.vocabulary import SYNONYM_TEXT, THING_TEXT
@@ -139,6 +140,8 @@ class _Profile:
     pairs: frozenset[tuple[str, str]]  # "garage door": (modifier, head) in its own words
     reads: bool  # it reads a state (get_..., list_...) rather than changes one
     acts: bool  # it changes one (set_..., cancel_...)
+    meaning: tuple[str, ...] = ()  # its words as said, for word vectors (word_vectors.py)
+    core_meaning: tuple[str, ...] = ()  # those of them that say what it is about
 
 
 # A function name's leading verb says what it does, not what it is about.
@@ -168,6 +171,7 @@ def _profile(tool: Tool) -> _Profile:
     core |= content_stems(" ".join(_proper_names(tool)))  # "Jazz FM" names the radio
     core |= related(core)
     stems = core | content_stems(tool.description) | content_stems(" ".join(_enum_words(tool)))
+    stems |= content_stems(verb)  # "find" of find_dog explains "find the puppy"
     pairs = set()
     for text in (" ".join(name), tool.description, *tool.keywords, *tool.examples):
         pairs |= _pairs(text)
@@ -175,9 +179,29 @@ def _profile(tool: Tool) -> _Profile:
         ("tell", "say", "get", "check", "read", "list", "show")
     )
     acts = verb in _ACTION_VERBS
+    subject = [*name[0 if keep_verb else 1 :], *words(" ".join(tool.keywords))]
+    meaning = _plain([*subject, *words(tool.description), *words(" ".join(tool.examples))])
+    core_meaning = tuple(w for w in meaning if stem(w) in core)
     return _Profile(
-        tool, frozenset(core), frozenset(stems), examples, frozenset(pairs), reads, acts
+        tool,
+        frozenset(core),
+        frozenset(stems),
+        examples,
+        frozenset(pairs),
+        reads,
+        acts,
+        meaning,
+        core_meaning,
     )
+
+
+def _plain(ws: list[str]) -> tuple[str, ...]:
+    """Words worth a vector: no stop word, no number, each once, in order."""
+    seen: dict[str, None] = {}
+    for w in ws:
+        if w not in STOPWORDS and w.isalpha() and len(w) > 1:
+            seen.setdefault(w, None)
+    return tuple(seen)
 
 
 def _enum_words(tool: Tool) -> list[str]:
@@ -220,10 +244,30 @@ def is_question(text: str) -> bool:
     return bool(_QUESTION.match(text.lower().strip()))
 
 
-class ToolMatcher:
-    """Scores the tools of one conversation; rebuild it when the tools change."""
+# How close in meaning (cosine of GloVe 50d vectors) a word no tool has must be to one of
+# a tool's words to count for it: "puppy"/"dog" 0.78, "sunscreen"/"uv" 0.66; loose
+# associations stay under it ("water"/"drink" 0.62 is not a word no tool has, anyway).
+MEANT_FLOOR = 0.62
+# Near a thing the tool names, a word is most often another thing of its kind ("cellar"
+# and "garage" 0.64, "skylight" and "fireplace" 0.64): a thing is meant only when closer.
+MEANT_THING_FLOOR = 0.7
+# Measures of a thing are of one kind too: "humidity" is no "temperature".
+_MEASURE_TEXT = """
+    temperature humidity pressure moisture level brightness volume speed power charge
+    usage consumption weight depth height distance price
+"""
+_OWN_KIND = THINGS | OBJECTS | PLACES | frozenset(stem(w) for w in _MEASURE_TEXT.split())
+SENSE_SCORE = 0.5  # a builtin whose sense the request has (tools/senses.py) scores at least this
+MEANT_MARGIN = 0.1  # within this of the nearest tool's word, else the word is not theirs
+MEANT_MIN_RANK = 2500  # GloVe's most frequent words are too general to mean one thing
 
-    def __init__(self, tools: Iterable[Tool]) -> None:
+
+class ToolMatcher:
+    """Scores the tools of one conversation; rebuild it when the tools change.
+    `meaning`: also match words no tool has by their vectors (word_vectors.py)."""
+
+    def __init__(self, tools: Iterable[Tool], meaning: bool = True) -> None:
+        self.vectors = word_vectors.shared() if meaning else None
         self.profiles = [_profile(t) for t in tools if t.policy]
         df: dict[str, int] = {}
         for p in self.profiles:
@@ -243,6 +287,31 @@ class ToolMatcher:
         word = raw.get(s, s)
         return 0.25 if word[:1].isdigit() or word[:1].isupper() else math.log(2.0)
 
+    def _meanings(
+        self, said: set[str], raw: dict[str, str]
+    ) -> dict[str, dict[str, tuple[str, float]]]:
+        """For each tool, the said stems that no tool has by its letters but that mean
+        one of its words: tool → stem → (the tool's word, cosine). A word goes to the
+        tools nearest to it only ("refrigerator" is nearer "fridge" than "oven")."""
+        out: dict[str, dict[str, tuple[str, float]]] = {p.tool.name: {} for p in self.profiles}
+        if self.vectors is None:
+            return out
+        for s in said:
+            written = raw.get(s, s)
+            word = written.lower()
+            if s in self._idf or s in _OWN_KIND or word in STOPWORDS or written != word:
+                continue  # some tool's word, a thing of its own ("radio" is no "tv"), a name
+            rank = self.vectors.rank(word) if word.isalpha() else None
+            if rank is None or rank < MEANT_MIN_RANK:
+                continue  # a common word means too many things ("find", "back")
+            near = {p.tool.name: self.vectors.closest(word, p.core_meaning) for p in self.profiles}
+            top = max((sim for _, sim in near.values()), default=0.0)
+            for name, (target, sim) in near.items():
+                floor = MEANT_THING_FLOOR if stem(target) in _OWN_KIND else MEANT_FLOOR
+                if sim >= floor and sim >= top - MEANT_MARGIN:
+                    out[name][s] = (target, sim)
+        return out
+
     def scores(self, text: str) -> list[ToolScore]:
         """Every tool with any evidence, best first."""
         said = content_stems(text)
@@ -257,14 +326,18 @@ class ToolMatcher:
         verb = _leading_verb(_POLITE.sub("", lowered.strip()))
         command = not question and verb in COMMAND_VERBS
         thing = _direct_object(lowered)
+        best = self._meanings(said, raw)
         for p in self.profiles:
             if p.tool.sense is not None and not p.tool.sense.search(lowered):
                 continue  # the words, in another sense ("seven times eight")
             parts = _compound_hits(said - p.core, p.core, raw)  # "door" of "doorbell"
             shared = (said & p.stems) | set(parts.values())
-            if not shared & p.core:  # a description word alone ("open") is not enough
+            meant = {s: hit for s, hit in best[p.tool.name].items() if s not in shared}
+            sensed = p.tool.sense is not None  # it matched: the request asks for it
+            if not shared & p.core and not meant and not sensed:
+                # a description word alone ("open") is not enough
                 continue
-            known = p.stems | set(parts)
+            known = p.stems | set(parts) | set(meant)
             things = said & OBJECTS - {stem(verb)}  # "Light the fireplace": a verb here
             if _other_thing(said_pairs, p) or things - known:
                 continue
@@ -276,8 +349,11 @@ class ToolMatcher:
                 continue
             # Share of what was said that this tool explains, by rarity among the tools.
             score = sum(self.idf(s) for s in shared) / said_weight
+            score += sum(self._weight(s, raw) * sim for s, (_, sim) in meant.items()) / said_weight
             if question and p.reads:
                 score += 0.15  # a question asks to read something, not to change it
+            if sensed:  # "Is it still morning?": the sense is the evidence, not the words
+                score = max(score, SENSE_SCORE)
             example = max((_resemblance(said, ex) for ex in p.examples), default=0.0)
             out.append(ToolScore(p.tool, round(score, 4), round(example, 4)))
         out.sort(key=lambda s: s.total, reverse=True)

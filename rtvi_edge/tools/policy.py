@@ -72,7 +72,7 @@ class ToolPolicy:
         s = self.settings
         if s.strategy == "model":
             return self._model_choice(text, [t for t in tools if _shares_words(text, t)], llm)
-        ranked = _fitted(text, ToolMatcher(tools).scores(text), is_question(text))
+        ranked = _fitted(text, _scores(text, tools), is_question(text))
         if not ranked:
             return None, "no tool shares a word with the request"
         best = ranked[0]
@@ -169,6 +169,37 @@ def _fitted(text: str, ranked: list[ToolScore], question: bool = False) -> list[
             out.append(ToolScore(r.tool, round(r.score + bonus, 4), r.example))
     out.sort(key=lambda s: s.total, reverse=True)
     return out
+
+
+def _scores(text: str, tools: list[Tool]) -> list[ToolScore]:
+    """The matcher's scores; a tool that takes free text is scored without the words that
+    would be that text ("Tell everyone on the intercom *we leave in five minutes*", "Put
+    *batteries* on the list"): a message's words say nothing against its carrier."""
+    matcher = ToolMatcher(tools)
+    ranked = matcher.scores(text)
+    value = slots.whole_text(text) or slots.free_text(text)
+    at = text.lower().rfind(value.lower()) if value else -1
+    if value is None or at < 0:
+        return ranked
+    rest = f"{text[:at]} {text[at + len(value) :]}"
+    carriers = {t.name for t in tools if any(_free(p) for p in _properties(t))}
+    better = {r.tool.name: r for r in matcher.scores(rest) if r.tool.name in carriers}
+    merged = {r.tool.name: r for r in ranked if r.tool.name not in better}
+    for name, r in better.items():
+        old = next((o for o in ranked if o.tool.name == name), None)
+        merged[name] = r if old is None or r.total > old.total else old
+    return sorted(merged.values(), key=lambda r: r.total, reverse=True)
+
+
+def _properties(tool: Tool) -> list[dict[str, Any]]:
+    """Its required arguments' schemas (an optional label carries no message)."""
+    schema = tool.model_schema()
+    props = schema.get("properties") or {}
+    return [
+        p
+        for n, p in props.items()
+        if isinstance(p, dict) and n != "duration" and n in schema.get("required", [])
+    ]
 
 
 def _free(spec: dict[str, Any]) -> bool:

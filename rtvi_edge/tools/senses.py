@@ -19,14 +19,23 @@ CLOCK = re.compile(
     r"|the time (?:now|please|right now)\b|current time\b"
     r"|(?:tell me|have|know|got|check|give me|say) the time\b"
     r"|time is it\b|what(?:'s| is) (?:the |today's )?date\b|today's date\b|the date today\b"
-    r"|(?:what|which) day (?:is it|is today|of the week)\b|which day is (?:it|today)\b|o'clock\b)"
+    r"|(?:what|which) day (?:is it|is today|of the week)\b|which day is (?:it|today)\b|o'clock\b"
+    r"|what time do you (?:make it|have)\b"
+    r"|^is it (?:still |already )?(?:morning|afternoon|evening|night|midnight|noon|lunchtime"
+    r"|late|early)(?: yet| already)?[\s?.!]*$)"
 )
-# Timers and alarms, by name (not a security alarm system); "remind me", "wake me",
+# Timers and alarms, by name (not an alarm named for what it warns of: a security, smoke,
+# fire, carbon monoxide, car alarm is a device); "remind me", "wake me",
 # "how much time is left".
 TIMER = re.compile(
-    r"\b(?:timers?|(?<!security )(?<!burglar )(?<!house )alarms?(?! system)|count ?downs?"
+    r"\b(?:timers?|(?<!security )(?<!burglar )(?<!house )(?<!smoke )(?<!fire )(?<!monoxide )"
+    r"(?<!co )(?<!car )(?<!intruder )(?<!flood )(?<!gas )alarms?(?! system)|count ?downs?"
     r"|remind(?:ers?)?|wake me)\b"
     r"|\bhow (?:much time|long)\b.*\b(?:left|remaining|to go)\b"
+    # "Time three minutes for my egg", "Let me know when a quarter of an hour is up"
+    r"|^(?:please )?time (?:\w+ ){0,3}(?:seconds?|minutes?|hours?)\b"
+    r"|\b(?:let me know|tell me|warn me|shout) when (?:\w+ ){0,6}(?:seconds?|minutes?|hours?)"
+    r" (?:is |are |has |have )?(?:up|over|gone|passed|done)\b"
 )
 # A plain request for silence and nothing else: "stop", "never mind", "be quiet", "stop
 # talking please". "Stop. What is two plus two?" asks a question after the stop (the

@@ -37,7 +37,13 @@ _TAIL = re.compile(r"\s+(?:to|on|onto|in|into|for|from)\s+(?:the|my|our|a)\b.*$"
 _TEXT_LEAD = re.compile(
     r"\b(?:(?:note|memo|reminder)(?:\s*:|\s+(?:down|that|saying|to)\b)|"
     r"(?:write|jot|note)\s+down\b|remember\s+(?:that|to)\b|remind\s+me\s+(?:that|to)\b|"
-    r"message(?:\s*:|\s+(?:that|saying)\b))\s*",
+    r"message(?:\s*:|\s+(?:that|saying)\b)|"
+    # a message to say aloud: "Announce that …", "Broadcast: …", "Tell everyone on the
+    # intercom we leave…"
+    r"^(?:please\s+)?(?:announce|broadcast|say|shout|call\s+out|tell\s+(?:everyone|everybody|"
+    r"the\s+(?:house|family|kids|household)))(?:\s+(?:on|over|through)\s+the\s+\w+)?"
+    r"(?:\s*:|\s+that\b|(?=\s+(?:we|i|you|it|the|dinner|lunch|breakfast)\b))|"
+    r"^(?:please\s+)?[a-z]+\s*:)\s*",
     re.IGNORECASE,
 )
 _SPAN_WORDS = ("a", "an", "the", "of", "and")

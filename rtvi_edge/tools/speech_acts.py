@@ -17,6 +17,7 @@ _REMARK = re.compile(
     r"^(?!(?:is|are|was|were|what|what's|who|who's|how|how's|when|where|why|which|can|"
     r"could|would|will|do|does|did|it|it's|there|i|i'm|we|you|let's|please|hey|ok|okay|"
     r"turn|switch|set|make|put|start|stop|open|close|lock|unlock|check|tell)\b)"
+    r"(?![\w'-]+(?:\s*:|\s+that\b))"  # "Announce that dinner is ready", "Broadcast: …"
     r"(?:[\w'-]+ ){1,6}(?:is|are|was|were|'s|'re|looks|seems|sounds|makes)\b[^?]*$"
 )
 # A second clause that does command something ("the heating is off, turn it on").
@@ -36,9 +37,39 @@ _NOT_A_REQUEST = re.compile(
 )
 
 
+# A question about the world, not about this home now: advice on how much or how long
+# ("How much water should I drink a day?", "How long can you keep chicken in a
+# freezer?"), whether something is safe, why something is so, what something is for,
+# what is best or usual. A device's words in it ("water", "freezer", "blanket") name
+# the thing in general, not this home's one.
+_WORLD_QUESTION = re.compile(
+    r"^how (?:much|many|long|often|far|short|big|small|hot|cold|warm|high|low|early|late|old"
+    r"|many times)\b(?: [\w'-]+){0,4} (?:should|can|could|must|do|does|would) "
+    r"(?:i|you|we|one|people|they|a|an|kids|children|adults|dogs|cats)\b"
+    r"|^why\b"
+    r"|^how (?:do|does|did) (?!(?:i|you|we|it|they|my|our|your)\b)"  # "How do bees make honey?"
+    r"|\bis it (?:safe|ok|okay|bad|good|healthy|normal|possible|dangerous|wise|legal|true|"
+    r"better|worth) (?:to|for|that|if)\b"
+    r"|^what(?:'s| is| are) (?:the |a |an )?(?:best|ideal|right|recommended|usual|normal|"
+    r"average|healthiest|safest)\b"
+    r"|\b(?:usually|generally|typically|in general|on average)\b"
+    r"|^what(?:'s| is| are) (?:the |a |an )?(?:[\w'-]+ ){1,6}for[?.!]*$"
+)
+# ... unless it is about here and now ("How long is left on the timer?").
+_HERE_NOW = re.compile(
+    r"\b(?:now|right now|today|tonight|this (?:morning|afternoon|evening|week)|currently|"
+    r"at the moment|left|yet|still|(?:do|did) (?:i|we) have)\b"
+)
+
+
+def world_question(lowered: str) -> bool:
+    """A question of general knowledge or advice that no state of the home answers."""
+    return bool(_WORLD_QUESTION.search(lowered)) and not _HERE_NOW.search(lowered)
+
+
 def not_a_request(text: str) -> bool:
     """True for a sentence no tool should answer, whatever words it shares with one."""
     lowered = " ".join(text.lower().replace("’", "'").split())
-    if _NOT_A_REQUEST.search(lowered):
+    if _NOT_A_REQUEST.search(lowered) or world_question(lowered):
         return True
     return bool(_REMARK.match(lowered)) and not _COMMAND_CLAUSE.search(lowered)

@@ -25,8 +25,10 @@ from typing import Any
 
 from aiortc import MediaStreamTrack
 from aiortc.codecs.opus import OpusEncoder
-from aiortc.jitterbuffer import JitterBuffer
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import RtpPacket
+from aiortc.utils import uint16_add
 from av import AudioFrame, AudioResampler, Packet
 
 log = logging.getLogger(__name__)
@@ -34,23 +36,41 @@ log = logging.getLogger(__name__)
 FRAME_S = 0.02  # what Opus carries per packet
 INPUT_RATE = 16000
 _OPUS_TIME_BASE = fractions.Fraction(1, 48000)
-# Packets aiortc holds back before decoding the user's voice: it keeps 4 (80 ms) for
-# playout, but the device only listens, in arrival order, so one more than the packet
-# being decoded is enough to put a swapped pair right; 40 ms sooner at every end of
-# speech.
-LISTEN_PREFETCH = 2
 _BUFFER_ATTR = "_RTCRtpReceiver__jitter_buffer"  # aiortc 1.x; pipecat swaps it too
+_MAX_MISORDER = 100  # further back than this: the sender started over (as aiortc's)
+
+
+class ListeningBuffer(JitterBuffer):
+    """The user's voice to the decoder as each packet arrives.
+
+    aiortc keeps 4 packets (80 ms) for playout and hands on a frame only once the
+    next one has come; the device only listens, and every Opus packet is a whole
+    frame, so each goes on at once: 80 ms sooner at every end of speech. A packet
+    older than the last one handed on (reordered, or a duplicate) is dropped: 20 ms
+    missing from what is heard, rather than all of it heard later."""
+
+    def __init__(self) -> None:
+        super().__init__(capacity=16)  # the parent's slots stay unused
+        self._next: int | None = None
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        if self._next is not None:
+            behind = uint16_add(self._next, -packet.sequence_number)
+            if 0 < behind < _MAX_MISORDER:
+                return False, None
+        self._next = uint16_add(packet.sequence_number, 1)
+        return False, JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
 
 
 def shorten_receive_buffer(receiver: object) -> bool:
-    """The receiver's audio jitter buffer, LISTEN_PREFETCH packets deep; False when this
-    aiortc keeps it elsewhere (then its own 80 ms stay)."""
+    """The receiver's audio jitter buffer, a ListeningBuffer; False when this aiortc
+    keeps it elsewhere (then its own 80 ms stay)."""
     current = getattr(receiver, _BUFFER_ATTR, None)
     if not isinstance(current, JitterBuffer):
         log.debug("aiortc's receive buffer is not where it was: left as it is")
         return False
-    if current._prefetch != LISTEN_PREFETCH:  # a renegotiation keeps the one in use
-        setattr(receiver, _BUFFER_ATTR, JitterBuffer(capacity=16, prefetch=LISTEN_PREFETCH))
+    if not isinstance(current, ListeningBuffer):  # a renegotiation keeps the one in use
+        setattr(receiver, _BUFFER_ATTR, ListeningBuffer())
     return True
 
 
@@ -68,6 +88,7 @@ class BotAudioTrack(MediaStreamTrack):
         self._start: float | None = None
         self._pts = 0
         self._taken = asyncio.Event()  # a frame left the buffer
+        self._wake: asyncio.Future[None] | None = None  # the silent track's wait for a tick
         self._opus: OpusEncoder | None = None  # set: hand aiortc Opus packets
         self._packets: deque[Packet[Any]] = deque()
         self._sent = 0  # 20 ms frames handed to the sender: the clock's position
@@ -83,6 +104,7 @@ class BotAudioTrack(MediaStreamTrack):
 
     def push(self, pcm: bytes) -> None:
         self._buffer += pcm
+        _wake(self._wake)
 
     def clear(self) -> None:
         self._buffer.clear()
@@ -106,7 +128,7 @@ class BotAudioTrack(MediaStreamTrack):
         else:
             wait = self._start + self._sent * FRAME_S - loop.time()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._until_due_or_pushed(wait)
         self._sent += 1
         if self._opus is None:
             return self._next_frame()
@@ -121,6 +143,21 @@ class BotAudioTrack(MediaStreamTrack):
                 self._packets.append(packet)
         return self._packets.popleft() if self._packets else self._next_frame()
 
+    async def _until_due_or_pushed(self, wait: float) -> None:
+        """Silence waits for its tick; the first frame of an answer goes at once (up to
+        20 ms ahead of its tick: the browser just holds it a little longer)."""
+        if self._buffer:
+            await asyncio.sleep(wait)
+            return
+        loop = asyncio.get_running_loop()
+        self._wake = loop.create_future()
+        tick = loop.call_later(wait, _wake, self._wake)
+        try:
+            await self._wake
+        finally:
+            tick.cancel()
+            self._wake = None
+
     def _next_frame(self) -> AudioFrame:
         size = self._samples * 2
         chunk = bytes(self._buffer[:size])
@@ -133,6 +170,11 @@ class BotAudioTrack(MediaStreamTrack):
         frame.time_base = self._time_base
         self._pts += self._samples
         return frame
+
+
+def _wake(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
 
 
 class WebRtcSink:

@@ -60,7 +60,7 @@ class WebRtcPeer:
         self.client_id: str | None = None  # what the client called itself, if anything
         self.candidates_taken = 0
         self.mic_enabled = True
-        self.short_listen_buffer = False  # the user's voice decoded after 40 ms, not 80
+        self.short_listen_buffer = False  # the user's voice decoded on arrival, not after 80 ms
         self._ice_servers = ice_servers
         self._peer_timeout = peer_timeout
         self._pc: RTCPeerConnection | None = None
