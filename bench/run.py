@@ -21,7 +21,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bench.cpu_limit import CpuLimit, QuotaGroup
 from bench.speech import QUESTIONS, make_wav
@@ -44,21 +44,25 @@ def start_daemon(
     quota_group: QuotaGroup | None = None,
     module: str = "rtvi_edge",
     env: dict[str, str] | None = None,
+    log_level: str = "warning",
+    stderr: IO[bytes] | None = None,
 ) -> tuple[subprocess.Popen[bytes], float]:
     """`extra`: more TOML sections for the daemon's config; `limit` and `quota_group`:
     the Pi-class CPU it runs on (bench/cpu_limit.py); `module`: what `python -m` runs
-    (bench/transport_probe.py wraps the daemon); `env`: added to its environment."""
+    (bench/transport_probe.py wraps the daemon); `env`: added to its environment;
+    `stderr`: where its log goes."""
     work.mkdir(parents=True, exist_ok=True)
     cfg = work / "bench.toml"
     cfg.write_text(
         f'[rtvi]\nhost = "127.0.0.1"\nport = {port}\n[audio]\nbackend = "none"\n'
-        f'[device]\nstate_dir = "{work / "state"}"\n[log]\njournald = "off"\nlevel = "warning"\n'
-        + extra
+        f'[device]\nstate_dir = "{work / "state"}"\n'
+        f'[log]\njournald = "off"\nlevel = "{log_level}"\n' + extra
     )
     t0 = time.monotonic()
     proc = subprocess.Popen(
         (limit or CpuLimit()).command([sys.executable, "-m", module, "--config", str(cfg), "run"]),
         stdout=subprocess.DEVNULL,
+        stderr=stderr,
         cwd=ROOT,
         env=None if env is None else {**os.environ, **env},
     )

@@ -36,6 +36,7 @@ from rtvi_edge.engines.base import (
 from rtvi_edge.engines.threads import iterate_in_thread
 from rtvi_edge.pipeline.chunker import TextChunker, speakable
 from rtvi_edge.pipeline.loop_guard import LoopGuard
+from rtvi_edge.pipeline.turn_timeline import TurnTimeline
 from rtvi_edge.tools import answers, router
 from rtvi_edge.tools.policy import ToolPolicy, fixed_reply
 from rtvi_edge.tools.registry import Tool
@@ -65,6 +66,7 @@ class TurnOutcome:
     tts_ttfb: float | None = None
     stats: GenerationStats = field(default_factory=GenerationStats)
     tool_messages: list[dict[str, Any]] = field(default_factory=list)  # calls and results
+    timeline: TurnTimeline = field(default_factory=TurnTimeline)  # turn_timeline.py
 
 
 @dataclass
@@ -143,6 +145,7 @@ class BotTurn:
             for e in held:
                 self._publish_now(e)
         self._started = time.monotonic()
+        self.outcome.timeline.mark("committed", at=self._started)
         self._gate.set()
 
     def hold(self) -> None:
@@ -221,6 +224,7 @@ class BotTurn:
             return
         self._publish(ev.BotLlmStarted(session_id=sid))
         messages = await self._use_tools(self.spec.messages)
+        self.outcome.timeline.mark("tools_decided")
         if isinstance(messages, str):  # fixed words: honest "can't tell", or a tool's reply
             if messages:
                 self._publish(ev.BotLlmText(session_id=sid, text=messages))
@@ -243,6 +247,7 @@ class BotTurn:
             async for piece in pieces:
                 if self.outcome.llm_ttfb is None:
                     self.outcome.llm_ttfb = time.monotonic() - t0
+                    self.outcome.timeline.mark("llm_first_token")
                 cut = guard.push(piece)
                 if cut is not None:
                     await self._end_loop(cut, piece, chunker, text_q)
@@ -405,6 +410,7 @@ class BotTurn:
             # The sentence is known now; clients show it ahead of its audio (pipecat does).
             self._publish(ev.BotOutput(session_id=sid, text=text, spoken=False))
             t0 = time.monotonic()
+            self.outcome.timeline.mark("tts_started", at=t0)
             tts = self._tts
             pcm_parts = [p async for p in iterate_in_thread(self._synthesis(tts, text))]
             if self.outcome.tts_ttfb is None:
@@ -412,6 +418,7 @@ class BotTurn:
             self._llm_go.set()
             pcm = resample(b"".join(pcm_parts), tts.sample_rate, sink.sample_rate)
             pcm = apply_gain(pcm, self.spec.volume)
+            self.outcome.timeline.mark("audio_ready")
             await audio_q.put(Segment(text=text, pcm=pcm))
         if started:
             self._publish(ev.BotTtsStopped(session_id=sid))
@@ -434,6 +441,7 @@ class BotTurn:
             if not self._speaking:
                 self._speaking = True
                 self.outcome.first_audio_at = time.monotonic()
+                self.outcome.timeline.mark("first_audio", at=self.outcome.first_audio_at)
                 self._publish(ev.BotStartedSpeaking(session_id=sid))
             self._publish(ev.BotTtsText(session_id=sid, text=seg.text))
             total = len(seg.pcm)

@@ -236,10 +236,15 @@ class Conversation(ConversationApi):
 
     async def _judge_text(self, text: str, utt: Utterance, pause: int) -> None:
         words = self.over_talk.continuation.preview(text)
+        utt.timeline.mark("eou_asked")
         p = await self._eou.probability(self.context.for_llm(pending_user=words))
-        self.listener.text_eou(pause, p)
         if self.listener.pause_id == pause and self.listener.paused:
-            self._speculate(text, utt)  # still in that pause: answer speculatively
+            # Still in that pause: answer speculatively, *before* the probability goes to
+            # the endpointer. Its verdict is often waiting for just this probability and
+            # ends the turn at once; the answer started after it would be thrown away
+            # and begun again from the final transcript (the same words), later.
+            self._speculate(text, utt)
+        self.listener.text_eou(pause, p)
 
     def _speculate(self, text: str, utt: Utterance) -> None:
         # Speculation: think and synthesise now, speak only if the endpoint confirms.
@@ -250,6 +255,7 @@ class Conversation(ConversationApi):
             return
         self.turns.speculative_text = text
         self.turns.utt = utt
+        utt.timeline.mark("speculation")
         self.turns.start(self.context.for_llm(pending_user=text), speak=True, gated=True)
 
     def on_speech_resumed(self) -> None:
@@ -285,6 +291,7 @@ class Conversation(ConversationApi):
             utt.final_at = utt.speculated_at  # the speculative transcript was the final one
             self.turns.commit(turn)
             return
+        utt.timeline.mark("restarted")  # the speculation (if any) did not answer these words
         self.tasks.spawn(self._restart_turn(), "turn-after-utterance", prepares_answer=True)
 
     def on_stt_error(self, message: str) -> None:

@@ -166,6 +166,7 @@ class Endpointer:
         self._next_assess = 0.0  # silence at which the turn model is asked (again)
         self._recent: deque[float] = deque()  # barge-in: probabilities in the window
         self.onset_secs = 0.0  # at STARTED: how long before this frame the speech began
+        self.ended_by = ""  # at ENDED: the verdict and the transcript's ending that decided
 
     @property
     def speech_secs(self) -> float:
@@ -379,6 +380,7 @@ class Endpointer:
 
     def _end(self, out: list[Signal]) -> None:
         out.append(Signal.ENDED)
+        self.ended_by = f"{self.verdict.value}/{self.text_end.value}"
         if self.params.turn_adapt:
             self.adapt.turn_ended(self._resumed_in_turn)
         self._resumed_in_turn = False

@@ -21,7 +21,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from rtvi_edge.engines.base import SpeechToText, SttStream, VadStream
@@ -38,6 +38,7 @@ from rtvi_edge.pipeline.endpointing import (
     TurnVerdict,
 )
 from rtvi_edge.pipeline.text_cue import classify
+from rtvi_edge.pipeline.turn_timeline import TurnTimeline
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class Utterance:
     speculated_at: float = 0.0  # speculative transcript ready
     final_at: float = 0.0  # final transcript ready
     text: str = ""
+    timeline: TurnTimeline = field(default_factory=TurnTimeline)  # the last pause's stages
 
 
 class ListenerCallbacks(Protocol):
@@ -257,6 +259,8 @@ class UserListener:
             return
         self._utt.paused_at = now
         self._utt.speech_end_at = now - self.endpointer.silence_secs
+        self._utt.timeline.clear()  # the stages of this pause (the last one ends the turn)
+        self._utt.timeline.mark("paused", at=now)
         # The STT gets the speech up to its loudness end and a fixed margin, no more.
         end = framing.end_sample(bytes(self._unfed))
         if end is not None:
@@ -282,6 +286,8 @@ class UserListener:
             return
         pause = self.endpointer.pause_id
         audio = bytes(self._turn_audio)
+        if self._utt is not None:
+            self._utt.timeline.mark("verdict_asked")
         self._turn_task = asyncio.create_task(self._judge(pause, audio), name="turn-model")
 
     @property
@@ -296,6 +302,8 @@ class UserListener:
 
     def text_eou(self, pause: int, probability: float | None) -> None:
         """The language model's end-of-turn probability for the transcript at `pause`."""
+        if self._utt is not None and pause == self.endpointer.pause_id:
+            self._utt.timeline.mark("eou", probability)
         self._handle(self.endpointer.step(TextEou(pause, probability)), time.monotonic())
 
     async def _judge(self, pause: int, audio: bytes) -> None:
@@ -304,6 +312,8 @@ class UserListener:
         except Exception as exc:  # a model failure must not kill the listener
             log.warning("turn model failed: %s", exc)
             prob = None
+        if self._utt is not None and pause == self.endpointer.pause_id:
+            self._utt.timeline.mark("verdict", prob)
         signals = self.endpointer.step(TurnVerdict(pause, prob))
         self._handle(signals, time.monotonic())
 
@@ -311,6 +321,7 @@ class UserListener:
         if self._utt is None or self._worker is None:
             return
         self._utt.ended_at = now
+        self._utt.timeline.mark("ended", self.endpointer.ended_by, at=now)
         if self.endpointer.speech_secs < self.endpointer.params.min_speech_secs:
             utt = self._utt
             self._abort()
@@ -361,15 +372,19 @@ class UserListener:
             return
         if self._utt is utt and self.endpointer.state is State.PAUSED:
             utt.speculated_at = time.monotonic()
+            utt.timeline.mark("transcript", at=utt.speculated_at)
             self._cb.on_speech_paused(text, utt)
             # The transcript's ending is a cue for the turn policy (it may end the turn).
             if self._utt is utt:
-                self._handle(self.endpointer.step(TextCue(pause, classify(text))), time.monotonic())
+                cue = classify(text)
+                utt.timeline.mark("text_cue", cue.value)
+                self._handle(self.endpointer.step(TextCue(pause, cue)), time.monotonic())
 
     async def _finish(self, utt: Utterance, worker: SttWorker) -> None:
         try:
             utt.text = await worker.finish()
             utt.final_at = time.monotonic()
+            utt.timeline.mark("final", at=utt.final_at)
         except Exception as exc:
             log.exception("transcription failed")
             self._cb.on_stt_error(f"speech-to-text failed: {exc}")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 from rtvi_edge import events as ev
 from rtvi_edge.engines.hub import Engines
 from rtvi_edge.pipeline.bot_turn import TurnOutcome
 from rtvi_edge.pipeline.listener import Utterance
+
+log = logging.getLogger(__name__)
 
 
 def turn_metrics(
@@ -18,6 +23,8 @@ def turn_metrics(
         stt = utt.final_at - utt.speech_end_at if utt.final_at else None
         if outcome.first_audio_at is not None:
             v2v = outcome.first_audio_at - utt.speech_end_at
+        if log.isEnabledFor(logging.INFO):
+            log.info("turn timeline %s", timeline_json(session_id, utt, outcome))
     return ev.TurnMetrics(
         session_id=session_id,
         endpointing=endpointing,
@@ -32,3 +39,12 @@ def turn_metrics(
         completion_tokens=outcome.stats.completion_tokens,
         characters=len(outcome.spoken),
     )
+
+
+def timeline_json(session_id: str, utt: Utterance, outcome: TurnOutcome) -> str:
+    """The turn's stages in ms after the end of the speech (bench/turn_stages.py reads it)."""
+    stages = {**utt.timeline.marks, **outcome.timeline.marks}
+    values = {**utt.timeline.values, **outcome.timeline.values}
+    ordered = sorted(stages.items(), key=lambda kv: kv[1])
+    ms = {name: round((at - utt.speech_end_at) * 1000, 1) for name, at in ordered}
+    return json.dumps({"session": session_id, "text": utt.text, "ms": ms, "values": values})
