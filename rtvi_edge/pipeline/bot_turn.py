@@ -34,6 +34,7 @@ from rtvi_edge.engines.base import (
     TextToSpeech,
 )
 from rtvi_edge.engines.threads import iterate_in_thread
+from rtvi_edge.pipeline import echo
 from rtvi_edge.pipeline.chunker import TextChunker, speakable
 from rtvi_edge.pipeline.loop_guard import LoopGuard
 from rtvi_edge.pipeline.turn_timeline import TurnTimeline
@@ -235,14 +236,37 @@ class BotTurn:
             await text_q.put(_END)
             return
         t0 = time.monotonic()
+        if not await self._stream(messages, chunker, text_q, t0, echo.earlier_answers(messages)):
+            # It began with an earlier answer word for word (pipeline/echo.py): nothing of
+            # it went out; ask again without the history it copied from.
+            log.info("%s: the answer repeated an earlier one; asked again", sid)
+            self.outcome.generated = ""
+            self._cancel = threading.Event()  # the first stream's stop is set
+            chunker = TextChunker(self.spec.first_chunk_words, self.spec.first_max_words)
+            await self._stream(echo.without_history(messages), chunker, text_q, t0, ())
+        self.outcome.generated = self.outcome.generated.strip()
+        self._publish(ev.BotLlmStopped(session_id=sid))
+        await text_q.put(_END)
+
+    async def _stream(
+        self,
+        final: list[dict[str, Any]],
+        chunker: TextChunker,
+        text_q: asyncio.Queue[object],
+        t0: float,
+        earlier: tuple[str, ...],
+    ) -> bool:
+        """Streams one answer into `text_q`; False (and nothing out) when its first words
+        are one of the `earlier` answers."""
+        sid = self.spec.session_id
         stats = self.outcome.stats
-        final: list[dict[str, Any]] = messages
         pieces = iterate_in_thread(
             lambda: self._llm.stream_chat(final, self.spec.params, self._cancel, stats),
             self._cancel,
             self._llm_go,
         )
         guard = LoopGuard()
+        held: list[str] | None = [] if earlier else None  # text events until it is not an echo
         try:
             async for piece in pieces:
                 if self.outcome.llm_ttfb is None:
@@ -250,27 +274,47 @@ class BotTurn:
                     self.outcome.timeline.mark("llm_first_token")
                 cut = guard.push(piece)
                 if cut is not None:
+                    said = (self.outcome.generated + piece)[:cut]
+                    if held is not None and echo.repeats(said, earlier):
+                        return False
+                    self._release_text(held)
+                    held = None
                     await self._end_loop(cut, piece, chunker, text_q)
                     break
                 self.outcome.generated += piece
-                self._publish(ev.BotLlmText(session_id=sid, text=piece))
+                if held is None:
+                    self._publish(ev.BotLlmText(session_id=sid, text=piece))
+                else:
+                    held.append(piece)
                 if router.looks_like_json(self.outcome.generated):
                     continue  # never read out a tool call's JSON
-                for chunk in chunker.push(piece):
+                chunks = chunker.push(piece)
+                if chunks and held is not None:
+                    if echo.repeats(" ".join(chunks), earlier):  # what would go out first
+                        return False
+                    self._release_text(held)
+                    held = None
+                for chunk in chunks:
                     if self.outcome.tts_ttfb is None and self._sink is not None:
                         self._llm_go.clear()  # until the first clause has its audio
                     await text_q.put(chunk)
         finally:  # the thread lets go of the LLM now, not when the generator is collected
             await pieces.aclose()  # type: ignore[attr-defined]
+        if held is not None:
+            if echo.repeats(self.outcome.generated, earlier):
+                return False
+            self._release_text(held)
         tail = chunker.flush()
         if router.looks_like_json(self.outcome.generated):
             self.outcome.generated = NOT_JSON
             tail = chunker.push(NOT_JSON + " ") + chunker.flush()
         for chunk in tail:
             await text_q.put(chunk)
-        self.outcome.generated = self.outcome.generated.strip()
-        self._publish(ev.BotLlmStopped(session_id=sid))
-        await text_q.put(_END)
+        return True
+
+    def _release_text(self, held: list[str] | None) -> None:
+        for piece in held or ():
+            self._publish(ev.BotLlmText(session_id=self.spec.session_id, text=piece))
 
     async def _end_loop(
         self, cut: int, piece: str, chunker: TextChunker, text_q: asyncio.Queue[object]

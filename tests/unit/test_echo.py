@@ -1,44 +1,77 @@
-"""The echo canceller keeps the reference in step with the microphone, gaps included."""
+"""An answer that is an earlier answer again is asked again without the history."""
 
 from __future__ import annotations
 
-import numpy as np
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
 
-from rtvi_edge.audio.echo import EchoCanceller
-
-MIC_FRAME = 512  # 32 ms at 16 kHz: not a multiple of the canceller's 10 ms
-PIECE = 640  # 40 ms pieces handed to the speaker
-
-
-def energy(pcm: np.ndarray) -> float:
-    return float(np.mean(pcm.astype(np.float64) ** 2)) + 1e-9
+from rtvi_edge import events as ev
+from rtvi_edge.pipeline import echo
+from rtvi_edge.pipeline.bot_turn import BotTurn, TurnSpec
 
 
-def test_bursts_with_gaps_are_cancelled() -> None:
-    rng = np.random.default_rng(7)
-    aec = EchoCanceller(delay_ms=40, noise_suppression=False)
-    played = np.zeros(0, np.float32)  # what the speaker plays, on the microphone's clock
-    clock = 0
-    mic_in: list[np.ndarray] = []
-    mic_out: list[np.ndarray] = []
-    for step in range(400):  # 12.8 s
-        # 0.4 s bursts of voice-like noise; each gap ends off the 10 ms frame grid
-        if step % 17 < 13 and len(played) < clock + 2 * PIECE:
-            burst = np.cumsum(rng.normal(0, 900, PIECE)).astype(np.float32) * 0.2
-            start = max(clock, len(played))
-            played = np.concatenate([played, np.zeros(start - len(played), np.float32), burst])
-            aec.reference(np.clip(burst, -32768, 32767).astype(np.int16).tobytes(), 16000)
-        lo, hi = clock - 640, clock + MIC_FRAME - 640  # heard 40 ms later at 45 %
-        echo = np.zeros(MIC_FRAME, np.float32)
-        seg = played[max(0, lo) : max(0, hi)]
-        echo[MIC_FRAME - len(seg) :] = 0.45 * seg if len(seg) else 0
-        frame = np.clip(echo, -32768, 32767).astype(np.int16)
-        clock += MIC_FRAME
-        mic_in.append(frame)
-        mic_out.append(np.frombuffer(aec.process(frame.tobytes()), np.int16))
-    tail_in = np.concatenate(mic_in)[-5 * 16000 :]
-    tail_out = np.concatenate(mic_out)[-5 * 16000 :]
-    erle_db = 10 * np.log10(energy(tail_in) / energy(tail_out))
-    # deterministic: 23.7 dB in step, 19.2 dB when a burst is placed off by the
-    # part of a 10 ms frame not yet processed
-    assert erle_db > 22, f"only {erle_db:.1f} dB of echo removed"
+def chat(*pairs: str, now: str) -> list[dict[str, Any]]:
+    msgs: list[dict[str, Any]] = [{"role": "system", "content": "sys"}]
+    for i, text in enumerate(pairs):
+        msgs.append({"role": "user" if i % 2 == 0 else "assistant", "content": text})
+    return [*msgs, {"role": "user", "content": now}]
+
+
+def test_whole_answers_first_sentences_and_long_starts_repeat() -> None:
+    earlier = echo.earlier_answers(
+        chat(
+            *("Q1", "It is 12 times.", "Q2", "No"),
+            *("Q3", "Paris is the capital of France. It is big."),
+            now="Q4",
+        )
+    )
+    assert echo.repeats("It is 12 times.", earlier)
+    assert echo.repeats("No.", earlier)
+    assert echo.repeats("Paris is the capital of France.", earlier)  # its first sentence
+    assert echo.repeats("Paris is the capital of", earlier)  # five words
+    assert not echo.repeats("It is", earlier)
+    assert not echo.repeats("No, they're not.", earlier)
+    assert not echo.repeats("It is 13 times.", earlier)
+
+
+def test_the_same_question_may_get_the_same_answer() -> None:
+    msgs = chat("What is the capital of France?", "Paris.", now="What is the capital of France?")
+    assert echo.earlier_answers(msgs) == ()
+
+
+def test_without_history_keeps_the_system_prompt_and_this_turn() -> None:
+    msgs = chat("Q1", "A1", now="Q2")
+    assert echo.without_history(msgs) == [msgs[0], msgs[-1]]
+
+
+class _CopyingLlm:
+    """Copies its last answer when it sees history, answers properly without."""
+
+    def __init__(self) -> None:
+        self.prompts: list[list[dict[str, Any]]] = []
+
+    def stream_chat(self, messages: Any, params: Any, cancel: Any, stats: Any) -> Iterator[str]:
+        self.prompts.append(messages)
+        copied = len(messages) > 2
+        for piece in ["It", " is", " 12", " times."] if copied else ["Rivers", " flow", "."]:
+            if cancel.is_set():
+                return
+            time.sleep(0.002)
+            yield piece
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+async def test_an_echo_is_dropped_unheard_and_asked_again() -> None:
+    llm = _CopyingLlm()
+    events: list[object] = []
+    spec = TurnSpec("s1", chat("What is 3 times 4?", "It is 12 times.", now="Why?"), speak=False)
+    turn = BotTurn(spec, llm, None, None, events.append)  # type: ignore[arg-type]
+    outcome = await asyncio.wait_for(turn.start(), 10)
+    assert outcome.generated == "Rivers flow."
+    assert len(llm.prompts) == 2 and len(llm.prompts[1]) == 2  # system + this question
+    shown = "".join(e.text for e in events if isinstance(e, ev.BotLlmText))
+    assert shown == "Rivers flow."  # the echo never reached a client

@@ -1,0 +1,63 @@
+"""An answer that is an earlier answer again, word for word.
+
+A small model (SmolLM2-135M) often answers a new question with what it said a few
+turns before: after "It is 12 times." came eleven different questions, each answered
+"It is 12 times." So before the first words of an answer go out, they are compared with
+the earlier answers the model was shown; an answer that begins as one of them, word for
+word, is dropped unheard and asked again without the history (bot_turn.py). What is
+compared: the words about to go out against a whole earlier answer, its first
+sentence, or at least its first five words.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_WORD = re.compile(r"[\w']+")
+_MIN_PREFIX_WORDS = 5  # a shorter start ("It is", "Yes,") is not a copy of anything
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def earlier_answers(messages: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The assistant's answers before the last user message, as the model sees them;
+    not those to the same question (asked again, the same answer is right)."""
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
+    asked = _words(str(messages[last_user].get("content") or "")) if messages else []
+    answers: list[str] = []
+    question: list[str] = []
+    for m in messages[:last_user]:
+        content = str(m.get("content") or "")
+        if m.get("role") == "user":
+            question = _words(content)
+        elif m.get("role") == "assistant" and _words(content) and question != asked:
+            answers.append(content)
+    return tuple(answers)
+
+
+def repeats(text: str, earlier: tuple[str, ...]) -> bool:
+    """`text`, the first words an answer would say, are an earlier answer: all of it,
+    its first sentence (three words or more), or its first five words or more."""
+    said = _words(text)
+    if not said:
+        return False
+    for answer in earlier:
+        before = _words(answer)
+        if said == before:
+            return True
+        if before[: len(said)] != said:
+            continue
+        first_sentence = _words(re.split(r"(?<=[.!?])\s", answer.strip(), maxsplit=1)[0])
+        if len(said) >= _MIN_PREFIX_WORDS or (len(said) >= 3 and said == first_sentence):
+            return True
+    return False
+
+
+def without_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The system prompt and this turn only (its user message and what follows it)."""
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
+    head = [m for m in messages[:last_user] if m.get("role") == "system"]
+    return head + messages[last_user:]
