@@ -257,7 +257,7 @@ class BotTurn:
         earlier: tuple[str, ...],
     ) -> bool:
         """Streams one answer into `text_q`; False (and nothing out) when its first words
-        are one of the `earlier` answers."""
+        are one of the `earlier` answers (held until that is known: pipeline/echo.py)."""
         sid = self.spec.session_id
         stats = self.outcome.stats
         pieces = iterate_in_thread(
@@ -266,7 +266,8 @@ class BotTurn:
             self._llm_go,
         )
         guard = LoopGuard()
-        held: list[str] | None = [] if earlier else None  # text events until it is not an echo
+        held: list[str] | None = [] if earlier else None  # text events, until not an echo
+        held_chunks: list[str] = []
         try:
             async for piece in pieces:
                 if self.outcome.llm_ttfb is None:
@@ -275,10 +276,11 @@ class BotTurn:
                 cut = guard.push(piece)
                 if cut is not None:
                     said = (self.outcome.generated + piece)[:cut]
-                    if held is not None and echo.repeats(said, earlier):
-                        return False
-                    self._release_text(held)
-                    held = None
+                    if held is not None:
+                        if echo.judge(said, earlier, finished=True) == echo.ECHO:
+                            return False
+                        await self._release(held, held_chunks, text_q)
+                        held = None
                     await self._end_loop(cut, piece, chunker, text_q)
                     break
                 self.outcome.generated += piece
@@ -289,9 +291,14 @@ class BotTurn:
                 if router.looks_like_json(self.outcome.generated):
                     continue  # never read out a tool call's JSON
                 chunks = chunker.push(piece)
-                if chunks and held is not None:
-                    if echo.repeats(" ".join(chunks), earlier):  # what would go out first
+                if held is not None:
+                    held_chunks += chunks
+                    verdict = echo.judge(echo.settled(self.outcome.generated), earlier)
+                    if verdict == echo.ECHO:
                         return False
+                    if verdict == echo.WAIT:
+                        continue
+                    chunks, held_chunks = held_chunks, []
                     self._release_text(held)
                     held = None
                 for chunk in chunks:
@@ -301,9 +308,9 @@ class BotTurn:
         finally:  # the thread lets go of the LLM now, not when the generator is collected
             await pieces.aclose()  # type: ignore[attr-defined]
         if held is not None:
-            if echo.repeats(self.outcome.generated, earlier):
+            if echo.judge(self.outcome.generated, earlier, finished=True) == echo.ECHO:
                 return False
-            self._release_text(held)
+            await self._release(held, held_chunks, text_q)
         tail = chunker.flush()
         if router.looks_like_json(self.outcome.generated):
             self.outcome.generated = NOT_JSON
@@ -311,6 +318,14 @@ class BotTurn:
         for chunk in tail:
             await text_q.put(chunk)
         return True
+
+    async def _release(
+        self, held: list[str], chunks: list[str], text_q: asyncio.Queue[object]
+    ) -> None:
+        """An answer held while it might have been an echo goes out after all."""
+        self._release_text(held)
+        for chunk in chunks:
+            await text_q.put(chunk)
 
     def _release_text(self, held: list[str] | None) -> None:
         for piece in held or ():

@@ -38,22 +38,34 @@ def earlier_answers(messages: list[dict[str, Any]]) -> tuple[str, ...]:
     return tuple(answers)
 
 
-def repeats(text: str, earlier: tuple[str, ...]) -> bool:
-    """`text`, the first words an answer would say, are an earlier answer: all of it,
-    its first sentence (three words or more), or its first five words or more."""
+ECHO, FRESH, WAIT = "echo", "fresh", "wait"
+
+
+def judge(text: str, earlier: tuple[str, ...], finished: bool = False) -> str:
+    """ECHO when `text`, an answer's first words, is an earlier answer: all of it, its
+    first sentence (three words or more), or its first five words or more; WAIT while it
+    is the start of one and too short to tell (unless the answer is `finished`); else
+    FRESH."""
     said = _words(text)
     if not said:
-        return False
+        return FRESH if finished else WAIT
+    verdict = FRESH
     for answer in earlier:
         before = _words(answer)
         if said == before:
-            return True
+            return ECHO
         if before[: len(said)] != said:
             continue
         first_sentence = _words(re.split(r"(?<=[.!?])\s", answer.strip(), maxsplit=1)[0])
         if len(said) >= _MIN_PREFIX_WORDS or (len(said) >= 3 and said == first_sentence):
-            return True
-    return False
+            return ECHO
+        verdict = FRESH if finished else WAIT
+    return verdict
+
+
+def settled(text: str) -> str:
+    """`text` without a last word the next piece may still lengthen."""
+    return re.sub(r"[\w']+$", "", text)
 
 
 def without_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

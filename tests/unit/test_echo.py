@@ -27,13 +27,15 @@ def test_whole_answers_first_sentences_and_long_starts_repeat() -> None:
             now="Q4",
         )
     )
-    assert echo.repeats("It is 12 times.", earlier)
-    assert echo.repeats("No.", earlier)
-    assert echo.repeats("Paris is the capital of France.", earlier)  # its first sentence
-    assert echo.repeats("Paris is the capital of", earlier)  # five words
-    assert not echo.repeats("It is", earlier)
-    assert not echo.repeats("No, they're not.", earlier)
-    assert not echo.repeats("It is 13 times.", earlier)
+    assert echo.judge("It is 12 times.", earlier) == echo.ECHO
+    assert echo.judge("No.", earlier) == echo.ECHO
+    assert echo.judge("Paris is the capital of France.", earlier) == echo.ECHO  # 1st sentence
+    assert echo.judge("Paris is the capital of", earlier) == echo.ECHO  # five words
+    assert echo.judge("It is", earlier) == echo.WAIT  # too soon to tell
+    assert echo.judge("It is", earlier, finished=True) == echo.FRESH  # all it said
+    assert echo.judge("No, they're not.", earlier) == echo.FRESH
+    assert echo.judge("It is 13 times.", earlier) == echo.FRESH
+    assert echo.settled("It is 1") == "It is "
 
 
 def test_the_same_question_may_get_the_same_answer() -> None:
@@ -75,3 +77,28 @@ async def test_an_echo_is_dropped_unheard_and_asked_again() -> None:
     assert len(llm.prompts) == 2 and len(llm.prompts[1]) == 2  # system + this question
     shown = "".join(e.text for e in events if isinstance(e, ev.BotLlmText))
     assert shown == "Rivers flow."  # the echo never reached a client
+
+
+class _CopyingAfterFourWords(_CopyingLlm):
+    """Its copy first differs from nothing in its first four words (the first piece
+    goes out after four words without punctuation)."""
+
+    def stream_chat(self, messages: Any, params: Any, cancel: Any, stats: Any) -> Iterator[str]:
+        self.prompts.append(messages)
+        words = "It's 11pm, but I'm not here today." if len(messages) > 2 else "Fresh words."
+        for piece in words.split(" "):
+            if cancel.is_set():
+                return
+            time.sleep(0.002)
+            yield piece + " "
+
+
+async def test_an_echo_is_caught_even_when_its_first_piece_is_short() -> None:
+    llm = _CopyingAfterFourWords()
+    events: list[object] = []
+    msgs = chat("How late is it?", "It's 11pm, but I'm not here today.", now="Pizza timer?")
+    spec = TurnSpec("s1", msgs, speak=False, first_max_words=4)
+    turn = BotTurn(spec, llm, None, None, events.append)  # type: ignore[arg-type]
+    outcome = await asyncio.wait_for(turn.start(), 10)
+    assert outcome.generated == "Fresh words."
+    assert "".join(e.text for e in events if isinstance(e, ev.BotLlmText)).strip() == "Fresh words."
