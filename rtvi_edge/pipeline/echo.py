@@ -4,7 +4,9 @@ A small model (SmolLM2-135M) often answers a new question with what it said a fe
 turns before: after "It is 12 times." came eleven different questions, each answered
 "It is 12 times." So before the first words of an answer go out, they are compared with
 the earlier answers the model was shown; an answer that begins as one of them, word for
-word, is dropped unheard and asked again without the history (bot_turn.py). What is
+word, is dropped unheard and asked again without the history (bot_turn.py). So is an
+answer that opens like the device's confirmation of an action ("Done: …", which the
+model copied from earlier turns to claim an action no tool did). What is
 compared: the words about to go out against a whole earlier answer, its first
 sentence, or at least its first five words.
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
+
+from rtvi_edge.tools.answers import CONFIRMED
 
 _WORD = re.compile(r"[\w']+")
 _MIN_PREFIX_WORDS = 5  # a shorter start ("It is", "Yes,") is not a copy of anything
@@ -46,6 +50,11 @@ def judge(text: str, earlier: tuple[str, ...], finished: bool = False) -> str:
     first sentence (three words or more), or its first five words or more; WAIT while it
     is the start of one and too short to tell (unless the answer is `finished`); else
     FRESH."""
+    opening = text.lstrip()[: len(CONFIRMED)]
+    if opening == CONFIRMED:
+        return ECHO  # the device's "Done: …" of an action, and no action ran this turn
+    if not finished and opening and CONFIRMED.startswith(opening):
+        return WAIT  # "Done" may still become "Done:"
     said = _words(text)
     if not said:
         return FRESH if finished else WAIT

@@ -168,6 +168,10 @@ def informative(result: Any) -> list[tuple[str, Any]]:
     return out
 
 
+# Every confirmation of an action opens with it; the model never may (pipeline/echo.py).
+CONFIRMED = "Done:"
+
+
 def confirmation(tool: Tool, args: dict[str, Any], result: Any) -> str:
     """A fixed "done" sentence for an action that succeeded, from the call itself."""
     words = _name_words(tool.name)
@@ -179,14 +183,14 @@ def confirmation(tool: Tool, args: dict[str, Any], result: Any) -> str:
     bools = [(k, v) for k, v in args.items() if isinstance(v, bool)]
     if verb in ("set", "turn", "switch", "change", "update", "adjust", "put") and values:
         if len(args) == 1 and bools:
-            return f"Done: the {thing} is now {_value(*bools[0])}{tail}."
-        return f"Done: {thing} set to {', '.join(values)}{tail}."
+            return f"{CONFIRMED} the {thing} is now {_value(*bools[0])}{tail}."
+        return f"{CONFIRMED} {thing} set to {', '.join(values)}{tail}."
     if verb:
         past = _PAST.get(verb) or (verb + "d" if verb.endswith("e") else verb + "ed")
         said = f": {', '.join(values)}" if values else ""
-        return f"Done: {past} the {thing}{said}{tail}."
+        return f"{CONFIRMED} {past} the {thing}{said}{tail}."
     said = f": {', '.join(values)}" if values else ""
-    return f"Done: {thing}{said}{tail}."
+    return f"{CONFIRMED} {thing}{said}{tail}."
 
 
 def summary(tool: Tool, result: Any) -> str:

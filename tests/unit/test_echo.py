@@ -102,3 +102,15 @@ async def test_an_echo_is_caught_even_when_its_first_piece_is_short() -> None:
     outcome = await asyncio.wait_for(turn.start(), 10)
     assert outcome.generated == "Fresh words."
     assert "".join(e.text for e in events if isinstance(e, ev.BotLlmText)).strip() == "Fresh words."
+
+
+def test_the_devices_confirmation_of_an_action_is_never_the_models() -> None:
+    """The model copied "Done: …" to claim an action no tool did."""
+    earlier = ("Done: skylight set to closed.",)
+    assert echo.judge("Done: switch the porch light off for you.", earlier) == echo.ECHO
+    assert echo.judge("Done: switch", ()) == echo.ECHO
+    assert echo.judge(echo.settled("Done"), earlier) == echo.WAIT
+    assert echo.judge("Done deal, see you", ("Other words.",)) == echo.FRESH
+    from rtvi_edge.tools import answers
+
+    assert answers.CONFIRMED == "Done:"
