@@ -14,7 +14,7 @@ import logging
 from aiortc import RTCIceServer
 
 from rtvi_edge.config import WebRtcConfig
-from rtvi_edge.rtvi.webrtc.options import check_ice_urls
+from rtvi_edge.rtvi.webrtc.options import ice_entries
 
 log = logging.getLogger(__name__)
 
@@ -23,20 +23,7 @@ _only: tuple[str, ...] = ()
 
 def ice_servers(config: WebRtcConfig) -> list[RTCIceServer]:
     """The servers the device uses (and tells clients about in /start)."""
-    check_ice_urls(config)
-    servers = []
-    for url in config.ice_servers:
-        if url.startswith("turn"):
-            servers.append(
-                RTCIceServer(
-                    urls=url,
-                    username=config.turn_username or None,
-                    credential=config.turn_password or None,
-                )
-            )
-        else:
-            servers.append(RTCIceServer(urls=url))
-    return servers
+    return [RTCIceServer(**entry) for entry in ice_entries(config)]
 
 
 def restrict_host_addresses(addresses: tuple[str, ...]) -> None:

@@ -38,14 +38,22 @@ def check_range(port_min: int, port_max: int) -> tuple[int, int] | None:
     return port_min, port_max
 
 
-def client_ice_config(config: WebRtcConfig) -> dict[str, Any]:
-    """`iceConfig` for a /start answer, in the browser's RTCIceServer shape."""
+def ice_entries(config: WebRtcConfig) -> list[dict[str, Any]]:
+    """RTCIceServer's fields for each configured URL: a TURN server gets the credentials.
+    The one mapping behind aiortc's servers (ice.py) and the browser's (`/start`)."""
     check_ice_urls(config)
     out: list[dict[str, Any]] = []
     for url in config.ice_servers:
         entry: dict[str, Any] = {"urls": url}
-        if url.startswith("turn") and config.turn_username:  # as ice_servers() gives aiortc
-            entry["username"] = config.turn_username
+        if url.startswith("turn"):
+            entry["username"] = config.turn_username or None
             entry["credential"] = config.turn_password or None
         out.append(entry)
-    return {"iceServers": out}
+    return out
+
+
+def client_ice_config(config: WebRtcConfig) -> dict[str, Any]:
+    """`iceConfig` for a /start answer, in the browser's RTCIceServer shape: credentials
+    only with a user name, no empty fields."""
+    entries = ice_entries(config)
+    return {"iceServers": [e if e.get("username") else {"urls": e["urls"]} for e in entries]}
