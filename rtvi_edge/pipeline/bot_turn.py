@@ -298,13 +298,9 @@ class BotTurn:
                         return False
                     if verdict == echo.WAIT:
                         continue
-                    chunks, held_chunks = held_chunks, []
                     self._release_text(held)
-                    held = None
-                for chunk in chunks:
-                    if self.outcome.tts_ttfb is None and self._sink is not None:
-                        self._llm_go.clear()  # until the first clause has its audio
-                    await text_q.put(chunk)
+                    held, chunks, held_chunks = None, held_chunks, []
+                await self._put(chunks, text_q)
         finally:  # the thread lets go of the LLM now, not when the generator is collected
             await pieces.aclose()  # type: ignore[attr-defined]
         if held is not None:
@@ -319,16 +315,21 @@ class BotTurn:
             await text_q.put(chunk)
         return True
 
+    async def _put(self, chunks: list[str], text_q: asyncio.Queue[object]) -> None:
+        for chunk in chunks:
+            if self.outcome.tts_ttfb is None and self._sink is not None:
+                self._llm_go.clear()  # until the first clause has its audio
+            await text_q.put(chunk)
+
     async def _release(
         self, held: list[str], chunks: list[str], text_q: asyncio.Queue[object]
     ) -> None:
         """An answer held while it might have been an echo goes out after all."""
         self._release_text(held)
-        for chunk in chunks:
-            await text_q.put(chunk)
+        await self._put(chunks, text_q)
 
-    def _release_text(self, held: list[str] | None) -> None:
-        for piece in held or ():
+    def _release_text(self, held: list[str]) -> None:
+        for piece in held:
             self._publish(ev.BotLlmText(session_id=self.spec.session_id, text=piece))
 
     async def _end_loop(

@@ -49,6 +49,11 @@ def is_refusal(message: Message) -> bool:
     return message.get("role") == "assistant" and str(message.get("content", "")) in _REFUSALS
 
 
+def last_user_index(messages: list[Message]) -> int:
+    """Where this turn begins: the last user message (0 when there is none)."""
+    return max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
+
+
 def estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
@@ -102,7 +107,7 @@ class LlmContext:
         # not in the model's view: a small model copies their JSON, or speaks an earlier
         # result as this turn's answer. The answers spoken after them carry what they said.
         msgs = self.messages()
-        last_user = max((i for i, m in enumerate(msgs) if m["role"] == "user"), default=0)
+        last_user = last_user_index(msgs)
         msgs = [m for i, m in enumerate(msgs) if i >= last_user or not is_tool_exchange(m)]
         # A question the device refused carries nothing the model needs, and a small
         # model shown "I can't tell: …" says it again to whatever comes next.

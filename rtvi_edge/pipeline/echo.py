@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from rtvi_edge.pipeline.context import last_user_index
 from rtvi_edge.tools.answers import CONFIRMED
 
 _WORD = re.compile(r"[\w']+")
@@ -29,7 +30,7 @@ def _words(text: str) -> list[str]:
 def earlier_answers(messages: list[dict[str, Any]]) -> tuple[str, ...]:
     """The assistant's answers before the last user message, as the model sees them;
     not those to the same question (asked again, the same answer is right)."""
-    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
+    last_user = last_user_index(messages)
     asked = _words(str(messages[last_user].get("content") or "")) if messages else []
     answers: list[str] = []
     question: list[str] = []
@@ -79,6 +80,6 @@ def settled(text: str) -> str:
 
 def without_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The system prompt and this turn only (its user message and what follows it)."""
-    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
+    last_user = last_user_index(messages)
     head = [m for m in messages[:last_user] if m.get("role") == "system"]
     return head + messages[last_user:]

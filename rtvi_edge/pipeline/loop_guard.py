@@ -54,8 +54,6 @@ class LoopGuard:
                 break
             unit = words[n - span :]
             if all(words[n - k * span : n - (k - 1) * span] == unit for k in range(2, times + 1)):
-                first_copy_end = n - (times - 1) * span  # words of the answer kept
-                start = n - times * span
                 # Keep the loop's first copy and everything before it.
-                return self._ends[first_copy_end - 1] if first_copy_end > start else None
+                return self._ends[n - (times - 1) * span - 1]
         return None
