@@ -15,7 +15,9 @@ quantised to int8): `load pk` is that peak; the peak is then reset (clear_refs),
 
 `--session N` starts the daemon as the bench does (default models) and talks N spoken turns
 to it over one WebSocket: RSS after start (the turn model loaded), the peak (VmHWM), and
-the resident memory by owner at the end. `--set SECTION.KEY=VALUE` adds config.
+the resident memory by owner at the end. `--set SECTION.KEY=VALUE` adds config;
+`--trace FILE` samples its RSS every 20 ms with the engine calls in flight
+(bench/memory_trace.py; `python -m bench.memory_trace --summarize FILE`).
 
 `--pid` groups a running process's resident pages (/proc/PID/smaps) by what they belong
 to: a model file, a package's native libraries, the C heap and anonymous maps.
@@ -186,7 +188,7 @@ def by_owner(pid: int) -> dict[str, float]:
     return {name: round(kib / 1024, 1) for name, kib in ranked if kib >= 512}
 
 
-def session(turns: int, settings: list[str]) -> dict[str, Any]:
+def session(turns: int, settings: list[str], trace: Path | None = None) -> dict[str, Any]:
     """The daemon's idle and peak RSS over `turns` spoken turns (see the docstring)."""
     import asyncio
     import signal
@@ -204,7 +206,11 @@ def session(turns: int, settings: list[str]) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="rtvi-memory-"))
     said = [make_wav(q, work / f"q{i}.wav") for i, q in enumerate(QUESTIONS)]
     port = free_port()
-    proc, _ready = start_daemon(work, port, extra)
+    if trace is None:
+        proc, _ready = start_daemon(work, port, extra)
+    else:  # RSS every 20 ms with the engines in flight (bench/memory_trace.py)
+        env = {"RTVI_MEMORY_TRACE": str(trace)}
+        proc, _ready = start_daemon(work, port, extra, module="bench.memory_trace", env=env)
     try:
         time.sleep(6)  # the turn model loads in the background after ready
         at_idle = proc_memory(proc.pid)
@@ -235,9 +241,10 @@ def main() -> int:
     ap.add_argument("--pid", type=int, help="a running daemon: its resident memory by owner")
     ap.add_argument("--session", type=int, metavar="TURNS", help="the daemon over spoken turns")
     ap.add_argument("--set", action="append", default=[], help="with --session: SECTION.KEY=VALUE")
+    ap.add_argument("--trace", type=Path, help="with --session: RSS every 20 ms, engines in flight")
     args = ap.parse_args()
     if args.session:
-        print(json.dumps(session(args.session, args.set), indent=2))
+        print(json.dumps(session(args.session, args.set, args.trace), indent=2))
         return 0
     if args.pid:
         owners = by_owner(args.pid)

@@ -45,8 +45,16 @@ LABEL = "rtvi-ai"
 
 # -- the daemon under test ------------------------------------------------------
 class DaemonProcess:
-    def __init__(self, work: Path, extra: str = "", level: str = "warning", rtvi: str = "") -> None:
-        """`extra`: more TOML sections; `rtvi`: more lines for the [rtvi] section."""
+    def __init__(
+        self,
+        work: Path,
+        extra: str = "",
+        level: str = "warning",
+        rtvi: str = "",
+        trace: Path | None = None,
+    ) -> None:
+        """`extra`: more TOML sections; `rtvi`: more lines for the [rtvi] section;
+        `trace`: RSS every 20 ms with the engines in flight (bench/memory_trace.py)."""
         self.work = work
         work.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -60,8 +68,11 @@ class DaemonProcess:
         )
         self._log = self.log_path.open("wb")
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        if trace is not None:
+            env["RTVI_MEMORY_TRACE"] = str(trace)
+        module = "bench.memory_trace" if trace is not None else "rtvi_edge"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rtvi_edge", "--config", str(cfg), "run"],
+            [sys.executable, "-m", module, "--config", str(cfg), "run"],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
@@ -774,6 +785,9 @@ def main() -> int:
     ap.add_argument("--soak-clients", type=int, default=4)
     ap.add_argument("--warmup-secs", type=float, default=0.0, help="0 = a tenth of the soak")
     ap.add_argument("--sample-secs", type=float, default=10.0)
+    ap.add_argument(
+        "--trace", type=Path, help="soak: RSS every 20 ms with the engines in flight (JSONL)"
+    )
     ap.add_argument("--broker-down-secs", type=float, default=10.0)
     ap.add_argument("--llm-trials", type=int, default=3, help="LLM server kills")
     ap.add_argument("--seed", type=int, default=18)
@@ -831,7 +845,7 @@ def main() -> int:
             ok &= r["recovered_within_5s"]
             print(json.dumps({"llm_server_loss": r}, indent=1), flush=True)
         if args.what in ("all", "soak"):
-            daemon = DaemonProcess(work / "soak")
+            daemon = DaemonProcess(work / "soak", trace=args.trace)
             warmup = args.warmup_secs or args.soak_secs / 10
             try:
                 r = asyncio.run(

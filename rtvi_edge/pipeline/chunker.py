@@ -5,6 +5,13 @@ words, or after `first_max_words` words when no punctuation has come (time to
 first audio matters most: waiting for the end of "A lemon is a classic example
 of a yellow fruit." cost ~100 ms of LLM tokens and longer synthesis); later
 pieces at sentence ends, or at clause ends once a sentence gets long.
+
+Piper's working memory grows with the length of the piece it synthesises (~17 MiB
+per second of audio, docs/benchmark.md), so a long sentence is cut: at a comma once
+it has `_CLAUSE_WORDS` words, else before a conjunction ("and", "because", …) once it
+has `_SOFT_WORDS`, else at its last comma or conjunction (`_MIN_CLAUSE_WORDS` in at
+least), else after `_MAX_WORDS` words. Cuts at
+clause boundaries keep the voice from pausing mid-phrase.
 """
 
 from __future__ import annotations
@@ -13,8 +20,15 @@ import re
 
 _SENTENCE_END = ".!?"
 _CLAUSE_END = ",;:—"
-_LONG_WORDS = 18
-_MAX_WORDS = 25  # a piece never longer, punctuation or not
+_CLAUSE_WORDS = 10  # a comma this far into a piece ends it
+_SOFT_WORDS = 10  # from here a piece ends before a conjunction
+_MAX_WORDS = 16  # a piece never longer, punctuation or not
+_MIN_CLAUSE_WORDS = 4  # at the cap, an earlier boundary ends the piece if this far in
+# Words that open a clause: cutting before them sounds like a breath, not a stumble.
+_CLAUSE_OPENERS = frozenset(
+    "and but or so because which who whom whose while when whenever where although "
+    "though then if unless until since whereas".split()
+)
 _MARKUP = re.compile(r"[*_#`>|~]+")
 
 
@@ -71,17 +85,36 @@ class TextChunker:
             if ch in _CLAUSE_END:
                 if self._emitted == 0 and words >= self._first_words:
                     return i + 1
-                if words >= _LONG_WORDS:
+                if words >= _CLAUSE_WORDS:
                     return i + 1
         if self._emitted == 0 and self._first_max > 0:
             return _word_cut(buf, self._first_max)
-        return _word_cut(buf, _MAX_WORDS)
+        return _long_cut(buf)
 
 
 def _word_cut(buf: str, max_words: int) -> int | None:
-    """After `max_words` words when no punctuation came: TTS memory grows with the length
-    of one piece (a 160-token run-on answer took ~900 MB in Piper's ONNX arena)."""
+    """After `max_words` words when no punctuation came."""
     for count, match in enumerate(re.finditer(r"\S+\s", buf), start=1):
         if count >= max_words:
             return match.end()
     return None
+
+
+def _long_cut(buf: str) -> int | None:
+    """Where a long piece without a sentence end is cut (see the module docstring):
+    TTS memory grows with the length of one piece (a 25-word piece took ~130 MiB
+    in Piper, a 160-token run-on answer ~900 MB with ONNX's arena)."""
+    words = list(re.finditer(r"\S+\s", buf))  # complete words only
+    for k in range(_SOFT_WORDS, min(len(words), _MAX_WORDS)):
+        if _opens_clause(words[k].group()):
+            return words[k - 1].end()  # before the conjunction
+    if len(words) < _MAX_WORDS:
+        return None
+    for k in range(_MAX_WORDS - 1, _MIN_CLAUSE_WORDS - 1, -1):  # the last boundary
+        if words[k - 1].group().rstrip()[-1] in _CLAUSE_END or _opens_clause(words[k].group()):
+            return words[k - 1].end()
+    return words[_MAX_WORDS - 1].end()
+
+
+def _opens_clause(word: str) -> bool:
+    return word.strip().lower() in _CLAUSE_OPENERS
