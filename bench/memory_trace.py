@@ -6,9 +6,9 @@
 Wraps the engines' work before `rtvi_edge.cli.main` runs (Whisper's decode, Piper's
 synthesis of each sentence, llama.cpp's generation and constrained calls, Smart Turn's
 window) and samples /proc/self/statm in a thread. One JSON line per sample:
-`{"t": seconds, "rss": MiB, "busy": ["piper:25", "whisper:3.1", ...]}` (Piper's tag
-carries the words of the piece, Whisper's the seconds of audio). The summary gives, per
-combination of engines in flight, the samples, the highest RSS and how far above the
+`{"t": seconds, "rss": MiB, "busy": ["piper:25w130c", "whisper:3.1", ...]}` (Piper's
+tag carries the piece's words and characters, Whisper's the seconds of audio). The summary
+gives, per combination of engines in flight, the samples, the highest RSS and how far above the
 floor it went, and the top peaks with what ran. `bench.engine_memory --session N
 --trace F` and `bench.reliability soak --trace F` start the daemon through it.
 The production code is untouched.
@@ -107,7 +107,7 @@ def _patch() -> None:
 
     _wrap_call(stt_whisper.WhisperStt, "decode", lambda pcm: f"whisper:{len(pcm) / 32000:.1f}")
     _wrap_generator(
-        tts_piper.PiperTts, "synthesize", lambda text, speed: f"piper:{len(text.split())}"
+        tts_piper.PiperTts, "synthesize", lambda text, _: f"piper:{len(text.split())}w{len(text)}c"
     )
     _wrap_generator(llm_llama.LlamaLlm, "stream_chat", lambda *a, **k: "llm")
     _wrap_call(llm_llama.LlamaLlm, "_constrained", lambda *a, **k: "llm")

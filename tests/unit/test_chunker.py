@@ -1,4 +1,4 @@
-from rtvi_edge.pipeline.chunker import TextChunker, speakable
+from rtvi_edge.pipeline.chunker import TextChunker, speakable, spoken_words
 
 
 def stream(chunker: TextChunker, text: str) -> list[str]:
@@ -43,7 +43,8 @@ def test_punctuation_before_the_limit_still_cuts_first() -> None:
 
 
 def _words(n: int, start: int = 0) -> str:
-    return " ".join(f"w{i}" for i in range(start, start + n))
+    """n distinct words without digits (a digit counts as a spoken word)."""
+    return " ".join("w" + chr(97 + i // 26) + chr(97 + i % 26) for i in range(start, start + n))
 
 
 def _later(text: str) -> list[str]:
@@ -89,3 +90,11 @@ def test_cutting_keeps_every_word_in_order() -> None:
     pieces = _later(text)
     assert " ".join(pieces) == text
     assert all(len(p.split()) <= 16 for p in pieces)
+
+
+def test_numbers_count_as_the_words_they_take_to_say() -> None:
+    assert spoken_words("about 384,400 km") == 8
+    text = "The moon is 384,400 kilometres or 238,855 miles away from the Earth on average."
+    pieces = _later(text)
+    assert " ".join(pieces) == text
+    assert all(spoken_words(p) <= 16 for p in pieces) and len(pieces) == 2
