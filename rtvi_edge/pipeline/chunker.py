@@ -10,7 +10,7 @@ Piper's working memory grows with the length of the piece it synthesises (~17 Mi
 per second of audio, docs/benchmark.md), so a long sentence is cut: at a comma once
 it has `_CLAUSE_WORDS` words, else before a conjunction ("and", "because", …) once it
 has `_SOFT_WORDS`, else at its last comma or conjunction (`_MIN_CLAUSE_WORDS` in at
-least), else after `_MAX_WORDS` words. Cuts at
+least), else after `_MAX_WORDS` words (before a number that would go over). Cuts at
 clause boundaries keep the voice from pausing mid-phrase. Words are counted as they
 are said: a number's digits count one each (an 11-word piece with two six-digit
 numbers took ~150 MiB in the soak).
@@ -120,6 +120,8 @@ def _long_cut(buf: str) -> int | None:
         for j in range(k, _MIN_CLAUSE_WORDS - 1, -1):  # the last boundary in this piece
             if words[j - 1].group().rstrip()[-1] in _CLAUSE_END or _opens_clause(words[j].group()):
                 return words[j - 1].end()
+        if spoken > _MAX_WORDS and k > 0:  # a long number went over: it starts the next piece
+            return words[k - 1].end()
         return word.end()
     return None
 

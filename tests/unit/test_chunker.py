@@ -98,3 +98,8 @@ def test_numbers_count_as_the_words_they_take_to_say() -> None:
     pieces = _later(text)
     assert " ".join(pieces) == text
     assert all(spoken_words(p) <= 16 for p in pieces) and len(pieces) == 2
+
+
+def test_a_number_that_goes_over_the_cap_starts_the_next_piece() -> None:
+    text = "The Moon is about 384,400 kilometres (238,855 miles) away."
+    assert _later(text) == ["The Moon is about 384,400 kilometres", "(238,855 miles) away."]
