@@ -12,8 +12,8 @@ it has `_CLAUSE_WORDS` words, else before a conjunction ("and", "because", …) 
 has `_SOFT_WORDS`, else at its last comma or conjunction (`_MIN_CLAUSE_WORDS` in at
 least), else after `_MAX_WORDS` words (before a number that would go over). Cuts at
 clause boundaries keep the voice from pausing mid-phrase. Words are counted as they
-are said: a number's digits count one each (an 11-word piece with two six-digit
-numbers took ~150 MiB in the soak).
+are said: a number's digits count one each ("The Moon is about 384,400 kilometres
+(238,855 miles) away." is 9 words but 7.3 s of audio, +118 MiB in Piper).
 """
 
 from __future__ import annotations
