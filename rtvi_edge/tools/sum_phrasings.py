@@ -160,7 +160,7 @@ def clauses(text: str, converts: Callable[[str], bool]) -> Iterator[str]:
 def _spans(clause: str, fits: Callable[[str], bool]) -> list[str]:
     """The longest runs of words in a clause that `fits` accepts, none inside another:
     for "it's 30 degrees celsius here", "30 degrees celsius"."""
-    words = re.sub(r"[^\w.' -]", " ", clause).split()[:16]
+    words = re.sub(r"[^\w.' -]", " ", clause).split()[:24]
     hits = [
         (start, stop)
         for start in range(len(words))
