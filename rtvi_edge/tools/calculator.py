@@ -130,7 +130,26 @@ def _converted(c: units.Conversion) -> Answer:
     source = c.source.name
     if c.amount == 1 and source.endswith("s") and c.source.kind != "temperature":
         source = "foot" if source == "feet" else "inch" if source == "inches" else source[:-1]
-    return Answer(c.value, f"{amount} {source} is {value} {c.target.name}.")
+    return Answer(c.value, f"{amount} {source} is {value} {c.target.name}{_whole(c)}.")
+
+
+_CLOCK = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def _whole(c: units.Conversion) -> str:
+    """A time that is not a whole number of its unit, also in whole units: "52.14 weeks"
+    is "52 weeks and 1 day"."""
+    whole = int(c.value)
+    rest = round((c.value - whole) * c.target.factor)  # seconds
+    if c.target.kind != "time" or whole < 1 or rest < 1:
+        return ""
+    parts: list[str] = []
+    for name, size in _CLOCK:
+        if size < c.target.factor and rest >= size and len(parts) < 2:
+            n, rest = divmod(rest, size)
+            parts.append(f"{n} {name}{'s' if n != 1 else ''}")
+    unit = c.target.name[:-1] if whole == 1 else c.target.name
+    return f", or {whole} {unit} and {' and '.join(parts)}" if parts else ""
 
 
 def _capital(text: str) -> str:

@@ -153,3 +153,12 @@ def test_a_short_lead_in_is_not_part_of_the_sum(text: str, value: float) -> None
 )
 def test_no_number_is_invented(text: str) -> None:
     assert solve(text) is None
+
+
+def test_a_time_in_part_units_is_also_said_in_whole_ones() -> None:
+    answer = solve("How many hours is 100 minutes?")
+    assert answer is not None and "1.67 hours, or 1 hour and 40 minutes" in answer.text
+    answer = solve("How many days are in 50 hours?")
+    assert answer is not None and "2 days and 2 hours" in answer.text
+    answer = solve("How many hours in 3 days?")
+    assert answer is not None and answer.text == "3 days is 72 hours."
