@@ -297,7 +297,9 @@ class BotTurn:
                 chunks = chunker.push(piece)
                 if held is not None:
                     held_chunks += chunks
-                    verdict = echo.judge(echo.settled(self.outcome.generated), earlier, False, shapes)
+                    verdict = echo.judge(
+                        echo.settled(self.outcome.generated), earlier, False, shapes
+                    )
                     if verdict == echo.ECHO:
                         return False
                     if verdict == echo.WAIT:

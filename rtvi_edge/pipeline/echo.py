@@ -52,9 +52,7 @@ def tool_ran(messages: list[dict[str, Any]]) -> bool:
 ECHO, FRESH, WAIT = "echo", "fresh", "wait"
 
 
-def judge(
-    text: str, earlier: tuple[str, ...], finished: bool = False, shapes: bool = True
-) -> str:
+def judge(text: str, earlier: tuple[str, ...], finished: bool = False, shapes: bool = True) -> str:
     """ECHO when `text`, an answer's first words, is an earlier answer: all of it, its
     first sentence (three words or more), or its first five words or more; or, with
     `shapes` (no tool ran this turn), when it has a device reply's shape. WAIT while it

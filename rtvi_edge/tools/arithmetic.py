@@ -92,7 +92,9 @@ def tokenize(text: str) -> list[Token]:
     text = re.sub(r"(?<=\d)\s*([+×*/÷^%])\s*|\s*([+×*/÷^])\s*(?=\d)", r" \1\2 ", text)
     text = re.sub(r"(?<=\d)x(?=\d)", " x ", text)
     text = re.sub(r"\bhalf a dozen\b", "6", text)
-    words = re.sub(r"\ba (hundred|thousand|million|dozen)\b", r"one \1", text.replace("-", " - ")).split()
+    words = re.sub(
+        r"\ba (hundred|thousand|million|dozen)\b", r"one \1", text.replace("-", " - ")
+    ).split()
     out: list[Token] = []
     i = 0
     while i < len(words):

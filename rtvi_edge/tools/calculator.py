@@ -29,9 +29,10 @@ _TAIL = re.compile(
     r"\s*(?:equal|equals|make|come to|give you|give me|exactly|please|for me|"
     r"in total|altogether|then|each|"
     # what is asked after a share or a price: "how many each", "what do I pay"
-    r"how (?:many|much) (?:each|for each|per (?:person|head|kid|child)|does each (?:one |person |kid |child )?get|"
-    r"do they (?:each )?get|do we (?:each )?get)|"
-    r"(?:what|how much) (?:do|will|would|should) (?:i|we) pay|what(?:'s| is) the (?:new |final )?price|"
+    r"how (?:many|much) (?:each|for each|per (?:person|head|kid|child)|"
+    r"does each (?:one |person |kid |child )?get|do they (?:each )?get|do we (?:each )?get)|"
+    r"(?:what|how much) (?:do|will|would|should) (?:i|we) pay|"
+    r"what(?:'s| is) the (?:new |final )?price|"
     r"what does it cost|how much is that|what is that|what's that)?\s*$"
 )
 _PRICE = re.compile(r"^(.+? percent (?:of|off)) (?:an? |the |my )?([\d.]+) [a-z]+$")

@@ -20,7 +20,19 @@ _NUMBER_WORDS = (
 )  # fmt: skip
 # A word that names a thing ("sweets", "kids", "bill"): never one that is part of a number,
 # so "one hundred fifty six sweets" cannot lose its "six" to the noun.
-_NOUN = rf"(?!(?:{'|'.join(_NUMBER_WORDS)}|percent|between|among|amongst|by|with|on|for|at)\b)[a-z']+"
+_NOT_NOUNS = (
+    *_NUMBER_WORDS,
+    "percent",
+    "between",
+    "among",
+    "amongst",
+    "by",
+    "with",
+    "on",
+    "for",
+    "at",
+)
+_NOUN = rf"(?!(?:{'|'.join(_NOT_NOUNS)})\b)[a-z']+"
 _Q = r"(?P<q>[\w. ]+?)"  # an amount (checked by the parser, not here)
 _N = r"(?P<n>[\w. ]+?)"  # a count or a percentage
 _THE = r"(?:an? |the |my |our |this |that )?"
@@ -54,7 +66,10 @@ _FORMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             rf"(?:between|among|amongst|across|by) (?:the )?{_N}(?: of us| of them| {_NOUN})?$",
             r"\g<q> divided by \g<n>",
         ),
-        (rf"^(?:split |share |divide )?{_THE}{_Q}(?: {_NOUN}){{0,2}} {_N} ways$", r"\g<q> divided by \g<n>"),
+        (
+            rf"^(?:split |share |divide )?{_THE}{_Q}(?: {_NOUN}){{0,2}} {_N} ways$",
+            r"\g<q> divided by \g<n>",
+        ),
         # tips and discounts: "a 15 percent tip on 60", "a coat costs 120 with 25 percent
         # off", "60 plus a 15 percent tip", "reduce 80 by 25 percent"
         (
@@ -67,8 +82,9 @@ _FORMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"\g<n> percent of \g<q>",
         ),
         (
-            rf"^(?:{_THE}(?:{_NOUN} ){{1,3}}(?:costs?|is|are|was|were|priced at|at) )?{_Q}(?: {_NOUN}){{0,2}}"
-            rf" (?:with|less|minus|at) (?:an? )?{_N} percent (?:off|discount)$",
+            rf"^(?:{_THE}(?:{_NOUN} ){{1,3}}(?:costs?|is|are|was|were|priced at|at) )?"
+            rf"{_Q}(?: {_NOUN}){{0,2}} (?:with|less|minus|at) (?:an? )?{_N} percent "
+            r"(?:off|discount)$",
             r"\g<n> percent off \g<q>",
         ),
         (
@@ -86,13 +102,17 @@ _FORMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"(?:gives(?: you)?|is|equals|makes|comes to) (.+)$",
             r"the square root of \1",
         ),
-        (r"^what number cubed (?:gives(?: you)?|is|equals|makes|comes to) (.+)$", r"cube root of \1"),
+        (
+            r"^what number cubed (?:gives(?: you)?|is|equals|makes|comes to) (.+)$",
+            r"cube root of \1",
+        ),
     )
 )
 # A list added up: "add up 19, 23 and 8", "the sum of 4, 5 and 6", "19, 23 and 8 added up".
 _LIST_SUM = (
     re.compile(
-        r"^(?:(?:the )?(?:sum|total) of|add(?: up| together)?|sum(?: up)?|total(?: up)?) (.+ and .+)$"
+        r"^(?:(?:the )?(?:sum|total) of|add(?: up| together)?|sum(?: up)?|total(?: up)?) "
+        r"(.+ and .+)$"
     ),
     re.compile(r"^(.+ and .+) (?:added (?:up|together)|summed|in total|all together)$"),
 )
@@ -112,24 +132,27 @@ def rewrite(body: str) -> str:
 
 # A short lead-in before the sum: "Quick one: nine times six?", "Right, 12 times 4". Only
 # words that ask for nothing themselves ("Set a timer, what's 5 times 3" keeps its timer).
-_LEAD_WORDS = frozenset(
-    "a quick one question sum maths math mental hey ok okay right so now alright and then "
-    "next another um uh er well also please here's try this riddle for you me last simple "
-    "easy little there".split()
-)
+_LEAD_WORDS = frozenset((
+    "a", "quick", "one", "question", "sum", "maths", "math", "mental", "hey", "ok", "okay",
+    "right", "so", "now", "alright", "and", "then", "next", "another", "um", "uh", "er",
+    "well", "also", "please", "here's", "try", "this", "riddle", "for", "you", "me", "last",
+    "simple", "easy", "little", "there",
+))  # fmt: skip
 # A first part that asks for an action is a command, not a quantity to convert ("Set the
 # thermostat to 20 degrees, what's that in Fahrenheit?" must still set it).
-_COMMANDS = frozenset(
-    "set turn put make change switch raise lower heat cool bump drop start run give open "
-    "close play increase decrease reduce boost warm preheat".split()
-)
+_COMMANDS = frozenset((
+    "set", "turn", "put", "make", "change", "switch", "raise", "lower", "heat", "cool", "bump",
+    "drop", "start", "run", "give", "open", "close", "play", "increase", "decrease", "reduce",
+    "boost", "warm", "preheat",
+))  # fmt: skip
 _LEAD_IN = re.compile(r"^\s*([a-z' ]{1,30}?)\s*[:,\u2014-]\s+(.+)$")
 # The second clause asks about the first one's quantity: "..., what's that in Fahrenheit?",
 # "..., how many miles is that?".
 _THAT = r"(?:that|it|this)"
 _REFERENT = re.compile(
     rf"^(?:so |and |then |ok |okay )?(?:"
-    rf"what(?:'s| is| would be| does) {_THAT}(?: be| come to| make)? (?:in|to|as|in terms of) (?P<a>.+)"
+    rf"what(?:'s| is| would be| does) {_THAT}(?: be| come to| make)? "
+    rf"(?:in|to|as|in terms of) (?P<a>.+)"
     rf"|how (?:many|much) (?P<b>.+?) (?:is|would be|are|does|makes) {_THAT}(?: make| come to)?"
     rf"|(?:convert|change|turn|put) {_THAT} (?:in)?to (?P<c>.+)"
     rf"|in (?P<d>.+)"
@@ -142,9 +165,9 @@ def clauses(text: str, converts: Callable[[str], bool]) -> Iterator[str]:
     conversion when the second part asks about the first part's one quantity (`converts`
     says whether a "quantity in unit" phrase is a whole conversion)."""
     lowered = text.lower().replace("\u2019", "'").strip().rstrip("?.! ")
-    if (m := _LEAD_IN.match(lowered)) and len(m[1].split()) <= 4:
-        if all(w in _LEAD_WORDS for w in m[1].split()):
-            yield m[2]
+    lead = _LEAD_IN.match(lowered)
+    if lead and len(lead[1].split()) <= 4 and all(w in _LEAD_WORDS for w in lead[1].split()):
+        yield lead[2]
     parts = re.split(r"\s*[,;:]\s+|(?<!\d)\.\s+", lowered)
     if (
         len(parts) == 2

@@ -28,7 +28,10 @@ def _add(names: str, unit: Unit) -> None:
 _add("millimeter,millimeters,millimetre,millimetres,mm", Unit("millimeters", "length", 0.001))
 _add("centimeter,centimeters,centimetre,centimetres,cm", Unit("centimeters", "length", 0.01))
 _add("meter,meters,metre,metres", Unit("meters", "length", 1.0))
-_add("kilometer,kilometers,kilometre,kilometres,km,k,kms,klicks", Unit("kilometers", "length", 1000.0))
+_add(
+    "kilometer,kilometers,kilometre,kilometres,km,k,kms,klicks",
+    Unit("kilometers", "length", 1000.0),
+)
 _add("inch,inches", Unit("inches", "length", 0.0254))
 _add("foot,feet,ft", Unit("feet", "length", 0.3048))
 _add("yard,yards", Unit("yards", "length", 0.9144))
@@ -96,7 +99,8 @@ _FORMS = (
         rf"(?:an? |one )?(?:{_QTY} )?(?:degrees? )?(?P<a>{_UNIT_RE}){_ACTIVITY}$"
     ),
     re.compile(
-        rf"^(?:an? )?{_QTY} (?:degrees? )?(?P<a>{_UNIT_RE}){_ACTIVITY} (?:is|are|makes?|equals?|would be|comes to) "
+        rf"^(?:an? )?{_QTY} (?:degrees? )?(?P<a>{_UNIT_RE}){_ACTIVITY} "
+        rf"(?:is|are|makes?|equals?|would be|comes to) "
         rf"(?:how many|how much|what|what in|how much in) (?:degrees? )?(?P<b>{_UNIT_RE})$"
     ),
 )
