@@ -131,7 +131,8 @@ def _converted(c: units.Conversion) -> Answer:
     source = c.source.name
     if c.amount == 1 and source.endswith("s") and c.source.kind != "temperature":
         source = "foot" if source == "feet" else "inch" if source == "inches" else source[:-1]
-    return Answer(c.value, f"{amount} {source} is {value} {c.target.name}{_whole(c)}.")
+    said = f"{amount} {source} is {value} {c.target.name}{_whole(c)}."
+    return Answer(c.value, _capital(said))  # "Minus 10 degrees Celsius is …"
 
 
 _CLOCK = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))

@@ -47,6 +47,11 @@ def test_temperatures_in_any_order(text: str, value: float) -> None:
     assert _value(text) == pytest.approx(value, abs=0.01)
 
 
+def test_a_negative_amount_opens_its_sentence_with_a_capital() -> None:
+    answer = solve("Minus 40 Celsius in Fahrenheit?")
+    assert answer is not None and answer.text.startswith("Minus 40 degrees Celsius is")
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [
