@@ -4,11 +4,17 @@ cancelled wait cancels it there; stopping ends what is left and joins the thread
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import pytest
 
-from rtvi_edge.rtvi.webrtc.media_loop import THREAD_NAME, MediaLoop, MediaLoopClosed
+from rtvi_edge.rtvi.webrtc.media_loop import (
+    THREAD_NAME,
+    MediaLoop,
+    MediaLoopClosed,
+    raise_priority,
+)
 
 
 def _media_threads() -> list[threading.Thread]:
@@ -99,3 +105,24 @@ async def test_it_starts_again_after_a_stop() -> None:
         assert await media.run(_thread_name()) == THREAD_NAME
     finally:
         await media.stop()
+
+
+async def _nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+async def test_the_media_thread_is_never_less_urgent_than_the_daemon() -> None:
+    media = MediaLoop()
+    media.start()
+    try:
+        assert await media.run(_nice()) <= os.getpriority(os.PRIO_PROCESS, 0)
+    finally:
+        await media.stop()
+
+
+def test_raising_priority_does_what_is_allowed_and_no_more() -> None:
+    got: list[int] = []
+    thread = threading.Thread(target=lambda: got.append(raise_priority(0)))
+    thread.start()
+    thread.join()
+    assert got == [os.getpriority(os.PRIO_PROCESS, 0)]  # a boost of 0 changes nothing

@@ -10,6 +10,12 @@ come back to the daemon's loop with its `call_soon_threadsafe`.
 
 One media loop serves every peer; the routes start it at the first offer and
 stop it (its thread joined) at shutdown, after closing the peers.
+
+A thread of its own is not enough on a machine short of CPU: it waits its turn
+behind speech-to-text, the LLM and Piper (and other programs) like any thread. So
+it asks Linux for a nice value MEDIA_NICE_BOOST below the daemon's, as far as it
+may (root or CAP_SYS_NICE; for the service user, the unit's LimitNICE=): it sleeps
+but for a moment every 20 ms, so it takes next to nothing from the others.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -28,6 +35,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 THREAD_NAME = "webrtc-media"
 STOP_SECS = 5.0  # what is left on the loop at shutdown gets this long to end
+MEDIA_NICE_BOOST = 10
 
 
 class MediaLoopClosed(RtviEdgeError, ConnectionError):
@@ -59,6 +67,7 @@ class MediaLoop:
         self._ready.wait()
 
     def _main(self) -> None:
+        raise_priority(MEDIA_NICE_BOOST)
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
@@ -98,6 +107,24 @@ class MediaLoop:
         if thread.is_alive():
             log.warning("the WebRTC media thread did not end in time")
         self._thread = None
+
+
+def raise_priority(boost: int) -> int:
+    """This thread's nice value lowered by up to `boost`, as far as allowed; the new one."""
+    tid = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+    except (AttributeError, OSError):  # not Linux
+        return 0
+    for nice in range(max(-20, current - boost), current):
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except OSError:  # not allowed this low: try a little higher
+            continue
+        log.debug("WebRTC media thread at nice %d (the daemon's: %d)", nice, current)
+        return nice
+    log.debug("WebRTC media thread at the daemon's nice %d: not allowed lower", current)
+    return current
 
 
 async def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
