@@ -15,7 +15,10 @@ said otherwise:
   (what the transport and the page add, without the daemon's turn-to-turn spread);
 - `jitter_buffer` / `jitter_target` (WebRTC): Chrome's mean delay and target over
   the turn (getStats deltas);
-- `late_p95` (WebRTC): how late the track's 20 ms ticks ran before the answer."""
+- `late_p95` (WebRTC): how late the track's 20 ms ticks ran before the answer.
+
+Over the run, `webrtc_gaps`: silences under GAP_MS inside the bot's voice on the
+track (it ran dry mid-answer: the sink's next piece came late, or the next sentence)."""
 
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ FIELDS = (
     "jitter_target",
     "late_p95",
 )
+GAP_MS = 300
 
 
 def read_probe(path: Path) -> list[dict[str, Any]]:
@@ -116,6 +120,9 @@ def breakdown(official: dict[str, list[Any]], events: list[dict[str, Any]]) -> d
         result[kind] = {"p50_ms": medians, "turns": turns}
     ws, rtc = (result[k]["p50_ms"]["analysed_minus_device"] for k in ("websocket", "webrtc"))
     result["like_for_like_gap_ms"] = None if ws is None or rtc is None else round(rtc - ws)
+    result["webrtc_gaps"] = sum(
+        1 for e in events if e["ev"] == "sent" and 0 < e.get("silent_before_ms", GAP_MS) < GAP_MS
+    )
     return result
 
 
@@ -126,3 +133,4 @@ def print_breakdown(b: dict[str, Any]) -> None:
         cells = ["-" if v is None else f"{v:.0f}" for v in (ws, rtc)]
         print(f"{f:<24}{cells[0]:>11}{cells[1]:>10}")
     print(f"WebRTC - WebSocket, analysed - device, p50: {b['like_for_like_gap_ms']} ms")
+    print(f"gaps under {GAP_MS} ms inside the bot's WebRTC voice: {b.get('webrtc_gaps')}")

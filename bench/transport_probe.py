@@ -9,7 +9,9 @@ event (wall-clock seconds: the browser on the same machine reads the same clock)
 - `released`: the first piece of a bot answer handed to the transport's sink;
 - `sent`: that piece's first sound left the WebRTC track for aiortc's sender (the
   track's clock, its queue, the Opus encoder), with how late the track's 20 ms
-  ticks ran since the last answer (the jitter that Chrome's buffer sizes itself by).
+  ticks ran since the last answer (the jitter that Chrome's buffer sizes itself by),
+  and how long the track was silent before it (short: a gap inside an answer, the
+  track ran dry).
 The production code is untouched; bench/webrtc_compare.py --probe starts it."""
 
 from __future__ import annotations
@@ -125,20 +127,22 @@ def _patch_webrtc(rtc_audio: Any, wrap_play: Callable[[Any, str], None]) -> None
     state: dict[int, dict[str, Any]] = {}
 
     def next_frame(self: Any) -> Any:
-        s = state.setdefault(id(self), {"silent": True, "late": []})
+        s = state.setdefault(id(self), {"silent": True, "late": [], "quiet": 0})
         sound = any(self._buffer[: self._samples * 2])
+        s["quiet"] = 0 if sound and not s["silent"] else s["quiet"] + (not sound)
         if sound and s["silent"]:
             late = np.array(s["late"] or [0.0]) * 1000
             _emit(
                 "sent",
                 transport="webrtc",
+                silent_before_ms=round(s["quiet"] * rtc_audio.FRAME_S * 1000),
                 queued_s=round(self.queued(), 3),
                 late_p50_ms=round(float(np.percentile(late, 50)), 1),
                 late_p95_ms=round(float(np.percentile(late, 95)), 1),
                 late_max_ms=round(float(late.max()), 1),
                 ticks=len(s["late"]),
             )
-            s["late"] = []
+            s["late"], s["quiet"] = [], 0
         s["silent"] = not sound
         return orig_next(self)
 
@@ -149,7 +153,7 @@ def _patch_webrtc(rtc_audio: Any, wrap_play: Callable[[Any, str], None]) -> None
 
             due = self._start + (self._sent - 1) * rtc_audio.FRAME_S
             late = asyncio.get_running_loop().time() - due
-            s = state.setdefault(id(self), {"silent": True, "late": []})
+            s = state.setdefault(id(self), {"silent": True, "late": [], "quiet": 0})
             if len(s["late"]) < 20000:
                 s["late"].append(max(0.0, late))
         return out

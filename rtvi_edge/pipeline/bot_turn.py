@@ -236,7 +236,9 @@ class BotTurn:
             await text_q.put(_END)
             return
         t0 = time.monotonic()
-        if not await self._stream(messages, chunker, text_q, t0, echo.earlier_answers(messages)):
+        earlier = echo.earlier_answers(messages)
+        shapes = not echo.tool_ran(messages)  # no tool: a device reply's shape is a copy
+        if not await self._stream(messages, chunker, text_q, t0, earlier, shapes):
             # It began with an earlier answer word for word (pipeline/echo.py): nothing of
             # it went out; ask again without the history it copied from.
             log.info("%s: the answer repeated an earlier one; asked again", sid)
@@ -255,9 +257,11 @@ class BotTurn:
         text_q: asyncio.Queue[object],
         t0: float,
         earlier: tuple[str, ...],
+        shapes: bool = False,
     ) -> bool:
         """Streams one answer into `text_q`; False (and nothing out) when its first words
-        are one of the `earlier` answers (held until that is known: pipeline/echo.py)."""
+        are one of the `earlier` answers, or with `shapes` have a device reply's shape
+        (held until that is known: pipeline/echo.py)."""
         sid = self.spec.session_id
         stats = self.outcome.stats
         pieces = iterate_in_thread(
@@ -266,7 +270,7 @@ class BotTurn:
             self._llm_go,
         )
         guard = LoopGuard()
-        held: list[str] | None = [] if earlier else None  # text events, until not an echo
+        held: list[str] | None = [] if earlier or shapes else None  # until not an echo
         held_chunks: list[str] = []
         try:
             async for piece in pieces:
@@ -277,7 +281,7 @@ class BotTurn:
                 if cut is not None:
                     said = (self.outcome.generated + piece)[:cut]
                     if held is not None:
-                        if echo.judge(said, earlier, finished=True) == echo.ECHO:
+                        if echo.judge(said, earlier, True, shapes) == echo.ECHO:
                             return False
                         await self._release(held, held_chunks, text_q)
                         held = None
@@ -293,7 +297,9 @@ class BotTurn:
                 chunks = chunker.push(piece)
                 if held is not None:
                     held_chunks += chunks
-                    verdict = echo.judge(echo.settled(self.outcome.generated), earlier)
+                    verdict = echo.judge(
+                        echo.settled(self.outcome.generated), earlier, False, shapes
+                    )
                     if verdict == echo.ECHO:
                         return False
                     if verdict == echo.WAIT:
@@ -304,7 +310,7 @@ class BotTurn:
         finally:  # the thread lets go of the LLM now, not when the generator is collected
             await pieces.aclose()  # type: ignore[attr-defined]
         if held is not None:
-            if echo.judge(self.outcome.generated, earlier, finished=True) == echo.ECHO:
+            if echo.judge(self.outcome.generated, earlier, True, shapes) == echo.ECHO:
                 return False
             await self._release(held, held_chunks, text_q)
         tail = chunker.flush()

@@ -5,8 +5,9 @@ turns before: after "It is 12 times." came eleven different questions, each answ
 "It is 12 times." So before the first words of an answer go out, they are compared with
 the earlier answers the model was shown; an answer that begins as one of them, word for
 word, is dropped unheard and asked again without the history (bot_turn.py). So is an
-answer that opens like the device's confirmation of an action ("Done: …", which the
-model copied from earlier turns to claim an action no tool did). What is
+answer, in a turn no tool ran, that has the shape of one of the device's fixed replies
+("Done: …", "Timer set for …", "Heating oil: …": tools/fixed_shapes.py), which the model
+copied from earlier turns to claim an action or a reading no tool made. What is
 compared: the words about to go out against a whole earlier answer, its first
 sentence, or at least its first five words.
 """
@@ -16,8 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rtvi_edge.pipeline.context import last_user_index
-from rtvi_edge.tools.answers import CONFIRMED
+from rtvi_edge.pipeline.context import is_tool_exchange, last_user_index
+from rtvi_edge.tools import fixed_shapes
 
 _WORD = re.compile(r"[\w']+")
 _MIN_PREFIX_WORDS = 5  # a shorter start ("It is", "Yes,") is not a copy of anything
@@ -43,23 +44,26 @@ def earlier_answers(messages: list[dict[str, Any]]) -> tuple[str, ...]:
     return tuple(answers)
 
 
+def tool_ran(messages: list[dict[str, Any]]) -> bool:
+    """A tool call or result is in this turn (after the last user message)."""
+    return any(is_tool_exchange(m) for m in messages[last_user_index(messages) :])
+
+
 ECHO, FRESH, WAIT = "echo", "fresh", "wait"
 
 
-def judge(text: str, earlier: tuple[str, ...], finished: bool = False) -> str:
+def judge(text: str, earlier: tuple[str, ...], finished: bool = False, shapes: bool = True) -> str:
     """ECHO when `text`, an answer's first words, is an earlier answer: all of it, its
-    first sentence (three words or more), or its first five words or more; WAIT while it
+    first sentence (three words or more), or its first five words or more; or, with
+    `shapes` (no tool ran this turn), when it has a device reply's shape. WAIT while it
     is the start of one and too short to tell (unless the answer is `finished`); else
     FRESH."""
-    opening = text.lstrip()[: len(CONFIRMED)]
-    if opening == CONFIRMED:
-        return ECHO  # the device's "Done: …" of an action, and no action ran this turn
-    if not finished and opening and CONFIRMED.startswith(opening):
-        return WAIT  # "Done" may still become "Done:"
+    if shapes and fixed_shapes.device_shaped(text):
+        return ECHO  # "Done: …", "Timer set for …": no tool did it this turn
     said = _words(text)
     if not said:
         return FRESH if finished else WAIT
-    verdict = FRESH
+    verdict = WAIT if shapes and not finished and fixed_shapes.may_become(text) else FRESH
     for answer in earlier:
         before = _words(answer)
         if said == before:

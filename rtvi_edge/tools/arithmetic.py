@@ -45,6 +45,7 @@ _OPERATORS: tuple[tuple[str, str], ...] = (
     ("over", "/"),
     ("plus", "+"),
     ("minus", "-"),
+    ("negative", "-"),
     ("squared", "sq"),
     ("cubed", "cube"),
     ("percent", "%"),
@@ -90,7 +91,10 @@ def tokenize(text: str) -> list[Token]:
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # "twenty-five"
     text = re.sub(r"(?<=\d)\s*([+×*/÷^%])\s*|\s*([+×*/÷^])\s*(?=\d)", r" \1\2 ", text)
     text = re.sub(r"(?<=\d)x(?=\d)", " x ", text)
-    words = re.sub(r"\ba (hundred|thousand|million)\b", r"one \1", text.replace("-", " - ")).split()
+    text = re.sub(r"\bhalf a dozen\b", "6", text)
+    words = re.sub(
+        r"\ba (hundred|thousand|million|dozen)\b", r"one \1", text.replace("-", " - ")
+    ).split()
     out: list[Token] = []
     i = 0
     while i < len(words):
@@ -157,6 +161,9 @@ def _number(words: list[str], i: int) -> tuple[float, int]:
         elif w in TEN_WORDS and last in ("", "scale", "and"):
             current += TEN_WORDS[w]
             last = "ten"
+        elif w == "dozen" and last in ("unit", "ten"):  # "two dozen"
+            current *= 12
+            last = "scale"
         elif w == "hundred" and last in ("unit", "ten"):
             current *= 100
             last = "scale"
@@ -167,7 +174,7 @@ def _number(words: list[str], i: int) -> tuple[float, int]:
             w == "and" and last == "scale" and j + 1 < len(words) and _is_number_word(words[j + 1])
         ):
             last = "and"
-        elif w == "point" and last in ("unit", "ten", "scale") and _digit(words, j + 1):
+        elif w == "point" and last in ("", "unit", "ten", "scale") and _digit(words, j + 1):
             digits = ""
             j += 1
             while _digit(words, j):
@@ -212,9 +219,24 @@ class _Parser:
         value = self.term()
         while self._peek() in ("+", "-"):
             op = self._take()
-            right = self.term()
+            if self._bare_percent():  # "45 plus 20 percent": 20 percent of 45 more
+                percent = self._take()
+                self._take()
+                assert isinstance(percent, float)
+                right = value * percent / 100
+            else:
+                right = self.term()
             value = value + right if op == "+" else value - right
         return value
+
+    def _bare_percent(self) -> bool:
+        rest = self.tokens[self.pos : self.pos + 3]
+        return (
+            len(rest) >= 2
+            and isinstance(rest[0], float)
+            and rest[1] == "%"
+            and (len(rest) == 2 or rest[2] in ("+", "-"))
+        )
 
     def term(self) -> float:
         value = self.factor()

@@ -78,7 +78,10 @@ def parse_number(text: str) -> float | None:
     return total + current if seen else None
 
 
-_PART = re.compile(rf"({NUMBER_RE})\s*(second|sec|minute|min|hour)s?\b", re.IGNORECASE)
+_PART = re.compile(
+    rf"(?P<n>{NUMBER_RE})(?P<half> and a half)?\s*(?P<unit>second|sec|minute|min|hour)s?\b",
+    re.IGNORECASE,
+)
 
 
 def parse_duration(text: str) -> float | None:
@@ -87,14 +90,15 @@ def parse_duration(text: str) -> float | None:
     total = 0.0
     found = False
     for m in _PART.finditer(lowered):
-        value = parse_number(m.group(1))
+        value = parse_number(m["n"])
         if value is None:
             continue
-        total += value * UNIT_SECONDS[m.group(2)]
+        unit = UNIT_SECONDS[m["unit"].lower()]
+        total += (value + (0.5 if m["half"] else 0)) * unit  # "two and a half minutes"
         found = True
         rest = lowered[m.end() : m.end() + 12]
-        if rest.startswith(" and a half"):
-            total += 0.5 * UNIT_SECONDS[m.group(2)]
+        if rest.startswith(" and a half"):  # "an hour and a half"
+            total += 0.5 * unit
     return total if found and total > 0 else None
 
 

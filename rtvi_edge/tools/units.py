@@ -28,11 +28,17 @@ def _add(names: str, unit: Unit) -> None:
 _add("millimeter,millimeters,millimetre,millimetres,mm", Unit("millimeters", "length", 0.001))
 _add("centimeter,centimeters,centimetre,centimetres,cm", Unit("centimeters", "length", 0.01))
 _add("meter,meters,metre,metres", Unit("meters", "length", 1.0))
-_add("kilometer,kilometers,kilometre,kilometres,km", Unit("kilometers", "length", 1000.0))
+_add(
+    "kilometer,kilometers,kilometre,kilometres,km,k,kms,klicks",
+    Unit("kilometers", "length", 1000.0),
+)
 _add("inch,inches", Unit("inches", "length", 0.0254))
 _add("foot,feet,ft", Unit("feet", "length", 0.3048))
 _add("yard,yards", Unit("yards", "length", 0.9144))
 _add("mile,miles", Unit("miles", "length", 1609.344))
+# Distances by name: "a marathon in km", "a half marathon in miles"
+_add("marathon,marathons", Unit("marathons", "length", 42195.0))
+_add("half marathon,half marathons", Unit("half marathons", "length", 21097.5))
 _add("milligram,milligrams,mg", Unit("milligrams", "weight", 1e-6))
 _add("gram,grams", Unit("grams", "weight", 0.001))
 _add("kilogram,kilograms,kilo,kilos,kg", Unit("kilograms", "weight", 1.0))
@@ -49,6 +55,13 @@ _add("cup,cups", Unit("cups", "volume", 0.2365882365))
 _add("pint,pints", Unit("pints", "volume", 0.473176473))
 _add("quart,quarts", Unit("quarts", "volume", 0.946352946))
 _add("gallon,gallons", Unit("gallons", "volume", 3.785411784))
+_add("miles per hour,mile per hour,mph", Unit("miles per hour", "speed", 0.44704))
+_add(
+    "kilometers per hour,kilometres per hour,kilometer per hour,kilometre per hour,km/h,kph,kmh",
+    Unit("kilometers per hour", "speed", 1 / 3.6),
+)
+_add("meters per second,metres per second,m/s", Unit("meters per second", "speed", 1.0))
+_add("knot,knots", Unit("knots", "speed", 1852 / 3600))
 # Time: "How many seconds are in an hour?", "Convert 90 minutes to hours" (no months:
 # their length varies; a year is 365 days).
 _add("millisecond,milliseconds,ms", Unit("milliseconds", "time", 0.001))
@@ -72,15 +85,23 @@ _add("kelvin,kelvins,degrees kelvin", Unit("kelvin", "temperature"))
 _UNIT_RE = "|".join(sorted(map(re.escape, _UNITS), key=len, reverse=True))
 _QTY = r"(?P<n>[\w.\- ]+?)"
 # "convert 5 miles to km", "5 miles in km", "how many cm are in 5 inches",
-# "how many pounds is 3 kilograms", "how many ounces in a kilogram"
+# "how many pounds is 3 kilograms", "how many ounces in a kilogram",
+# "six hours is how many minutes", "a 5 k run in miles"
+_ACTIVITY = r"(?: (?:run|race|walk|hike|swim|ride|drive|trip|jog|cycle))?"
 _FORMS = (
     re.compile(
-        rf"^(?:convert |change |turn )?{_QTY} (?:degrees? )?(?P<a>{_UNIT_RE}) "
+        rf"^(?:convert |change |turn )?(?:an? )?{_QTY} (?:degrees? )?(?P<a>{_UNIT_RE}){_ACTIVITY} "
         rf"(?:in|to|into|as|in terms of) (?:degrees? )?(?P<b>{_UNIT_RE})$"
     ),
     re.compile(
-        rf"^how many (?P<b>{_UNIT_RE}) (?:are |is )?(?:there )?(?:in|to|make|is|are|per) "
-        rf"(?:an? |one )?(?:{_QTY} )?(?:degrees? )?(?P<a>{_UNIT_RE})$"
+        rf"^how (?:many|much) (?:degrees? )?(?P<b>{_UNIT_RE}) (?:are |is )?(?:there )?"
+        rf"(?:in|to|make up|makes|make|go into|fit in|fit into|is|are|per|would be|equals?) "
+        rf"(?:an? |one )?(?:{_QTY} )?(?:degrees? )?(?P<a>{_UNIT_RE}){_ACTIVITY}$"
+    ),
+    re.compile(
+        rf"^(?:an? )?{_QTY} (?:degrees? )?(?P<a>{_UNIT_RE}){_ACTIVITY} "
+        rf"(?:is|are|makes?|equals?|would be|comes to) "
+        rf"(?:how many|how much|what|what in|how much in) (?:degrees? )?(?P<b>{_UNIT_RE})$"
     ),
 )
 

@@ -1,7 +1,9 @@
 """SmallWebRTC with aiortc as a second, Python peer: the daemon over fake engines, real
 WebRTC on 127.0.0.1 (ICE, DTLS, SCTP, Opus). Renegotiation, a new peer connection for
 the same session, trickled ICE, a peer that vanishes, ICE that never connects, bad
-offers and candidates, the /start handshake, pairing and admission."""
+offers and candidates, the /start handshake, pairing and admission. The device's peer
+connections run on its media loop thread: its tasks are counted there, and the thread
+is joined when the daemon stops."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import asyncio
 import json
 import random
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -22,6 +25,7 @@ import pytest
 
 from bench.webrtc_client import PythonPeer
 from rtvi_edge.daemon import Daemon
+from rtvi_edge.rtvi.webrtc.media_loop import THREAD_NAME
 from tests.fakes import RATE, FakeTts, fake_engines
 from tests.integration.daemon_harness import running_daemon
 
@@ -50,6 +54,18 @@ async def daemon_and_http(
         aiohttp.ClientSession() as http,
     ):
         yield daemon, http, f"http://127.0.0.1:{daemon.rtvi.port}"
+    assert not [t for t in threading.enumerate() if t.name == THREAD_NAME]  # joined
+
+
+async def _webrtc_tasks(daemon: Daemon) -> list[str]:
+    """The device's WebRTC tasks left, on the daemon's loop and on the media loop."""
+
+    async def on_media_loop() -> list[asyncio.Task[Any]]:
+        return list(asyncio.all_tasks())
+
+    media = daemon.rtvi.webrtc._media
+    tasks = list(asyncio.all_tasks()) + (await media.run(on_media_loop()) if media else [])
+    return [t.get_name() for t in tasks if t.get_name().startswith("webrtc-")]
 
 
 async def answer_to(peer: PythonPeer, text: str, msg_id: str) -> str:
@@ -134,7 +150,7 @@ async def test_a_peer_that_vanishes_frees_its_slot_within_10_s(tmp_path: Path) -
             await peer.close()
         await asyncio.sleep(0.2)
         assert _udp_sockets() <= udp_before  # the device's RTP sockets are closed too
-        assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("webrtc-")]
+        assert not await _webrtc_tasks(daemon)
         # and the device still serves
         fresh = PythonPeer(http, base)
         try:
@@ -159,7 +175,7 @@ async def test_ice_that_never_connects_frees_the_slot(tmp_path: Path) -> None:
             await peer.close()
         await asyncio.sleep(0.2)
         assert _udp_sockets() <= udp_before
-        assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("webrtc-")]
+        assert not await _webrtc_tasks(daemon)
         assert not daemon.rtvi.webrtc._tasks
 
 

@@ -114,3 +114,60 @@ def test_the_devices_confirmation_of_an_action_is_never_the_models() -> None:
     from rtvi_edge.tools import answers
 
     assert answers.CONFIRMED == "Done:"
+
+
+def test_a_device_replys_shape_is_never_the_models_when_no_tool_ran() -> None:
+    """The model copied the shapes of the device's fixed replies from its context."""
+    for copied in (
+        "Timer set for 2 pounds.",
+        "Cancelled.",
+        "Windy: the wind is blowing your way.",
+        "Heating oil: 41 percent.",
+        "Sorry, I couldn't do that: it is stuck.",
+        "I can't tell: I have no way to check that from here.",
+        "Volume 40 percent.",
+    ):
+        assert echo.judge(copied, (), finished=True) == echo.ECHO, copied
+        assert echo.judge(copied, (), finished=True, shapes=False) == echo.FRESH, copied
+    for fresh in (
+        "It is 12:30 now.",
+        "The answer is: no.",  # a clause before the colon, not a thing's facts
+        "Rivers flow to the sea.",
+        "Sure, here is one: a pun.",
+        "I can't tell you how glad I am.",
+    ):
+        assert echo.judge(fresh, (), finished=True) == echo.FRESH, fresh
+    assert echo.judge("Heating", ()) == echo.WAIT  # may still become "Heating oil: …"
+    assert echo.judge("Rivers flow to the", ()) == echo.FRESH  # four words, no colon
+
+
+def test_a_tool_ran_this_turn_only_after_the_last_user_message() -> None:
+    call = {"role": "assistant", "content": '{"function_call": {"name": "get_time"}}'}
+    before = [{"role": "user", "content": "Q1"}, call, {"role": "user", "content": "Q2"}]
+    assert not echo.tool_ran(before)
+    assert echo.tool_ran([*before, call, {"role": "tool", "content": "{}"}])
+
+
+class _CopyingShapes(_CopyingLlm):
+    """Answers in a fixed reply's shape when it sees history, properly without."""
+
+    def stream_chat(self, messages: Any, params: Any, cancel: Any, stats: Any) -> Iterator[str]:
+        self.prompts.append(messages)
+        words = "Timer set for 2 pounds." if len(messages) > 2 else "32 ounces, I think."
+        for piece in words.split(" "):
+            if cancel.is_set():
+                return
+            time.sleep(0.002)
+            yield piece + " "
+
+
+async def test_a_copied_reply_shape_is_dropped_unheard_and_asked_again() -> None:
+    llm = _CopyingShapes()
+    events: list[object] = []
+    msgs = chat("Set a timer for 5 minutes.", "Timer set for 5 minutes.", now="2 pounds in ounces")
+    spec = TurnSpec("s1", msgs, speak=False, first_max_words=4)
+    turn = BotTurn(spec, llm, None, None, events.append)  # type: ignore[arg-type]
+    outcome = await asyncio.wait_for(turn.start(), 10)
+    assert outcome.generated == "32 ounces, I think."
+    shown = "".join(e.text for e in events if isinstance(e, ev.BotLlmText)).strip()
+    assert "Timer" not in shown

@@ -41,6 +41,8 @@ ALL_TOOLS = {
         ("2 hours and 10 minutes", 7800),
         ("a couple of minutes", 120),
         ("ninety seconds", 90),
+        ("three and a half minutes", 210),
+        ("1 and a half hours", 5400),
     ],
 )
 def test_durations(text: str, seconds: float) -> None:
@@ -55,6 +57,16 @@ def test_numbers_and_saying() -> None:
 
 def matcher() -> IntentMatcher:
     return IntentMatcher(intents_for(""), ["kitchen light", "fan"], ALL_TOOLS)
+
+
+def test_a_countdown_is_a_timer() -> None:
+    m = matcher()
+    start = m.match("Start a countdown for four and a half minutes.")
+    assert start is not None and start.intent.name == "set_timer"
+    assert start.args == {"seconds": 270}
+    stop = m.match("Stop the countdown.")
+    assert stop is not None and stop.intent.name == "cancel_timer"
+    assert m.match("Set a countdown for the rocket launch.") is None  # no duration said
 
 
 @pytest.mark.parametrize(

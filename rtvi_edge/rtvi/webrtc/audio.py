@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import fractions
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -75,7 +76,11 @@ def shorten_receive_buffer(receiver: object) -> bool:
 
 
 class BotAudioTrack(MediaStreamTrack):
-    """The device's voice: what the sink pushes, else silence, one 20 ms frame at a time."""
+    """The device's voice: what the sink pushes, else silence, one 20 ms frame at a time.
+
+    Its sender calls `recv` on the media loop (media_loop.py); the sink calls `push`,
+    `clear`, `queued` and `taken` from the daemon's loop. The two share the buffer
+    under a lock and wake each other with the other loop's `call_soon_threadsafe`."""
 
     kind = "audio"
 
@@ -84,17 +89,19 @@ class BotAudioTrack(MediaStreamTrack):
         self.sample_rate = sample_rate
         self._samples = int(sample_rate * FRAME_S)
         self._buffer = bytearray()
+        self._lock = threading.Lock()  # the buffer and the wake-up below
         self._time_base = fractions.Fraction(1, sample_rate)
         self._start: float | None = None
         self._pts = 0
-        self._taken = asyncio.Event()  # a frame left the buffer
+        self._loop: asyncio.AbstractEventLoop | None = None  # where recv runs
         self._wake: asyncio.Future[None] | None = None  # the silent track's wait for a tick
+        self._taken: _Waiter | None = None  # the sink's wait for a frame to leave
         self._opus: OpusEncoder | None = None  # set: hand aiortc Opus packets
         self._packets: deque[Packet[Any]] = deque()
         self._sent = 0  # 20 ms frames handed to the sender: the clock's position
 
     def encode_opus(self) -> None:
-        """Opus was negotiated: encode here, in the event loop, not in aiortc's thread pool."""
+        """Opus was negotiated: encode here, on the media loop, not in aiortc's thread pool."""
         if self._opus is None:  # a renegotiation keeps the encoder (and its timestamps)
             self._opus = OpusEncoder()
 
@@ -103,27 +110,44 @@ class BotAudioTrack(MediaStreamTrack):
         return self._opus is not None
 
     def push(self, pcm: bytes) -> None:
-        self._buffer += pcm
-        _wake(self._wake)
+        with self._lock:
+            self._buffer += pcm
+            wake, loop = self._wake, self._loop
+        if wake is not None and loop is not None:
+            _call_soon(loop, _wake, wake)
 
     def clear(self) -> None:
-        self._buffer.clear()
-        self._taken.set()
+        """Interruption: what is queued never leaves (the frame being sent may)."""
+        with self._lock:
+            self._buffer.clear()
+        self._signal_taken()
 
     def queued(self) -> float:
         return len(self._buffer) / 2 / self.sample_rate
 
     async def taken(self, timeout: float) -> None:
         """Waits (at most `timeout`) until the sender takes a frame."""
-        self._taken.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._taken.wait(), timeout)
+        loop = asyncio.get_running_loop()
+        waiter: _Waiter = (loop, loop.create_future())
+        self._taken = waiter
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter[1], timeout)
+        finally:
+            if self._taken is waiter:
+                self._taken = None
+
+    def _signal_taken(self) -> None:
+        waiter = self._taken
+        if waiter is not None:
+            _call_soon(waiter[0], _wake, waiter[1])
 
     async def recv(self) -> AudioFrame | Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         loop = asyncio.get_running_loop()
         if self._start is None:
+            self._loop = loop
             self._start = loop.time()
         else:
             wait = self._start + self._sent * FRAME_S - loop.time()
@@ -146,23 +170,29 @@ class BotAudioTrack(MediaStreamTrack):
     async def _until_due_or_pushed(self, wait: float) -> None:
         """Silence waits for its tick; the first frame of an answer goes at once (up to
         20 ms ahead of its tick: the browser just holds it a little longer)."""
-        if self._buffer:
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        with self._lock:  # a push from now on wakes it
+            silent = not self._buffer
+            if silent:
+                self._wake = woken
+        if not silent:
             await asyncio.sleep(wait)
             return
-        loop = asyncio.get_running_loop()
-        self._wake = loop.create_future()
-        tick = loop.call_later(wait, _wake, self._wake)
+        tick = loop.call_later(wait, _wake, woken)
         try:
-            await self._wake
+            await woken
         finally:
             tick.cancel()
-            self._wake = None
+            with self._lock:
+                self._wake = None
 
     def _next_frame(self) -> AudioFrame:
         size = self._samples * 2
-        chunk = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        self._taken.set()
+        with self._lock:
+            chunk = bytes(self._buffer[:size])
+            del self._buffer[:size]
+        self._signal_taken()
         frame = AudioFrame(format="s16", layout="mono", samples=self._samples)
         frame.planes[0].update(chunk.ljust(size, b"\0"))
         frame.pts = self._pts
@@ -172,9 +202,17 @@ class BotAudioTrack(MediaStreamTrack):
         return frame
 
 
+_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+
+
 def _wake(future: asyncio.Future[None] | None) -> None:
     if future is not None and not future.done():
         future.set_result(None)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits any more
+        loop.call_soon_threadsafe(fn, *args)
 
 
 class WebRtcSink:
@@ -182,10 +220,12 @@ class WebRtcSink:
     its peer connection: a restarted peer has a new one).
 
     Paced by what the track's sender takes, not by the clock: when the machine is
-    too busy to encode in real time, the answer waits instead of piling up, so an
-    interruption drops at most LEAD_S and the context keeps what was really sent."""
+    too busy to encode in real time, the answer waits instead of piling up, and the
+    context keeps what was really sent. LEAD_S is queued ahead of the sender: the
+    track keeps its clock on the media loop while the daemon's loop is held up (for
+    over 100 ms on a loaded machine), and a track that runs dry sends silence."""
 
-    LEAD_S = 0.08
+    LEAD_S = 0.2
 
     def __init__(self, track: Callable[[], BotAudioTrack], sample_rate: int) -> None:
         self.sample_rate = sample_rate

@@ -8,6 +8,12 @@ when the data channel closes, or when, once its data channel is open, the
 client sends nothing (pings, messages, its microphone's packets) for
 `peer_timeout_secs`: a phone that lost Wi-Fi closes nothing, and ICE would
 notice only after ~30 s.
+
+Two loops (media_loop.py): the peer connection, its data channel, the mic reader
+and the bot's track live on the media loop (`self._pc`, `self._mic_task`); the
+session's side (the channel in use, the inbox, what waits for a channel,
+liveness) on the daemon's loop. aiortc's events hop over with
+`call_soon_threadsafe`, in the order they happened; sends hop back with `post`.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiortc import (
@@ -32,6 +39,7 @@ from aiortc.sdp import candidate_from_sdp
 from rtvi_edge.rtvi.protocol import Outgoing
 from rtvi_edge.rtvi.webrtc import signalling as sig
 from rtvi_edge.rtvi.webrtc.audio import BotAudioTrack, read_microphone, shorten_receive_buffer
+from rtvi_edge.rtvi.webrtc.media_loop import MediaLoop
 from rtvi_edge.rtvi.webrtc.ports import device_sockets
 
 if TYPE_CHECKING:
@@ -51,6 +59,7 @@ class WebRtcPeer:
         ice_servers: list[RTCIceServer],
         output_rate: int,
         peer_timeout: float,
+        media: MediaLoop,
     ) -> None:
         self.pc_id = pc_id
         self.name = pc_id  # the session id, once there is a session
@@ -63,30 +72,39 @@ class WebRtcPeer:
         self.short_listen_buffer = False  # the user's voice decoded on arrival, not after 80 ms
         self._ice_servers = ice_servers
         self._peer_timeout = peer_timeout
-        self._pc: RTCPeerConnection | None = None
+        self._media = media
+        self._main = asyncio.get_running_loop()
+        self._pc: RTCPeerConnection | None = None  # media loop
         self._channel: RTCDataChannel | None = None
         self._pending: deque[str] = deque(maxlen=PENDING_LIMIT)  # for the next channel
         self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue(INBOX_LIMIT + 1)
         self._last_life: float | None = None  # the last ping or mic frame
         self._gone = False
         self._closed = False
-        self._mic_task: asyncio.Task[None] | None = None
+        self._mic_task: asyncio.Task[None] | None = None  # media loop
         self._watchdog: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()  # one offer at a time per peer
 
-    # -- negotiation ---------------------------------------------------------------------
+    # -- negotiation (on the media loop; the bookkeeping on the daemon's) ----------------
     async def answer(self, sdp: str, restart: bool = False) -> str:
         """The SDP answer to an offer: the first, a renegotiation, or a new connection."""
         if self._closed:
             raise ConnectionError("this peer is closed")
+        if restart and self._pc is not None:
+            log.info("session %s: the client restarts its peer connection", self.name)
+            # The old channel's close is not the client leaving; until the new channel
+            # opens, messages wait (a ping-less gap is not a vanished peer either).
+            self._channel, self._last_life = None, None
+            self.bot_track = BotAudioTrack(self.output_rate)
+        answer = await self._media.run(self._negotiate(sdp, restart, self.bot_track))
+        if self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._watch(), name=f"webrtc-watch-{self.pc_id}")
+        return answer
+
+    async def _negotiate(self, sdp: str, restart: bool, track: BotAudioTrack) -> str:
         if restart or self._pc is None:
             old, self._pc = self._pc, self._new_pc()
             if old is not None:
-                log.info("session %s: the client restarts its peer connection", self.name)
-                # The old channel's close is not the client leaving; until the new channel
-                # opens, messages wait (a ping-less gap is not a vanished peer either).
-                self._channel, self._last_life = None, None
-                self.bot_track = BotAudioTrack(self.output_rate)
                 await self._drop_pc(old)
         pc = self._pc
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -95,7 +113,7 @@ class WebRtcPeer:
             if transceiver.kind == "audio" and not audio_seen:
                 audio_seen = True
                 if transceiver.sender.track is None:
-                    transceiver.sender.replaceTrack(self.bot_track)
+                    transceiver.sender.replaceTrack(track)
                 transceiver.direction = "sendrecv"
                 self.short_listen_buffer = shorten_receive_buffer(transceiver.receiver)
             else:
@@ -103,12 +121,14 @@ class WebRtcPeer:
         with device_sockets():  # ICE gathers here: its sockets keep to [webrtc] port_min..max
             await pc.setLocalDescription(await pc.createAnswer())
         if sig.audio_codec(pc.localDescription.sdp) == "opus":
-            self.bot_track.encode_opus()
-        if self._watchdog is None:
-            self._watchdog = asyncio.create_task(self._watch(), name=f"webrtc-watch-{self.pc_id}")
-        return pc.localDescription.sdp
+            track.encode_opus()
+        return str(pc.localDescription.sdp)
 
     async def add_candidates(self, candidates: list[sig.Candidate]) -> None:
+        await self._media.run(self._add_candidates(candidates))
+        self.candidates_taken += len(candidates)
+
+    async def _add_candidates(self, candidates: list[sig.Candidate]) -> None:
         pc = self._pc
         if pc is None:
             return
@@ -120,19 +140,24 @@ class WebRtcPeer:
             candidate.sdpMid = c.sdp_mid
             candidate.sdpMLineIndex = c.sdp_mline_index
             await pc.addIceCandidate(candidate)
-        self.candidates_taken += len(candidates)
 
     def ask_to_renegotiate(self) -> None:
         """The client answers with a new offer on the same pc_id."""
         self._send_now(sig.signalling("renegotiate"))
 
     def _new_pc(self) -> RTCPeerConnection:
+        """On the media loop: aiortc binds the connection's parts to the loop it runs on."""
         pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self._ice_servers)))
 
         @pc.on("datachannel")
         def on_datachannel(channel: RTCDataChannel) -> None:
-            if pc is self._pc:
-                self._use_channel(channel)
+            if pc is not self._pc:
+                return
+            # Registered here, so that each event hops over in the order it happened.
+            channel.on("open", lambda: self._to_main(self._flush))
+            channel.on("message", lambda message: self._to_main(self._received, message))
+            channel.on("close", lambda: self._to_main(self._channel_closed, channel))
+            self._to_main(self._use_channel, channel)
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -145,7 +170,7 @@ class WebRtcPeer:
                 return
             log.debug("session %s: connection %s", self.name, pc.connectionState)
             if pc.connectionState in ("failed", "closed"):
-                self._lost(f"the connection {pc.connectionState}")
+                self._to_main(self._lost, f"the connection {pc.connectionState}")
 
         return pc
 
@@ -156,23 +181,19 @@ class WebRtcPeer:
         with contextlib.suppress(Exception):
             await pc.close()
 
-    # -- the data channel --------------------------------------------------------------
+    def _to_main(self, fn: Callable[..., object], *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the daemon's loop is gone: so is the peer
+            self._main.call_soon_threadsafe(fn, *args)
+
+    # -- the data channel (the daemon's loop; sends go to the media loop) ---------------
     def _use_channel(self, channel: RTCDataChannel) -> None:
         self._channel = channel
-        if channel.readyState == "open":
-            self._flush()
-        else:
-            channel.on("open", self._flush)
+        self._flush()  # if it is open already (else its open event flushes)
         self._alive()  # from now on the client pings (every official client does) or talks
 
-        @channel.on("message")
-        def on_message(message: str | bytes) -> None:
-            self._received(message)
-
-        @channel.on("close")
-        def on_close() -> None:
-            if channel is self._channel:
-                self._lost("the data channel closed")
+    def _channel_closed(self, channel: RTCDataChannel) -> None:
+        if channel is self._channel:
+            self._lost("the data channel closed")
 
     def _received(self, message: str | bytes) -> None:
         self._alive()
@@ -192,13 +213,13 @@ class WebRtcPeer:
         """What the session said while no channel was open (a restart), in order."""
         channel = self._channel
         while self._pending and channel is not None and channel.readyState == "open":
-            channel.send(self._pending.popleft())
+            self._media.post(channel.send, self._pending.popleft())
 
     def _send_now(self, text: str) -> bool:
         channel = self._channel
         if channel is None or channel.readyState != "open":
             return False
-        channel.send(text)
+        self._media.post(channel.send, text)
         return True
 
     # -- Link ----------------------------------------------------------------------------
@@ -219,7 +240,7 @@ class WebRtcPeer:
             raise ConnectionError("the data channel is closed")
         if channel.bufferedAmount > CHANNEL_BUFFER_LIMIT:
             raise ConnectionError("the client is not reading")
-        channel.send(text)
+        self._media.post(channel.send, text)
 
     async def close(self) -> None:
         """Hangs up (peerLeft first, so the client knows) and frees every socket and task."""
@@ -229,13 +250,22 @@ class WebRtcPeer:
         with contextlib.suppress(Exception):
             self._send_now(sig.signalling("peerLeft"))
         self._lost("closed by the device")
-        tasks = [t for t in (self._watchdog, self._mic_task) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self.bot_track.stop()
-        if self._pc is not None:
-            await self._drop_pc(self._pc)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            await asyncio.gather(self._watchdog, return_exceptions=True)
+        with contextlib.suppress(ConnectionError):  # the media loop stopped: all is gone
+            await self._media.run(self._close_media(self.bot_track))
+
+    async def _close_media(self, track: BotAudioTrack) -> None:
+        """After the peerLeft posted before it: the mic reader, the track, the connection."""
+        pc, self._pc = self._pc, None
+        mic = self._mic_task
+        if mic is not None:
+            mic.cancel()
+            await asyncio.gather(mic, return_exceptions=True)
+        track.stop()
+        if pc is not None:
+            await self._drop_pc(pc)
 
     # -- liveness --------------------------------------------------------------------------
     def _lost(self, why: str) -> None:
@@ -247,27 +277,30 @@ class WebRtcPeer:
             self._inbox.put_nowait(None)  # the session's receiver ends: it tears down
 
     def _alive(self) -> None:
-        self._last_life = asyncio.get_running_loop().time()
+        self._last_life = time.monotonic()  # the mic reader's thread calls it too
 
     async def _watch(self) -> None:
         """A client that was heard from and went quiet is gone (aiortc notices much later)."""
-        loop = asyncio.get_running_loop()
         while not self._gone:
             await asyncio.sleep(min(1.0, self._peer_timeout / 4))
             last = self._last_life
-            if last is not None and loop.time() - last > self._peer_timeout:
+            if last is not None and time.monotonic() - last > self._peer_timeout:
                 self._lost(f"nothing from the client for {self._peer_timeout:g} s")
 
     def _listen(self, track: MediaStreamTrack) -> None:
+        """On the media loop: the user's voice is decoded there and fed to the session."""
         if self._mic_task is not None:
             self._mic_task.cancel()
         self._mic_task = asyncio.create_task(
-            read_microphone(track, self._feed, lambda: self.mic_enabled),
+            read_microphone(track, self._heard, lambda: self.mic_enabled),
             name=f"webrtc-mic-{self.pc_id}",
         )
 
-    def _feed(self, pcm: bytes) -> None:
+    def _heard(self, pcm: bytes) -> None:
         self._alive()
+        self._to_main(self._feed, pcm)
+
+    def _feed(self, pcm: bytes) -> None:
         if self.session is not None:
             self.session.feed_audio(pcm)
 

@@ -21,7 +21,9 @@ The WebRTC stack (aiortc, PyAV, cryptography, SRTP: ~19 MiB resident) is importe
 the first offer, in a thread so that other sessions' turns go on, not at start-up: a
 device whose clients use the WebSocket never holds it (issue 25). Settings are checked
 at start-up all the same (options.py); an aiortc that cannot be imported makes each
-offer a 503 that says so, and the daemon goes on serving.
+offer a 503 that says so, and the daemon goes on serving. The peer connections run
+on their own event loop thread (media_loop.py), started with the stack and joined at
+shutdown once every peer is closed.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from rtvi_edge.rtvi.webrtc.options import (
 )
 
 if TYPE_CHECKING:
+    from rtvi_edge.rtvi.webrtc.media_loop import MediaLoop
     from rtvi_edge.rtvi.webrtc.peer import WebRtcPeer
 
 log = logging.getLogger(__name__)
@@ -84,6 +87,7 @@ class WebRtcRoutes:
         check_ice_urls(config)  # a bad setting is a ConfigError at start-up
         check_range(config.port_min, config.port_max)
         self._servers: list[Any] | None = None  # aiortc's, once the stack is imported
+        self._media: MediaLoop | None = None  # the peer connections' loop, with the stack
         self.peers: dict[str, WebRtcPeer] = {}
         self._tickets: dict[str, _Ticket] = {}
         self._ended: dict[str, _Ticket] = {}  # pc_id → its session's pairing
@@ -101,6 +105,8 @@ class WebRtcRoutes:
             await peer.close()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
+        if self._media is not None:
+            await self._media.stop()
 
     # -- /start -----------------------------------------------------------------------
     @staticmethod
@@ -223,7 +229,7 @@ class WebRtcRoutes:
         address: str | None,
     ) -> web.Response:
         try:
-            servers = await self._load_stack()
+            servers, media = await self._load_stack()
         except Exception as exc:  # missing or broken: this offer fails, the daemon serves on
             log.error("WebRTC is unavailable: aiortc could not be loaded: %r", exc)
             return web.json_response(
@@ -235,7 +241,7 @@ class WebRtcRoutes:
 
         pc_id = secrets.token_urlsafe(12)
         peer = WebRtcPeer(
-            pc_id, servers, self.hub.config.output_rate, self.config.peer_timeout_secs
+            pc_id, servers, self.hub.config.output_rate, self.config.peer_timeout_secs, media
         )
         try:
             async with peer.lock:
@@ -267,10 +273,11 @@ class WebRtcRoutes:
         task.add_done_callback(self._tasks.discard)
         return web.json_response({"sdp": sdp, "type": "answer", "pc_id": pc_id})
 
-    async def _load_stack(self) -> list[Any]:
-        """aiortc & co. imported (once, in a thread) and set up: the device's ICE servers."""
+    async def _load_stack(self) -> tuple[list[Any], MediaLoop]:
+        """aiortc & co. imported (once, in a thread) and set up: the device's ICE servers,
+        and the media loop running."""
         if self._servers is None:
-            for name in ("peer", "audio", "ice", "ports"):
+            for name in ("peer", "audio", "ice", "ports", "media_loop"):
                 await asyncio.to_thread(importlib.import_module, f"rtvi_edge.rtvi.webrtc.{name}")
             from rtvi_edge.rtvi.webrtc.ice import ice_servers, restrict_host_addresses
             from rtvi_edge.rtvi.webrtc.ports import use_port_range
@@ -279,7 +286,12 @@ class WebRtcRoutes:
             restrict_host_addresses(self.config.host_addresses)
             use_port_range(check_range(self.config.port_min, self.config.port_max))
             self._servers = servers
-        return self._servers
+        if self._media is None:
+            from rtvi_edge.rtvi.webrtc.media_loop import MediaLoop
+
+            self._media = MediaLoop()
+        self._media.start()  # at once when it runs already
+        return self._servers, self._media
 
     async def _serve(self, peer: WebRtcPeer) -> None:
         assert peer.session is not None
