@@ -90,8 +90,11 @@ async def test_a_reconnecting_attacker_cannot_keep_a_real_client_out(tmp_path: P
         attack += [asyncio.create_task(_raw_socket_loop(port, stats)) for _ in range(70)]
         try:
             # Long enough for the ready deadline and the idle reaper to close the
-            # attacker's sockets, and for it to reopen them (the lockout).
-            deadline = time.monotonic() + 30
+            # attacker's sockets, and for it to reopen them (the lockout). The
+            # raw flood takes most of the address's share, so on a loaded 2-core machine
+            # the silent sockets get in only a few times in 30 s (5 in a CI dry run):
+            # the bound is generous, the loop ends as soon as the count is reached.
+            deadline = time.monotonic() + 90
             while stats["closed-by-server"] < 8 and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert stats["closed-by-server"] >= 8, stats
