@@ -6,9 +6,7 @@ thread while the sink pushes and interrupts from the daemon's loop."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 from av import AudioFrame
@@ -17,14 +15,6 @@ from rtvi_edge.rtvi.webrtc.audio import FRAME_S, BotAudioTrack, ListeningBuffer,
 from rtvi_edge.rtvi.webrtc.media_loop import MediaLoop
 
 SOUND_20_MS = b"\x10\x00" * 480  # at 24 kHz
-
-
-@pytest.fixture
-async def media() -> AsyncIterator[MediaLoop]:
-    loop = MediaLoop()
-    loop.start()
-    yield loop
-    await loop.stop()
 
 
 def _loud(frame: object) -> bool:

@@ -6,21 +6,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from rtvi_edge.rtvi.webrtc.media_loop import THREAD_NAME, MediaLoop
 from rtvi_edge.rtvi.webrtc.peer import PENDING_LIMIT, WebRtcPeer
-
-
-@pytest.fixture
-async def media() -> AsyncIterator[MediaLoop]:
-    loop = MediaLoop()
-    loop.start()
-    yield loop
-    await loop.stop()
 
 
 async def _drained(media: MediaLoop) -> None:

@@ -32,6 +32,8 @@ from aiortc.rtp import RtpPacket
 from aiortc.utils import uint16_add
 from av import AudioFrame, AudioResampler, Packet
 
+from rtvi_edge.rtvi.webrtc.media_loop import call_soon
+
 log = logging.getLogger(__name__)
 
 FRAME_S = 0.02  # what Opus carries per packet
@@ -114,7 +116,7 @@ class BotAudioTrack(MediaStreamTrack):
             self._buffer += pcm
             wake, loop = self._wake, self._loop
         if wake is not None and loop is not None:
-            _call_soon(loop, _wake, wake)
+            call_soon(loop, _wake, wake)
 
     def clear(self) -> None:
         """Interruption: what is queued never leaves (the frame being sent may)."""
@@ -140,7 +142,7 @@ class BotAudioTrack(MediaStreamTrack):
     def _signal_taken(self) -> None:
         waiter = self._taken
         if waiter is not None:
-            _call_soon(waiter[0], _wake, waiter[1])
+            call_soon(waiter[0], _wake, waiter[1])
 
     async def recv(self) -> AudioFrame | Packet[Any]:
         if self.readyState != "live":
@@ -208,11 +210,6 @@ _Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 def _wake(future: asyncio.Future[None] | None) -> None:
     if future is not None and not future.done():
         future.set_result(None)
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: Any) -> None:
-    with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits any more
-        loop.call_soon_threadsafe(fn, *args)
 
 
 class WebRtcSink:

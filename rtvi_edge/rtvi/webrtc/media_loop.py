@@ -93,8 +93,8 @@ class MediaLoop:
 
     def post(self, fn: Callable[..., object], *args: Any) -> None:
         """Calls `fn(*args)` soon on the media loop (in order); an error is logged there."""
-        with contextlib.suppress(MediaLoopClosed, RuntimeError):  # stopping: nothing to do
-            self.loop.call_soon_threadsafe(_logged, fn, *args)
+        with contextlib.suppress(MediaLoopClosed):  # stopping: nothing to do
+            call_soon(self.loop, _logged, fn, *args)
 
     async def stop(self) -> None:
         """Ends what is still on the loop, stops it and joins its thread."""
@@ -107,6 +107,13 @@ class MediaLoop:
         if thread.is_alive():
             log.warning("the WebRTC media thread did not end in time")
         self._thread = None
+
+
+def call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: Any) -> None:
+    """Calls `fn(*args)` soon on `loop`, from any thread; nothing once it has closed
+    (nobody there waits any more)."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(fn, *args)
 
 
 def raise_priority(boost: int) -> int:

@@ -39,7 +39,7 @@ from aiortc.sdp import candidate_from_sdp
 from rtvi_edge.rtvi.protocol import Outgoing
 from rtvi_edge.rtvi.webrtc import signalling as sig
 from rtvi_edge.rtvi.webrtc.audio import BotAudioTrack, read_microphone, shorten_receive_buffer
-from rtvi_edge.rtvi.webrtc.media_loop import MediaLoop
+from rtvi_edge.rtvi.webrtc.media_loop import MediaLoop, call_soon
 from rtvi_edge.rtvi.webrtc.ports import device_sockets
 
 if TYPE_CHECKING:
@@ -182,8 +182,7 @@ class WebRtcPeer:
             await pc.close()
 
     def _to_main(self, fn: Callable[..., object], *args: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # the daemon's loop is gone: so is the peer
-            self._main.call_soon_threadsafe(fn, *args)
+        call_soon(self._main, fn, *args)  # the daemon's loop gone: so is the peer
 
     # -- the data channel (the daemon's loop; sends go to the media loop) ---------------
     def _use_channel(self, channel: RTCDataChannel) -> None:
