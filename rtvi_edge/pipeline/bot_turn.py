@@ -304,8 +304,9 @@ class BotTurn:
                         return False
                     if verdict == echo.WAIT:
                         continue
-                    self._release_text(held)
-                    held, chunks, held_chunks = None, held_chunks, []
+                    await self._release(held, held_chunks, text_q)
+                    held = None
+                    continue
                 await self._put(chunks, text_q)
         finally:  # the thread lets go of the LLM now, not when the generator is collected
             await pieces.aclose()  # type: ignore[attr-defined]
@@ -331,12 +332,9 @@ class BotTurn:
         self, held: list[str], chunks: list[str], text_q: asyncio.Queue[object]
     ) -> None:
         """An answer held while it might have been an echo goes out after all."""
-        self._release_text(held)
-        await self._put(chunks, text_q)
-
-    def _release_text(self, held: list[str]) -> None:
         for piece in held:
             self._publish(ev.BotLlmText(session_id=self.spec.session_id, text=piece))
+        await self._put(chunks, text_q)
 
     async def _end_loop(
         self, cut: int, piece: str, chunker: TextChunker, text_q: asyncio.Queue[object]
