@@ -197,11 +197,3 @@ def _need(norm: str) -> Need | None:
 
 def cannot_tell(need: Need) -> str:
     return REPLIES[need]
-
-
-def failed(result: dict[str, object]) -> str:
-    """A tool that failed or timed out: say so, never what it might have said."""
-    if result.get("timeout"):
-        return "Sorry, the app did not answer in time, so I can't tell."
-    error = str(result.get("error", "")).strip().rstrip(".")
-    return f"Sorry, I couldn't do that: {error}." if error else "Sorry, I couldn't do that."

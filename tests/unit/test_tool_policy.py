@@ -10,7 +10,7 @@ import pytest
 from rtvi_edge import events as ev
 from rtvi_edge.engines.base import GenerationParams, GenerationStats
 from rtvi_edge.pipeline.bot_turn import BotTurn, TurnSpec
-from rtvi_edge.tools import honesty, slots
+from rtvi_edge.tools import answers, honesty, slots
 from rtvi_edge.tools.policy import ToolPolicy
 from rtvi_edge.tools.registry import Tool, ToolRegistry, tool_from_schema
 from rtvi_edge.tools.runner import ToolRunner
@@ -129,8 +129,10 @@ def test_what_only_a_tool_can_know(text: str, need: str | None) -> None:
 
 
 def test_a_failed_or_timed_out_tool_is_said_plainly() -> None:
-    assert "did not answer in time" in honesty.failed({"error": "x", "timeout": True})
-    assert honesty.failed({"error": "unknown device 'porch'"}).startswith("Sorry, I couldn't")
+    timed_out = answers.failure({"error": "x", "timeout": True})
+    assert timed_out is not None and "did not answer in time" in timed_out
+    failed = answers.failure({"error": "unknown device 'porch'"})
+    assert failed is not None and failed.startswith("Sorry, I couldn't")
 
 
 def test_local_slots() -> None:
